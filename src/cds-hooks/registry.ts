@@ -1,0 +1,86 @@
+import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { join, relative } from 'node:path';
+import { parse as parseYaml, YAMLParseError } from 'yaml';
+import type { z } from 'zod';
+import { dataQueries, serviceDefinitionSchema, type DataQuery, type ServiceDefinition } from './service-definition.js';
+
+/** A CDS service loaded from its folder under hooks/. */
+export interface HookService {
+  readonly definition: ServiceDefinition;
+  readonly queries: readonly DataQuery[];
+  readonly folder: string;
+}
+
+export interface Registry {
+  readonly services: readonly HookService[];
+  get(id: string): HookService | undefined;
+}
+
+export type RegistryResult = { ok: true; registry: Registry } | { ok: false; errors: string[] };
+
+export const SERVICE_FILE = 'service.yaml';
+
+function issuePath(path: readonly PropertyKey[]): string {
+  return path.length === 0 ? '(root)' : path.map(String).join('.');
+}
+
+export function formatIssues(file: string, error: z.ZodError): string[] {
+  return error.issues.map((i) => `${file}: ${issuePath(i.path)}: ${i.message}`);
+}
+
+function readYaml(path: string, display: string): { ok: true; value: unknown } | { ok: false; error: string } {
+  try {
+    return { ok: true, value: parseYaml(readFileSync(path, 'utf8')) };
+  } catch (e) {
+    if (e instanceof YAMLParseError) return { ok: false, error: `${display}: ${e.message.split('\n')[0]}` };
+    return { ok: false, error: `${display}: ${(e as Error).message}` };
+  }
+}
+
+function loadService(hooksDir: string, folder: string): { ok: true; service: HookService } | { ok: false; errors: string[] } {
+  const dir = join(hooksDir, folder);
+  const file = join(dir, SERVICE_FILE);
+  const display = relative(process.cwd(), file) || file;
+  const raw = readYaml(file, display);
+  if (!raw.ok) return { ok: false, errors: [raw.error] };
+  const parsed = serviceDefinitionSchema.safeParse(raw.value);
+  if (!parsed.success) return { ok: false, errors: formatIssues(display, parsed.error) };
+  return { ok: true, service: { definition: parsed.data, queries: dataQueries(parsed.data), folder: dir } };
+}
+
+function subfolders(dir: string): string[] {
+  return readdirSync(dir)
+    .filter((name) => !name.startsWith('.') && statSync(join(dir, name)).isDirectory())
+    .sort();
+}
+
+export function registryOf(services: readonly HookService[]): Registry {
+  const byId = new Map(services.map((s) => [s.definition.id, s]));
+  return { services, get: (id) => byId.get(id) };
+}
+
+/** Loads every hooks/<name>/service.yaml; any broken definition is reported with its file and field. */
+export function loadRegistry(hooksDir: string): RegistryResult {
+  let folders: string[];
+  try {
+    folders = subfolders(hooksDir);
+  } catch (e) {
+    return { ok: false, errors: [`${hooksDir}: cannot read the hooks folder (${(e as Error).message})`] };
+  }
+  const errors: string[] = [];
+  const services: HookService[] = [];
+  for (const folder of folders) {
+    const result = loadService(hooksDir, folder);
+    if (!result.ok) {
+      errors.push(...result.errors);
+      continue;
+    }
+    const clash = services.find((s) => s.definition.id === result.service.definition.id);
+    if (clash) {
+      errors.push(`${join(folder, SERVICE_FILE)}: id: "${result.service.definition.id}" is already used by ${clash.folder}`);
+      continue;
+    }
+    services.push(result.service);
+  }
+  return errors.length > 0 ? { ok: false, errors } : { ok: true, registry: registryOf(services) };
+}

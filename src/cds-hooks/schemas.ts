@@ -1,0 +1,157 @@
+import { z } from 'zod';
+import { failure, operationOutcome, type Failure } from '../server/outcome.js';
+
+/**
+ * CDS Hooks 2.0 request schemas. The CDS Hooks types used across the engine are derived from these.
+ * They are tolerant where real clients deviate (unknown keys, non-R4-valid orders, empty access tokens,
+ * null prefetch values) and strict where the service could not work otherwise.
+ */
+
+const nonEmpty = z.string().min(1, 'must be a non-empty string');
+
+export const resourceSchema = z.looseObject({ resourceType: nonEmpty });
+export type AnyResource = z.infer<typeof resourceSchema> & { id?: unknown };
+
+const bundleEntrySchema = z.looseObject({ resource: resourceSchema });
+
+export const draftOrdersSchema = z.looseObject({
+  resourceType: z.literal('Bundle', { error: 'draftOrders must be a FHIR Bundle' }),
+  entry: z.array(bundleEntrySchema).optional(),
+});
+
+export const orderSignContextSchema = z.looseObject({
+  userId: nonEmpty,
+  patientId: nonEmpty,
+  encounterId: nonEmpty.nullish(),
+  draftOrders: draftOrdersSchema,
+});
+
+export const fhirAuthorizationSchema = z.looseObject({
+  access_token: z.string({ error: 'access_token must be a string' }),
+});
+
+export const hookRequestSchema = z
+  .looseObject({
+    hook: nonEmpty,
+    hookInstance: nonEmpty.max(200, 'must be at most 200 characters'),
+    fhirServer: z.url({ protocol: /^https?$/, error: 'must be an absolute http(s) URL' }).nullish(),
+    fhirAuthorization: fhirAuthorizationSchema.nullish(),
+    context: orderSignContextSchema,
+    prefetch: z.record(z.string(), z.unknown()).nullish(),
+    extension: z.record(z.string(), z.unknown()).nullish(),
+  })
+  .superRefine((req, ctx) => {
+    if (req.fhirAuthorization && !req.fhirServer) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['fhirServer'],
+        message: 'fhirServer is required when fhirAuthorization is present',
+      });
+    }
+  });
+
+export type HookRequest = z.infer<typeof hookRequestSchema>;
+export type OrderSignContext = z.infer<typeof orderSignContextSchema>;
+
+const feedbackItemSchema = z.looseObject({
+  card: nonEmpty,
+  outcome: z.enum(['accepted', 'overridden']),
+  acceptedSuggestions: z.array(z.looseObject({ id: nonEmpty })).optional(),
+  overrideReason: z.looseObject({}).optional(),
+  outcomeTimestamp: nonEmpty,
+});
+
+export const feedbackSchema = z.looseObject({ feedback: z.array(feedbackItemSchema).min(1) });
+export type Feedback = z.infer<typeof feedbackSchema>;
+
+/** A path as CDS Hooks clients read it: context.draftOrders.entry[0].resource */
+export function jsonPath(path: readonly PropertyKey[]): string {
+  return path.reduce<string>((acc, part) => {
+    if (typeof part === 'number') return `${acc}[${part}]`;
+    return acc === '' ? String(part) : `${acc}.${String(part)}`;
+  }, '');
+}
+
+export function schemaFailure(error: z.ZodError): Failure {
+  return {
+    status: 422,
+    outcome: operationOutcome(
+      error.issues.slice(0, 20).map((i) => {
+        const path = jsonPath(i.path);
+        return {
+          code: 'invalid' as const,
+          diagnostics: path ? `${path}: ${i.message}` : i.message,
+          ...(path ? { expression: [path] } : {}),
+        };
+      }),
+    ),
+  };
+}
+
+export function parseWith<T>(schema: z.ZodType<T>, body: unknown): { ok: true; value: T } | { ok: false; failure: Failure } {
+  const parsed = schema.safeParse(body);
+  return parsed.success ? { ok: true, value: parsed.data } : { ok: false, failure: schemaFailure(parsed.error) };
+}
+
+export const unprocessable = (path: string, message: string): Failure =>
+  failure(422, 'invalid', `${path}: ${message}`, [path]);
+
+const codingSchema = z.strictObject({ system: nonEmpty, code: nonEmpty, display: nonEmpty.optional() });
+
+export const sourceSchema = z.strictObject({
+  label: nonEmpty,
+  url: z.url().optional(),
+  icon: z.url().optional(),
+  topic: codingSchema.optional(),
+});
+
+export const linkSchema = z.strictObject({
+  label: nonEmpty,
+  url: z.url(),
+  type: z.enum(['absolute', 'smart']),
+  appContext: nonEmpty.optional(),
+  autolaunchable: z.boolean().optional(),
+});
+
+export const actionSchema = z.strictObject({
+  type: z.enum(['create', 'update', 'delete']),
+  description: nonEmpty,
+  resource: resourceSchema.optional(),
+  resourceId: nonEmpty.optional(),
+});
+
+export const suggestionSchema = z.strictObject({
+  label: nonEmpty,
+  uuid: z.uuid().optional(),
+  isRecommended: z.boolean().optional(),
+  actions: z.array(actionSchema).min(1).optional(),
+});
+
+export const cardSchema = z
+  .strictObject({
+    uuid: z.uuid().optional(),
+    summary: nonEmpty.max(139, 'summary must be shorter than 140 characters'),
+    detail: nonEmpty.optional(),
+    indicator: z.enum(['info', 'warning', 'critical']),
+    source: sourceSchema,
+    suggestions: z.array(suggestionSchema).min(1).optional(),
+    selectionBehavior: z.enum(['at-most-one', 'any']).optional(),
+    overrideReasons: z.array(codingSchema.required({ display: true })).min(1).optional(),
+    links: z.array(linkSchema).min(1).optional(),
+    extension: z.record(z.string(), z.unknown()).optional(),
+  })
+  .refine((c) => (c.suggestions === undefined) === (c.selectionBehavior === undefined), {
+    message: 'selectionBehavior is required with suggestions and only with them',
+    path: ['selectionBehavior'],
+  });
+
+/** The order-sign answer: `systemActions` is always present (CRD clients and Inferno require it). */
+export const hookResponseSchema = z.strictObject({
+  cards: z.array(cardSchema),
+  systemActions: z.array(actionSchema),
+});
+
+export type Card = z.infer<typeof cardSchema>;
+export type CardSource = z.infer<typeof sourceSchema>;
+export type Action = z.infer<typeof actionSchema>;
+export type HookResponse = z.infer<typeof hookResponseSchema>;

@@ -1,0 +1,91 @@
+import { z } from 'zod';
+import { ORDER_SIGN_TOKENS, templateProblem, templateTarget } from './prefetch.js';
+
+/**
+ * The declarative definition of one CDS service (`hooks/<name>/service.yaml`): its discovery entry, the orders
+ * it answers for, the data it reads and the CRD configuration options it offers.
+ */
+
+const jsonPropertyName = /^[A-Za-z_][A-Za-z0-9_-]*$/;
+
+const codeSet = z.strictObject({
+  system: z.url(),
+  codes: z.array(z.string().min(1)).min(1),
+});
+
+const query = z.strictObject({
+  template: z.string().min(1),
+  needed: z.enum(['always', 'in-scope']),
+  description: z.string().min(1),
+});
+
+const configurationOption = z
+  .strictObject({
+    code: z.string().regex(jsonPropertyName, 'must be a valid JSON property name'),
+    type: z.enum(['boolean', 'integer']),
+    name: z.string().min(1),
+    description: z.string().min(1),
+    default: z.union([z.boolean(), z.number().int().nonnegative()]),
+  })
+  .refine((o) => (o.type === 'boolean' ? typeof o.default === 'boolean' : typeof o.default === 'number'), {
+    message: 'default must match type',
+    path: ['default'],
+  });
+
+export const serviceDefinitionSchema = z
+  .strictObject({
+    id: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, 'must be URL-safe (letters, digits, . _ -)'),
+    hook: z.literal('order-sign', { error: 'only order-sign services are supported by this engine' }),
+    title: z.string().min(1),
+    description: z.string().min(1),
+    usageRequirements: z.string().min(1).optional(),
+    source: z.strictObject({
+      label: z.string().min(1),
+      url: z.url().optional(),
+      icon: z.url().optional(),
+    }),
+    scope: z.strictObject({ orderCodes: z.array(codeSet).min(1) }),
+    queries: z.record(z.string().regex(jsonPropertyName, 'query keys must be valid JSON property names'), query),
+    configurationOptions: z.array(configurationOption).min(1),
+  })
+  .superRefine((def, ctx) => {
+    for (const [key, q] of Object.entries(def.queries)) {
+      const problem = templateProblem(q.template, ORDER_SIGN_TOKENS);
+      if (problem) ctx.addIssue({ code: 'custom', path: ['queries', key, 'template'], message: problem });
+    }
+    if (Object.keys(def.queries).length === 0) {
+      ctx.addIssue({ code: 'custom', path: ['queries'], message: 'declare at least one data query' });
+    }
+    const seen = new Set<string>();
+    def.configurationOptions.forEach((o, i) => {
+      if (seen.has(o.code)) {
+        ctx.addIssue({ code: 'custom', path: ['configurationOptions', i, 'code'], message: `duplicate code ${o.code}` });
+      }
+      seen.add(o.code);
+    });
+    if (!def.configurationOptions.some((o) => o.type === 'boolean')) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['configurationOptions'],
+        message: 'offer at least one boolean option per card type the service returns',
+      });
+    }
+  });
+
+export type ServiceDefinition = z.infer<typeof serviceDefinitionSchema>;
+export type QueryDefinition = ServiceDefinition['queries'][string];
+export type ConfigurationOption = ServiceDefinition['configurationOptions'][number];
+
+export interface DataQuery extends QueryDefinition {
+  readonly key: string;
+  readonly kind: 'read' | 'search';
+  readonly resourceType: string;
+}
+
+export function dataQueries(def: ServiceDefinition): DataQuery[] {
+  return Object.entries(def.queries).map(([key, q]) => {
+    const target = templateTarget(q.template);
+    if (!target) throw new Error(`unreachable: template ${key} was validated at load`);
+    return { ...q, key, ...target };
+  });
+}

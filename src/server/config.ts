@@ -1,0 +1,95 @@
+import { fileURLToPath } from 'node:url';
+import { z } from 'zod';
+
+export type PrefetchMode = 'minimal' | 'full';
+
+export interface Config {
+  readonly port: number;
+  readonly host: string;
+  readonly publicBaseUrl: string;
+  readonly production: boolean;
+  readonly fhirTimeoutMs: number;
+  readonly fhirMaxPages: number;
+  readonly bodyLimit: string;
+  readonly corsOrigins: '*' | readonly string[];
+  readonly prefetchMode: PrefetchMode;
+  readonly hooksDir: string;
+  readonly logLevel: string;
+  readonly shutdownGraceMs: number;
+}
+
+const DEFAULT_HOOKS_DIR = fileURLToPath(new URL('../../hooks', import.meta.url));
+
+const intFrom = (min: number, max: number) =>
+  z
+    .string()
+    .regex(/^\d+$/, 'must be a whole number')
+    .transform(Number)
+    .pipe(z.number().int().min(min).max(max));
+
+const envSchema = z.object({
+  NODE_ENV: z.string().optional(),
+  PORT: intFrom(0, 65535).default(3000),
+  HOST: z.string().min(1).default('127.0.0.1'),
+  CDS_PUBLIC_BASE_URL: z.url({ protocol: /^https?$/ }).optional(),
+  CDS_FHIR_TIMEOUT_MS: intFrom(1, 60_000).default(3000),
+  CDS_FHIR_MAX_PAGES: intFrom(1, 100).default(10),
+  CDS_BODY_LIMIT: z
+    .string()
+    .regex(/^\d+(b|kb|mb)$/i, 'must look like 500kb or 5mb')
+    .default('5mb'),
+  CDS_CORS_ORIGINS: z.string().optional(),
+  CDS_PREFETCH: z.enum(['minimal', 'full']).default('minimal'),
+  CDS_HOOKS_DIR: z.string().min(1).default(DEFAULT_HOOKS_DIR),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  CDS_SHUTDOWN_GRACE_MS: intFrom(0, 600_000).default(10_000),
+});
+
+export type ConfigResult = { ok: true; config: Config } | { ok: false; errors: string[] };
+
+function corsOrigins(raw: string | undefined, production: boolean): Config['corsOrigins'] {
+  if (raw === undefined || raw.trim() === '') return production ? [] : '*';
+  if (raw.trim() === '*') return '*';
+  return raw
+    .split(',')
+    .map((o) => o.trim().replace(/\/+$/, ''))
+    .filter((o) => o.length > 0);
+}
+
+/** Reads the service configuration from environment variables (see README, "Configuration"). */
+export function loadConfig(env: NodeJS.ProcessEnv): ConfigResult {
+  const parsed = envSchema.safeParse(env);
+  if (!parsed.success) {
+    return {
+      ok: false,
+      errors: parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`),
+    };
+  }
+  const e = parsed.data;
+  const production = e.NODE_ENV === 'production';
+  const publicBaseUrl = (e.CDS_PUBLIC_BASE_URL ?? `http://localhost:${e.PORT}`).replace(/\/+$/, '');
+  return {
+    ok: true,
+    config: {
+      port: e.PORT,
+      host: e.HOST,
+      publicBaseUrl,
+      production,
+      fhirTimeoutMs: e.CDS_FHIR_TIMEOUT_MS,
+      fhirMaxPages: e.CDS_FHIR_MAX_PAGES,
+      bodyLimit: e.CDS_BODY_LIMIT.toLowerCase(),
+      corsOrigins: corsOrigins(e.CDS_CORS_ORIGINS, production),
+      prefetchMode: e.CDS_PREFETCH,
+      hooksDir: e.CDS_HOOKS_DIR,
+      logLevel: e.LOG_LEVEL,
+      shutdownGraceMs: e.CDS_SHUTDOWN_GRACE_MS,
+    },
+  };
+}
+
+/** Configuration for tests and tools: defaults overridden by the given environment-style values. */
+export function configFrom(env: Record<string, string> = {}): Config {
+  const result = loadConfig(env);
+  if (!result.ok) throw new Error(`Invalid configuration: ${result.errors.join('; ')}`);
+  return result.config;
+}
