@@ -1,3 +1,4 @@
+import type { AddressInfo } from 'node:net';
 import { loadRegistry } from '../cds-hooks/registry.js';
 import { createApp } from './app.js';
 import { loadConfig } from './config.js';
@@ -19,9 +20,10 @@ if (!registryResult.ok) fail(registryResult.errors);
 const registry = registryResult.registry;
 
 const server = createApp({ config, registry, logger }).listen(config.port, config.host, () => {
+  const { port } = server.address() as AddressInfo;
   logger.info(
-    { host: config.host, port: config.port, services: registry.services.map((s) => s.definition.id), prefetch: config.prefetchMode },
-    `listening on http://${config.host}:${config.port}/cds-services`,
+    { host: config.host, port, services: registry.services.map((s) => s.definition.id), prefetch: config.prefetchMode },
+    `listening on http://${config.host}:${port}/cds-services`,
   );
 });
 server.on('error', (e) => fail([`cannot listen on ${config.host}:${config.port}: ${e.message}`]));

@@ -1,0 +1,239 @@
+import request from 'supertest';
+import { describe, expect, test } from 'vitest';
+import { testApp } from '../support/app.js';
+import { request as fixtureRequest } from '../support/fixtures.js';
+
+const SERVICE = '/cds-services/cryoablation-order-sign';
+const valid = () => fixtureRequest('renal-cryoablation-prefetched.json');
+
+function expectOutcome(body: any, code: string, diagnostics?: RegExp): void {
+  expect(body.resourceType).toBe('OperationOutcome');
+  expect(body.issue[0]).toMatchObject({ severity: 'error', code });
+  if (diagnostics) expect(body.issue.map((i: any) => i.diagnostics).join('\n')).toMatch(diagnostics);
+}
+
+describe('400: the body is not parsable JSON', () => {
+  test.each([
+    ['truncated JSON', '{"hook": "order-sign"'],
+    ['plain text', 'order-sign please'],
+    ['JSON with a trailing comma', '{"hook":"order-sign",}'],
+  ])('%s', async (_name, body) => {
+    const res = await request(testApp().app).post(SERVICE).set('Content-Type', 'application/json').send(body);
+    expect(res.status).toBe(400);
+    expect(res.type).toBe('application/fhir+json');
+    expectOutcome(res.body, 'structure', /not parsable JSON/);
+  });
+
+  test('an empty body', async () => {
+    const res = await request(testApp().app).post(SERVICE).set('Content-Type', 'application/json');
+    expect(res.status).toBe(400);
+    expectOutcome(res.body, 'structure', /empty/);
+  });
+
+  test('JSON is read whatever the Content-Type says (clients differ)', async () => {
+    const res = await request(testApp().app).post(SERVICE).set('Content-Type', 'text/plain').send(JSON.stringify(valid()));
+    expect(res.status).toBe(200);
+  });
+});
+
+type Mutation = (r: Record<string, any>) => unknown;
+const WHOLE_BODY = Symbol('replace the whole body');
+
+const invalid: { name: string; mutate: Mutation; path: string; body?: unknown }[] = [
+  { name: 'a JSON array instead of an object', mutate: () => WHOLE_BODY, body: [1, 2], path: '' },
+  { name: 'no hook', mutate: (r) => delete r['hook'], path: 'hook' },
+  { name: 'a numeric hookInstance', mutate: (r) => (r['hookInstance'] = 42), path: 'hookInstance' },
+  { name: 'no context', mutate: (r) => delete r['context'], path: 'context' },
+  { name: 'no patientId', mutate: (r) => delete r['context']['patientId'], path: 'context.patientId' },
+  { name: 'an empty userId', mutate: (r) => (r['context']['userId'] = ''), path: 'context.userId' },
+  { name: 'no draftOrders', mutate: (r) => delete r['context']['draftOrders'], path: 'context.draftOrders' },
+  {
+    name: 'draftOrders that is not a Bundle',
+    mutate: (r) => (r['context']['draftOrders'] = { resourceType: 'ServiceRequest' }),
+    path: 'context.draftOrders.resourceType',
+  },
+  {
+    name: 'a draft order entry without a resource',
+    mutate: (r) => (r['context']['draftOrders']['entry'] = [{ fullUrl: 'urn:uuid:1' }]),
+    path: 'context.draftOrders.entry[0].resource',
+  },
+  {
+    name: 'a draft order without resourceType',
+    mutate: (r) => delete r['context']['draftOrders']['entry'][0]['resource']['resourceType'],
+    path: 'context.draftOrders.entry[0].resource.resourceType',
+  },
+  { name: 'a fhirServer that is not a URL', mutate: (r) => (r['fhirServer'] = 'ehr.example.org'), path: 'fhirServer' },
+  { name: 'a file: fhirServer', mutate: (r) => (r['fhirServer'] = 'file:///etc/passwd'), path: 'fhirServer' },
+  {
+    name: 'fhirAuthorization without fhirServer',
+    mutate: (r) => (r['fhirAuthorization'] = { access_token: 't', token_type: 'Bearer' }),
+    path: 'fhirServer',
+  },
+  {
+    name: 'a numeric access token',
+    mutate: (r) => {
+      r['fhirServer'] = 'https://ehr.example.org/fhir';
+      r['fhirAuthorization'] = { access_token: 12 };
+    },
+    path: 'fhirAuthorization.access_token',
+  },
+  { name: 'another hook sent to the order-sign service', mutate: (r) => (r['hook'] = 'patient-view'), path: 'hook' },
+  { name: 'a prefetch value that is not a resource', mutate: (r) => (r['prefetch']['patient'] = 'pat-renal-1'), path: 'prefetch.patient' },
+  {
+    name: 'a prefetch slot holding the wrong resource type',
+    mutate: (r) => (r['prefetch']['coverage'] = { resourceType: 'Patient', id: 'x' }),
+    path: 'prefetch.coverage',
+  },
+  { name: 'prefetch that is not an object', mutate: (r) => (r['prefetch'] = ['patient']), path: 'prefetch' },
+];
+
+describe('422: valid JSON that breaks CDS Hooks, with an OperationOutcome naming the path', () => {
+  test.each(invalid)('$name', async ({ mutate, path, body: whole }) => {
+    const body = valid();
+    const sent = mutate(body) === WHOLE_BODY ? whole : body;
+    const res = await request(testApp().app).post(SERVICE).send(sent as object);
+    expect(res.status).toBe(422);
+    expectOutcome(res.body, 'invalid');
+    if (path) expect(res.body.issue.flatMap((i: any) => i.expression ?? [])).toContain(path);
+  });
+});
+
+const tolerated: { name: string; mutate: Mutation }[] = [
+  { name: 'a draftOrders Bundle without type', mutate: (r) => delete r['context']['draftOrders']['type'] },
+  { name: 'intent "plan"', mutate: (r) => (r['context']['draftOrders']['entry'][0]['resource']['intent'] = 'plan') },
+  {
+    name: 'an order that is not valid R4 (category as an object, unknown element)',
+    mutate: (r) => {
+      const sr = r['context']['draftOrders']['entry'][0]['resource'];
+      sr['category'] = { text: 'not an array' };
+      sr['madeUpElement'] = true;
+    },
+  },
+  { name: 'unknown context keys', mutate: (r) => (r['context']['selections'] = ['ServiceRequest/x']) },
+  { name: 'unknown extension keys', mutate: (r) => (r['extension'] = { 'com.example.other': { a: 1 } }) },
+  {
+    name: 'unsupported davinci-crd.configuration codes and values of the wrong type',
+    mutate: (r) => (r['extension'] = { 'davinci-crd.configuration': { 'alt-drug': true, 'max-cards': '3', guideline: 'no' } }),
+  },
+  {
+    name: 'an empty access token',
+    mutate: (r) => {
+      r['fhirServer'] = 'http://127.0.0.1:9/fhir';
+      r['fhirAuthorization'] = { access_token: '', token_type: 'Bearer', expires_in: 300, scope: 'patient/*.read', subject: 'x' };
+    },
+  },
+  { name: 'prefetch keys the service did not ask for', mutate: (r) => (r['prefetch']['serviceRequestBundle'] = { resourceType: 'Bundle' }) },
+  { name: 'null prefetch values', mutate: (r) => (r['prefetch']['conditions'] = null) },
+  { name: 'a null encounterId', mutate: (r) => (r['context']['encounterId'] = null) },
+  { name: 'patientId given as a reference', mutate: (r) => (r['context']['patientId'] = 'Patient/pat-renal-1') },
+  { name: 'a hookInstance that is not a UUID', mutate: (r) => (r['hookInstance'] = 'instance-1') },
+  { name: 'an empty draftOrders Bundle', mutate: (r) => (r['context']['draftOrders'] = { resourceType: 'Bundle' }) },
+];
+
+describe('tolerated: what real clients send', () => {
+  test.each(tolerated)('$name → 200', async ({ mutate }) => {
+    const body = valid();
+    mutate(body);
+    const res = await request(testApp().app).post(SERVICE).send(body);
+    expect(res.status).toBe(200);
+    expect(res.body).toMatchObject({ cards: expect.any(Array), systemActions: expect.any(Array) });
+  });
+
+  test('a repeated hookInstance is answered again, not deduplicated', async () => {
+    const { app } = testApp();
+    const first = await request(app).post(SERVICE).send(valid());
+    const second = await request(app).post(SERVICE).send(valid());
+    expect([first.status, second.status]).toEqual([200, 200]);
+    expect(second.body).toEqual(first.body);
+  });
+});
+
+describe('404, 405, 413', () => {
+  test('unknown service id → 404 OperationOutcome', async () => {
+    const res = await request(testApp().app).post('/cds-services/no-such-service').send(valid());
+    expect(res.status).toBe(404);
+    expectOutcome(res.body, 'not-found', /no-such-service/);
+  });
+
+  test('unknown path → 404 OperationOutcome', async () => {
+    const res = await request(testApp().app).get('/nowhere');
+    expect(res.status).toBe(404);
+    expectOutcome(res.body, 'not-found');
+  });
+
+  test.each([
+    ['get', SERVICE, 'POST, OPTIONS'],
+    ['put', SERVICE, 'POST, OPTIONS'],
+    ['post', '/cds-services', 'GET, OPTIONS'],
+    ['delete', '/cds-services', 'GET, OPTIONS'],
+    ['get', `${SERVICE}/feedback`, 'POST, OPTIONS'],
+    ['post', '/health', 'GET, OPTIONS'],
+  ] as const)('%s %s → 405 with Allow: %s', async (method, path, allow) => {
+    const res = await request(testApp().app)[method](path);
+    expect(res.status).toBe(405);
+    expect(res.headers['allow']).toBe(allow);
+    expectOutcome(res.body, 'not-supported');
+  });
+
+  test('a body over the limit → 413 OperationOutcome, not a 500', async () => {
+    const body = JSON.stringify({ ...valid(), padding: 'x'.repeat(3000) });
+    const res = await request(testApp({ CDS_BODY_LIMIT: '2kb' }).app).post(SERVICE).set('Content-Type', 'application/json').send(body);
+    expect(res.status).toBe(413);
+    expectOutcome(res.body, 'too-long', /2kb/);
+  });
+
+  test('the default limit (5 MB) accepts a 1 MB request that express would refuse by default', async () => {
+    const body = valid();
+    body['prefetch']['unrequested'] = { resourceType: 'Basic', text: { div: 'x'.repeat(1024 * 1024) } };
+    const res = await request(testApp().app).post(SERVICE).send(body);
+    expect(res.status).toBe(200);
+  });
+});
+
+describe('feedback', () => {
+  const FEEDBACK = `${SERVICE}/feedback`;
+  test('accepts CDS Hooks 2.0 feedback and answers 200', async () => {
+    const res = await request(testApp().app)
+      .post(FEEDBACK)
+      .send({
+        feedback: [
+          {
+            card: '9368d37b-283f-44a0-93ea-547cebab93ed',
+            outcome: 'overridden',
+            overrideReason: { reason: { code: 'trial', system: 'https://example.org/override' }, userComment: 'free text' },
+            outcomeTimestamp: '2026-11-23T10:00:00Z',
+          },
+        ],
+      });
+    expect(res.status).toBe(200);
+  });
+
+  test('accepts the early Sandbox shape where overrideReason is a bare Coding, and logs only its code', async () => {
+    const t = testApp();
+    const res = await request(t.app)
+      .post(FEEDBACK)
+      .send({ feedback: [{ card: 'c1', outcome: 'overridden', overrideReason: { code: 'p2p', system: 's' }, outcomeTimestamp: 'now' }] });
+    expect(res.status).toBe(200);
+    const line = t.logs.find((l) => l['path'] === FEEDBACK);
+    expect(line?.['feedback']).toEqual([{ card: 'c1', outcome: 'overridden', overrideReason: 'p2p' }]);
+  });
+
+  test('rejects feedback without outcome with 422 naming the path', async () => {
+    const res = await request(testApp().app).post(FEEDBACK).send({ feedback: [{ card: 'c1', outcomeTimestamp: 'now' }] });
+    expect(res.status).toBe(422);
+    expect(res.body.issue[0].expression).toEqual(['feedback[0].outcome']);
+  });
+
+  test('feedback for an unknown service → 404', async () => {
+    const res = await request(testApp().app).post('/cds-services/nope/feedback').send({ feedback: [] });
+    expect(res.status).toBe(404);
+  });
+});
+
+describe('response hygiene', () => {
+  test('no x-powered-by and no stack trace in error bodies', async () => {
+    const res = await request(testApp().app).post(SERVICE).set('Content-Type', 'application/json').send('{');
+    expect(res.headers['x-powered-by']).toBeUndefined();
+    expect(res.text).not.toMatch(/at .*\.(ts|js):\d+/);
+  });
+});

@@ -1,0 +1,300 @@
+import request from 'supertest';
+import { afterAll, beforeAll, beforeEach, describe, expect, test } from 'vitest';
+import { hookResponseSchema } from '../../src/cds-hooks/schemas.js';
+import { testApp, shippedRegistry } from '../support/app.js';
+import { startFhirTestServer, type FhirTestServer } from '../support/fhir-server.js';
+import { patientResources, prefetchFrom, request as fixtureRequest } from '../support/fixtures.js';
+
+const SERVICE = '/cds-services/cryoablation-order-sign';
+const service = shippedRegistry().get('cryoablation-order-sign')!;
+const CONTEXT = { userId: 'Practitioner/prac-17', patientId: 'pat-renal-1' };
+const ALL_KEYS = service.queries.map((q) => q.key);
+const CLINICAL_KEYS = service.queries.filter((q) => q.needed === 'in-scope').map((q) => q.key);
+
+let fhir: FhirTestServer;
+
+beforeAll(async () => {
+  fhir = await startFhirTestServer({ resources: patientResources('renal-rcc') });
+});
+afterAll(async () => fhir.close());
+beforeEach(() => fhir.reset());
+
+/** The renal order-sign request pointed at the test FHIR server, with the given prefetch keys filled by the server. */
+async function renalRequest(prefetchKeys: readonly string[]): Promise<Record<string, any>> {
+  const body = fixtureRequest('renal-cryoablation-fhir.json');
+  body['fhirServer'] = fhir.url;
+  body['prefetch'] = await prefetchFrom(fhir, service, CONTEXT, prefetchKeys);
+  fhir.reset();
+  return body;
+}
+
+function queriedResourceTypes(): string[] {
+  return fhir.requests.map((r) => r.path.split(/[/?]/)[0] ?? '').sort();
+}
+
+function expectValidResponse(body: unknown): void {
+  const parsed = hookResponseSchema.safeParse(body);
+  if (!parsed.success) throw new Error(JSON.stringify(parsed.error.issues));
+}
+
+describe('data gathering: prefetch first, the FHIR server for what is missing', () => {
+  test('complete prefetch: no FHIR call is made', async () => {
+    const body = await renalRequest(ALL_KEYS);
+    const res = await request(testApp().app).post(SERVICE).send(body);
+    expect(res.status).toBe(200);
+    expectValidResponse(res.body);
+    expect(fhir.requests).toEqual([]);
+    expect(res.body.cards).toEqual([]);
+  });
+
+  test('partial prefetch (CRD minimal): only the missing queries are made, in parallel, with the access token', async () => {
+    fhir.setFaults([{ delayMs: 150 }]);
+    const body = await renalRequest(['patient', 'coverage']);
+    fhir.setFaults([{ delayMs: 150 }]);
+    const res = await request(testApp().app).post(SERVICE).send(body);
+    expect(res.status).toBe(200);
+    expect(res.body.cards).toEqual([]);
+    expect(fhir.requests.map((r) => r.path).sort()).toEqual([
+      'Condition?patient=pat-renal-1',
+      expect.stringMatching(/^Observation\?patient=pat-renal-1&code=http:\/\/loinc\.org\|21889-1,/),
+      expect.stringMatching(/^Observation\?patient=pat-renal-1&code=http:\/\/loinc\.org\|2857-1,/),
+      'Procedure?patient=pat-renal-1',
+      'QuestionnaireResponse?patient=pat-renal-1&status=completed,amended',
+    ]);
+    expect(fhir.maxConcurrent()).toBe(CLINICAL_KEYS.length);
+    expect(new Set(fhir.requests.map((r) => r.authorization))).toEqual(new Set(['Bearer synthetic-access-token']));
+  });
+
+  test('no prefetch at all: every data query is made', async () => {
+    const body = await renalRequest([]);
+    delete body['prefetch'];
+    const res = await request(testApp().app).post(SERVICE).send(body);
+    expect(res.status).toBe(200);
+    expect(queriedResourceTypes()).toEqual(['Condition', 'Coverage', 'Observation', 'Observation', 'Patient', 'Procedure', 'QuestionnaireResponse']);
+  });
+
+  test('an OperationOutcome in a prefetch slot means the client failed: that query is made again', async () => {
+    const body = await renalRequest(ALL_KEYS);
+    body['prefetch']['conditions'] = { resourceType: 'OperationOutcome', issue: [{ severity: 'error', code: 'timeout' }] };
+    const res = await request(testApp().app).post(SERVICE).send(body);
+    expect(res.status).toBe(200);
+    expect(fhir.requests.map((r) => r.path)).toEqual(['Condition?patient=pat-renal-1']);
+  });
+
+  test('null in a prefetch slot means "no data": nothing is queried', async () => {
+    const body = await renalRequest(ALL_KEYS);
+    body['prefetch']['procedures'] = null;
+    const res = await request(testApp().app).post(SERVICE).send(body);
+    expect(res.status).toBe(200);
+    expect(fhir.requests).toEqual([]);
+  });
+
+  test('no access token: the FHIR server is queried without an Authorization header', async () => {
+    const body = await renalRequest(['patient', 'coverage']);
+    delete body['fhirAuthorization'];
+    const res = await request(testApp().app).post(SERVICE).send(body);
+    expect(res.status).toBe(200);
+    expect(fhir.requests.length).toBe(CLINICAL_KEYS.length);
+    expect(fhir.requests.every((r) => r.authorization === undefined)).toBe(true);
+  });
+
+  test('an order out of scope needs no data: no FHIR call, no card, empty systemActions', async () => {
+    const body = await renalRequest([]);
+    delete body['prefetch'];
+    body['context']['draftOrders']['entry'][0]['resource']['code'] = {
+      coding: [{ system: 'http://www.ama-assn.org/go/cpt', code: '70450', display: 'CT head without contrast' }],
+    };
+    const res = await request(testApp().app).post(SERVICE).send(body);
+    expect(res.status).toBe(200);
+    expect(res.body).toEqual({ cards: [], systemActions: [] });
+    expect(fhir.requests).toEqual([]);
+  });
+
+  test('searchsets are followed through their next links', async () => {
+    const paged = await startFhirTestServer({ resources: patientResources('renal-rcc'), pageSize: 1 });
+    try {
+      await paged.seed(
+        ['C64.1', 'N18.4', 'Q85.83'].map((code, i) => ({
+          resourceType: 'Condition',
+          id: `paged-${i}`,
+          subject: { reference: 'Patient/pat-renal-1' },
+          code: { coding: [{ system: 'http://hl7.org/fhir/sid/icd-10-cm', code }] },
+        })),
+      );
+      const body = fixtureRequest('renal-cryoablation-fhir.json');
+      body['fhirServer'] = paged.url;
+      body['prefetch'] = await prefetchFrom(fhir, service, CONTEXT, ALL_KEYS.filter((k) => k !== 'conditions'));
+      paged.reset();
+      const res = await request(testApp().app).post(SERVICE).send(body);
+      expect(res.status).toBe(200);
+      expect(res.body.cards).toEqual([]);
+      const conditionPages = paged.requests.filter((r) => r.path.startsWith('Condition'));
+      // cond-rcc-1 and the three seeded Conditions, one per page
+      expect(conditionPages).toHaveLength(4);
+      expect(conditionPages.slice(1).every((r) => r.path.includes('_offset='))).toBe(true);
+    } finally {
+      await paged.close();
+    }
+  });
+});
+
+describe('412: data needed for an order in scope was not prefetched and there is no fhirServer', () => {
+  test('names the missing prefetch keys in an OperationOutcome', async () => {
+    const body = await renalRequest(['patient', 'coverage']);
+    delete body['fhirServer'];
+    delete body['fhirAuthorization'];
+    const res = await request(testApp().app).post(SERVICE).send(body);
+    expect(res.status).toBe(412);
+    expect(res.body.resourceType).toBe('OperationOutcome');
+    expect(res.body.issue[0].code).toBe('incomplete');
+    expect(res.body.issue[0].expression).toEqual(CLINICAL_KEYS.map((k) => `prefetch.${k}`));
+  });
+
+  test('an OperationOutcome slot with no fhirServer to retry is missing data too', async () => {
+    const body = await renalRequest(ALL_KEYS);
+    delete body['fhirServer'];
+    delete body['fhirAuthorization'];
+    body['prefetch']['labResults'] = { resourceType: 'OperationOutcome', issue: [{ severity: 'error', code: 'exception' }] };
+    const res = await request(testApp().app).post(SERVICE).send(body);
+    expect(res.status).toBe(412);
+    expect(res.body.issue[0].expression).toEqual(['prefetch.labResults']);
+  });
+
+  test('the same request with nothing in scope needs no data and is answered 200', async () => {
+    const body = await renalRequest([]);
+    delete body['fhirServer'];
+    delete body['fhirAuthorization'];
+    delete body['prefetch'];
+    body['context']['draftOrders']['entry'][0]['resource']['code']['coding'][0]['code'] = '70450';
+    const res = await request(testApp().app).post(SERVICE).send(body);
+    expect(res.status).toBe(200);
+  });
+});
+
+describe('the FHIR server fails or is too slow: 200 with what the data allows, saying what was unavailable', () => {
+  const faults = [
+    { name: 'slow past the timeout', fault: { hang: true }, reason: /no answer within 300 ms/ },
+    { name: 'answering 401', fault: { status: 401 }, reason: /HTTP 401/ },
+    { name: 'answering 500', fault: { status: 500 }, reason: /HTTP 500/ },
+    { name: 'answering garbage', fault: { garbage: true }, reason: /not JSON/ },
+  ];
+
+  test.each(faults)('Condition search $name', async ({ fault, reason }) => {
+    const body = await renalRequest(['patient', 'coverage']);
+    fhir.setFaults([{ match: /^Condition/, ...fault }]);
+    const t = testApp({ CDS_FHIR_TIMEOUT_MS: '300' });
+    const res = await request(t.app).post(SERVICE).send(body);
+    expect(res.status).toBe(200);
+    expectValidResponse(res.body);
+    expect(res.body.systemActions).toEqual([]);
+    expect(res.body.cards).toHaveLength(1);
+    const [card] = res.body.cards;
+    expect(card.indicator).toBe('warning');
+    expect(card.summary).toMatch(/could not be read/);
+    expect(card.detail).toContain('Conditions (diagnoses and problems)');
+    expect(card.detail).toMatch(reason);
+    expect(card.detail).toContain('Percutaneous renal tumor cryoablation (50593)');
+    expect(card.detail).not.toContain('Laboratory results');
+    expect(card.extension['davinci-crd.associated-resource']).toEqual(['ServiceRequest/sr-renal-cryo-1']);
+    expect(card.source).toEqual({
+      label: 'Aspirus Health Plan',
+      topic: { system: 'http://hl7.org/fhir/us/davinci-crd/CodeSystem/temp', code: 'coverage-info', display: 'Coverage Information' },
+    });
+    const line = t.logs.find((l) => l['path'] === SERVICE);
+    expect(line?.['unavailable']).toEqual(['conditions']);
+  });
+
+  test('a server that fails after the first page gives partial data, reported as incomplete', async () => {
+    const paged = await startFhirTestServer({ resources: patientResources('renal-rcc'), pageSize: 1 });
+    try {
+      await paged.seed([{ resourceType: 'Condition', id: 'second', subject: { reference: 'Patient/pat-renal-1' } } as fhir4.Condition]);
+      const body = fixtureRequest('renal-cryoablation-fhir.json');
+      body['fhirServer'] = paged.url;
+      body['prefetch'] = await prefetchFrom(fhir, service, CONTEXT, ALL_KEYS.filter((k) => k !== 'conditions'));
+      paged.setFaults([{ match: /^Condition.*_offset=/, status: 503 }]);
+      const res = await request(testApp().app).post(SERVICE).send(body);
+      expect(res.status).toBe(200);
+      expect(res.body.cards[0].detail).toMatch(/Conditions \(diagnoses and problems\): incomplete \(HTTP 503\)/);
+    } finally {
+      await paged.close();
+    }
+  });
+
+  test('more pages than the bound: the data counts as incomplete', async () => {
+    const paged = await startFhirTestServer({ resources: patientResources('renal-rcc'), pageSize: 1 });
+    try {
+      await paged.seed([1, 2, 3].map((i) => ({ resourceType: 'Condition', id: `c${i}`, subject: { reference: 'Patient/pat-renal-1' } }) as fhir4.Condition));
+      const body = fixtureRequest('renal-cryoablation-fhir.json');
+      body['fhirServer'] = paged.url;
+      body['prefetch'] = await prefetchFrom(fhir, service, CONTEXT, ALL_KEYS.filter((k) => k !== 'conditions'));
+      paged.reset();
+      const res = await request(testApp({ CDS_FHIR_MAX_PAGES: '2' }).app).post(SERVICE).send(body);
+      expect(res.body.cards[0].detail).toMatch(/incomplete \(more than 2 pages\)/);
+      expect(paged.requests).toHaveLength(2);
+    } finally {
+      await paged.close();
+    }
+  });
+
+  test('a client-paginated prefetch is completed from the FHIR server', async () => {
+    const body = await renalRequest(ALL_KEYS);
+    body['prefetch']['conditions'] = {
+      resourceType: 'Bundle',
+      type: 'searchset',
+      entry: [],
+      link: [{ relation: 'next', url: `${fhir.url}/Condition?patient=pat-renal-1` }],
+    };
+    const res = await request(testApp().app).post(SERVICE).send(body);
+    expect(res.status).toBe(200);
+    expect(res.body.cards).toEqual([]);
+    expect(fhir.requests.map((r) => r.path)).toEqual(['Condition?patient=pat-renal-1']);
+  });
+
+  test('a next link that leaves the FHIR server is not followed and the data counts as incomplete', async () => {
+    const body = await renalRequest(ALL_KEYS);
+    body['prefetch']['conditions'] = {
+      resourceType: 'Bundle',
+      type: 'searchset',
+      link: [{ relation: 'next', url: 'http://127.0.0.1.evil.example/fhir/Condition?page=2' }],
+    };
+    const res = await request(testApp().app).post(SERVICE).send(body);
+    expect(res.status).toBe(200);
+    expect(res.body.cards[0].detail).toMatch(/next page link points outside the FHIR server/);
+  });
+
+  test('the client can switch the card off (davinci-crd.configuration) or cap the number of cards', async () => {
+    const body = await renalRequest(['patient', 'coverage']);
+    fhir.setFaults([{ match: /^Condition/, status: 500 }]);
+    const off = structuredClone(body);
+    off['extension'] = { 'davinci-crd.configuration': { 'coverage-info': false } };
+    const capped = structuredClone(body);
+    capped['extension'] = { 'davinci-crd.configuration': { 'max-cards': 0 } };
+    const { app } = testApp();
+    expect((await request(app).post(SERVICE).send(off)).body.cards).toEqual([]);
+    expect((await request(app).post(SERVICE).send(capped)).body.cards).toEqual([]);
+    expect((await request(app).post(SERVICE).send(body)).body.cards).toHaveLength(1);
+  });
+});
+
+describe('request logs', () => {
+  test('one line per call with hookInstance, service, status, timing, orders and FHIR queries; no token, no patient data', async () => {
+    const body = await renalRequest(['patient', 'coverage']);
+    const t = testApp();
+    await request(t.app).post(SERVICE).set('Authorization', 'Bearer header.payload.signature').send(body);
+    const lines = t.logs.filter((l) => l['path'] === SERVICE);
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toMatchObject({
+      hookInstance: body['hookInstance'],
+      serviceId: 'cryoablation-order-sign',
+      status: 200,
+      ms: expect.any(Number),
+      orders: 1,
+      ordersInScope: 1,
+      fhirRequests: CLINICAL_KEYS.length,
+    });
+    const text = t.logText();
+    for (const secret of ['synthetic-access-token', 'header.payload.signature', 'pat-renal-1', 'Testpatient', 'SYN-000101', 'C64.1']) {
+      expect(text).not.toContain(secret);
+    }
+  });
+});

@@ -1,0 +1,49 @@
+import { Writable } from 'node:stream';
+import type { Express } from 'express';
+import { loadRegistry, type Registry } from '../../src/cds-hooks/registry.js';
+import { createApp } from '../../src/server/app.js';
+import { configFrom, type Config } from '../../src/server/config.js';
+import { createLogger } from '../../src/server/logger.js';
+
+export interface TestApp {
+  app: Express;
+  config: Config;
+  registry: Registry;
+  /** Every log line written while the app ran, parsed. */
+  logs: Record<string, unknown>[];
+  /** The raw log text, for checks that nothing sensitive was written. */
+  logText(): string;
+}
+
+export function shippedRegistry(): Registry {
+  const result = loadRegistry(configFrom().hooksDir);
+  if (!result.ok) throw new Error(result.errors.join('\n'));
+  return result.registry;
+}
+
+export function testApp(env: Record<string, string> = {}, fetchFn?: typeof fetch): TestApp {
+  const config = configFrom(env);
+  const registry = shippedRegistry();
+  const raw: string[] = [];
+  const sink = new Writable({
+    write(chunk: Buffer, _enc, cb) {
+      raw.push(chunk.toString('utf8'));
+      cb();
+    },
+  });
+  const logger = createLogger('debug', sink);
+  const app = createApp({ config, registry, logger, ...(fetchFn ? { fetch: fetchFn } : {}) });
+  return {
+    app,
+    config,
+    registry,
+    get logs() {
+      return raw
+        .join('')
+        .split('\n')
+        .filter((l) => l.trim() !== '')
+        .map((l) => JSON.parse(l) as Record<string, unknown>);
+    },
+    logText: () => raw.join(''),
+  };
+}
