@@ -30,7 +30,7 @@ server.on('error', (e) => fail([`cannot listen on ${config.host}:${config.port}:
 
 const shutdown = gracefulShutdown(server, logger, config.shutdownGraceMs);
 for (const signal of ['SIGTERM', 'SIGINT'] as const) {
-  process.once(signal, () => {
+  process.on(signal, () => {
     void shutdown().then(() => process.exit(0));
   });
 }
