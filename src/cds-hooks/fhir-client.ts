@@ -1,8 +1,9 @@
 import { bundleResources, isBundle, isResource, isUnderBase, nextLink } from '../fhir/bundle.js';
 
 /**
- * Queries against the CDS client's FHIR server. Failure reasons name what went wrong, never the URL
- * (it carries patient identifiers) nor the token.
+ * Queries against the CDS client's FHIR server. Every URL is built with the URL parser and checked to lie
+ * under the FHIR base before the token is sent. Failures are typed; they never carry the URL (it holds
+ * patient identifiers) nor the token.
  */
 
 export interface FhirAccess {
@@ -17,11 +18,23 @@ export interface FetchOptions {
   readonly fetch: typeof fetch;
 }
 
-export type QueryResult =
-  | { ok: true; resources: fhir4.Resource[]; complete: boolean; requests: number; reason?: string }
-  | { ok: false; reason: string; requests: number };
+export type FailureKind = 'timeout' | 'http' | 'network' | 'invalid-answer' | 'redirect' | 'page-limit' | 'foreign-link';
 
-type Answer = { ok: true; status: number; body: unknown } | { ok: false; reason: string };
+export interface FetchFailure {
+  readonly kind: FailureKind;
+  readonly status?: number;
+}
+
+export type QueryResult =
+  | { ok: true; resources: fhir4.Resource[]; complete: boolean; requests: number; failure?: FetchFailure }
+  | { ok: false; failure: FetchFailure; requests: number };
+
+type Answer = { ok: true; status: number; body: unknown } | { ok: false; failure: FetchFailure };
+
+/** A short, non-identifying label for logs: `http-500`, `timeout`, `page-limit`. */
+export function failureLabel(f: FetchFailure): string {
+  return f.status !== undefined ? `${f.kind}-${f.status}` : f.kind;
+}
 
 export function fhirAccess(fhirServer: string, accessToken: string | undefined): FhirAccess {
   const baseUrl = fhirServer.replace(/\/+$/, '');
@@ -35,79 +48,81 @@ function headers(access: FhirAccess): Record<string, string> {
   };
 }
 
-async function get(access: FhirAccess, url: string, opts: FetchOptions): Promise<Answer> {
+/** The absolute URL of a relative query or a link, or undefined when it would leave the FHIR base. */
+export function urlUnderBase(access: FhirAccess, target: string): string | undefined {
+  let url: URL;
+  try {
+    url = new URL(target, `${access.baseUrl}/`);
+  } catch {
+    return undefined;
+  }
+  return isUnderBase(access.baseUrl, url.href) ? url.href : undefined;
+}
+
+async function get(access: FhirAccess, target: string, opts: FetchOptions): Promise<Answer> {
+  const url = urlUnderBase(access, target);
+  if (!url) return { ok: false, failure: { kind: 'foreign-link' } };
   let res: Response;
   try {
     res = await opts.fetch(url, { headers: headers(access), signal: opts.signal, redirect: 'manual' });
-  } catch (e) {
-    if (opts.signal.aborted) return { ok: false, reason: `no answer within ${opts.timeoutMs} ms` };
-    return { ok: false, reason: `connection failed (${(e as Error).name})` };
+  } catch {
+    return { ok: false, failure: { kind: opts.signal.aborted ? 'timeout' : 'network' } };
   }
   let text: string;
   try {
     text = await res.text();
   } catch {
-    return { ok: false, reason: opts.signal.aborted ? `no answer within ${opts.timeoutMs} ms` : 'answer interrupted' };
+    return { ok: false, failure: { kind: opts.signal.aborted ? 'timeout' : 'network' } };
   }
-  if (res.status >= 300 && res.status < 400) return { ok: false, reason: `redirect (HTTP ${res.status}) not followed` };
-  if (res.status === 404 || res.status === 410) return { ok: true, status: res.status, body: undefined };
-  if (!res.ok) return { ok: false, reason: `HTTP ${res.status}` };
+  if (res.status >= 300 && res.status < 400) return { ok: false, failure: { kind: 'redirect', status: res.status } };
+  if (!res.ok && res.status !== 404 && res.status !== 410) return { ok: false, failure: { kind: 'http', status: res.status } };
   try {
     return { ok: true, status: res.status, body: JSON.parse(text) as unknown };
   } catch {
-    return { ok: false, reason: 'answer is not JSON' };
+    return res.ok ? { ok: false, failure: { kind: 'invalid-answer' } } : { ok: true, status: res.status, body: undefined };
   }
 }
 
-export function resolveUrl(access: FhirAccess, relative: string): string {
-  return `${access.baseUrl}/${relative.replace(/^\/+/, '')}`;
-}
-
-/** A read (Type/id): a 404 means no data. */
+/** A read (Type/id): 404 or 410 means no data. */
 export async function read(access: FhirAccess, relative: string, resourceType: string, opts: FetchOptions): Promise<QueryResult> {
-  const answer = await get(access, resolveUrl(access, relative), opts);
-  if (!answer.ok) return { ok: false, reason: answer.reason, requests: 1 };
-  if (answer.body === undefined) return { ok: true, resources: [], complete: true, requests: 1 };
+  const answer = await get(access, relative, opts);
+  if (!answer.ok) return { ok: false, failure: answer.failure, requests: 1 };
+  if (answer.status === 404 || answer.status === 410) return { ok: true, resources: [], complete: true, requests: 1 };
   if (!isResource(answer.body) || answer.body.resourceType !== resourceType) {
-    return { ok: false, reason: `answer is not a ${resourceType}`, requests: 1 };
+    return { ok: false, failure: { kind: 'invalid-answer' }, requests: 1 };
   }
   return { ok: true, resources: [answer.body], complete: true, requests: 1 };
 }
 
 /** Follows the `next` links of a searchset, within the page bound and only under the same FHIR base. */
-export async function followPages(
-  access: FhirAccess,
-  first: fhir4.Bundle,
-  opts: FetchOptions,
-  pagesSoFar = 1,
-): Promise<QueryResult> {
+export async function followPages(access: FhirAccess, first: fhir4.Bundle, opts: FetchOptions, pagesSoFar = 1): Promise<QueryResult> {
   const resources = bundleResources(first);
   let next = nextLink(first);
   let pages = pagesSoFar;
   let requests = 0;
+  const partial = (failure: FetchFailure): QueryResult => ({ ok: true, resources, complete: false, requests, failure });
   while (next) {
-    if (pages >= opts.maxPages) {
-      return { ok: true, resources, complete: false, requests, reason: `more than ${opts.maxPages} pages` };
-    }
-    if (!isUnderBase(access.baseUrl, next)) {
-      return { ok: true, resources, complete: false, requests, reason: 'next page link points outside the FHIR server' };
-    }
-    const answer = await get(access, new URL(next, `${access.baseUrl}/`).href, opts);
+    if (pages >= opts.maxPages) return partial({ kind: 'page-limit' });
+    if (!urlUnderBase(access, next)) return partial({ kind: 'foreign-link' });
+    const answer = await get(access, next, opts);
     requests += 1;
     pages += 1;
-    if (!answer.ok) return { ok: true, resources, complete: false, requests, reason: answer.reason };
-    if (!isBundle(answer.body)) return { ok: true, resources, complete: false, requests, reason: 'next page is not a Bundle' };
+    if (!answer.ok) return partial(answer.failure);
+    if (!isBundle(answer.body)) return partial({ kind: 'invalid-answer', status: answer.status });
     resources.push(...bundleResources(answer.body));
     next = nextLink(answer.body);
   }
   return { ok: true, resources, complete: true, requests };
 }
 
-/** A search (Type?params): every page up to the bound. */
+/** A search (Type?params): every page up to the bound. A 404 means the server cannot run it. */
 export async function search(access: FhirAccess, relative: string, opts: FetchOptions): Promise<QueryResult> {
-  const answer = await get(access, resolveUrl(access, relative), opts);
-  if (!answer.ok) return { ok: false, reason: answer.reason, requests: 1 };
-  if (!isBundle(answer.body)) return { ok: false, reason: 'answer is not a Bundle', requests: 1 };
+  const answer = await get(access, relative, opts);
+  if (!answer.ok) return { ok: false, failure: answer.failure, requests: 1 };
+  if (!isBundle(answer.body)) {
+    const failure: FetchFailure = answer.status === 200 ? { kind: 'invalid-answer' } : { kind: 'http', status: answer.status };
+    return { ok: false, failure, requests: 1 };
+  }
   const rest = await followPages(access, answer.body, opts);
-  return rest.ok ? { ...rest, requests: rest.requests + 1 } : rest;
+  return { ...rest, requests: rest.requests + 1 };
 }

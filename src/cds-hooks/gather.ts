@@ -1,5 +1,13 @@
-import { bundleResources, isBundle, isOperationOutcome, nextLink } from '../fhir/bundle.js';
-import { followPages, read, search, type FetchOptions, type FhirAccess, type QueryResult } from './fhir-client.js';
+import { bundleResources, isBundle, isOperationOutcome, isResource, nextLink } from '../fhir/bundle.js';
+import {
+  followPages,
+  read,
+  search,
+  type FetchFailure,
+  type FetchOptions,
+  type FhirAccess,
+  type QueryResult,
+} from './fhir-client.js';
 import type { DataQuery } from './service-definition.js';
 
 /**
@@ -10,7 +18,7 @@ import type { DataQuery } from './service-definition.js';
 export type QueryStatus =
   /** All the data the query would return. */
   | 'complete'
-  /** Some of it: a page or the server failed mid-way. */
+  /** Some of it: a page or the server failed mid-way, or the page bound was reached. */
   | 'partial'
   /** None: the FHIR server failed or was too slow. */
   | 'unavailable'
@@ -24,8 +32,10 @@ export interface QueryOutcome {
   readonly status: QueryStatus;
   readonly source: 'prefetch' | 'fhir' | 'none';
   readonly resources: readonly fhir4.Resource[];
-  readonly reason?: string;
+  readonly failure?: FetchFailure;
 }
+
+export const isIncomplete = (o: QueryOutcome): boolean => o.status === 'unavailable' || o.status === 'partial';
 
 export interface PlannedQuery {
   readonly query: DataQuery;
@@ -40,6 +50,8 @@ export interface GatherInput {
   readonly timeoutMs: number;
   readonly maxPages: number;
   readonly fetch: typeof fetch;
+  /** Aborted when the caller gives up (the client closed the request). */
+  readonly signal?: AbortSignal;
 }
 
 export interface Gathered {
@@ -47,70 +59,64 @@ export interface Gathered {
   readonly fhirRequests: number;
 }
 
-type PrefetchUse =
-  | { use: true; outcome: QueryOutcome; continueFrom?: fhir4.Bundle }
-  | { use: false };
+/** What a prefetch slot means for its query (CDS Hooks 2.0 §Prefetch). */
+export type PrefetchSlot =
+  | { kind: 'use'; resources: fhir4.Resource[]; continueFrom?: fhir4.Bundle }
+  /** Absent, or an OperationOutcome: the client did not or could not fetch it. */
+  | { kind: 'fetch' }
+  | { kind: 'invalid'; problem: string };
 
-function fromPrefetch(query: DataQuery, prefetch: Readonly<Record<string, unknown>>): PrefetchUse {
-  if (!Object.hasOwn(prefetch, query.key)) return { use: false };
+export function classifyPrefetch(query: DataQuery, prefetch: Readonly<Record<string, unknown>>): PrefetchSlot {
+  if (!Object.hasOwn(prefetch, query.key)) return { kind: 'fetch' };
   const value = prefetch[query.key];
-  const done = (resources: readonly fhir4.Resource[]): QueryOutcome => ({
-    query,
-    status: 'complete',
-    source: 'prefetch',
-    resources,
-  });
-  if (value === null) return { use: true, outcome: done([]) };
-  if (value === undefined || isOperationOutcome(value)) return { use: false };
-  if (isBundle(value) && query.kind === 'search') {
-    const outcome = done(bundleResources(value));
-    return nextLink(value) ? { use: true, outcome, continueFrom: value } : { use: true, outcome };
+  if (value === null) return { kind: 'use', resources: [] };
+  if (isOperationOutcome(value)) return { kind: 'fetch' };
+  if (!isResource(value)) return { kind: 'invalid', problem: 'must be a FHIR resource, an OperationOutcome or null' };
+  if (query.kind === 'search' && isBundle(value)) {
+    return nextLink(value) ? { kind: 'use', resources: bundleResources(value), continueFrom: value } : { kind: 'use', resources: bundleResources(value) };
   }
-  return { use: true, outcome: done([value as fhir4.Resource]) };
+  if (value.resourceType === query.resourceType) return { kind: 'use', resources: [value] };
+  const expected = query.kind === 'search' ? 'a Bundle' : `a ${query.resourceType}`;
+  return { kind: 'invalid', problem: `must be ${expected}, the answer to ${query.template}` };
 }
 
 function toOutcome(query: DataQuery, result: QueryResult, source: QueryOutcome['source']): QueryOutcome {
-  if (!result.ok) return { query, status: 'unavailable', source, resources: [], reason: result.reason };
+  if (!result.ok) return { query, status: 'unavailable', source, resources: [], failure: result.failure };
   return {
     query,
     status: result.complete ? 'complete' : 'partial',
     source,
     resources: result.resources,
-    ...(result.reason ? { reason: result.reason } : {}),
+    ...(result.failure ? { failure: result.failure } : {}),
   };
-}
-
-async function fetchQuery(access: FhirAccess, query: DataQuery, url: string, opts: FetchOptions): Promise<QueryResult> {
-  return query.kind === 'read' ? read(access, url, query.resourceType, opts) : search(access, url, opts);
 }
 
 /** The queries that would have to be fetched but cannot be, because there is no FHIR server. */
 export function missingWithoutServer(planned: readonly PlannedQuery[], prefetch: Readonly<Record<string, unknown>>): DataQuery[] {
-  return planned.filter((p) => p.url !== undefined && !fromPrefetch(p.query, prefetch).use).map((p) => p.query);
+  return planned.filter((p) => p.url !== undefined && classifyPrefetch(p.query, prefetch).kind === 'fetch').map((p) => p.query);
 }
 
 export async function gather(input: GatherInput): Promise<Gathered> {
-  const signal = AbortSignal.timeout(input.timeoutMs);
+  const timeout = AbortSignal.timeout(input.timeoutMs);
+  const signal = input.signal ? AbortSignal.any([timeout, input.signal]) : timeout;
   const opts: FetchOptions = { signal, timeoutMs: input.timeoutMs, maxPages: input.maxPages, fetch: input.fetch };
   let fhirRequests = 0;
   const count = (r: QueryResult): QueryResult => {
     fhirRequests += r.requests;
     return r;
   };
-  const outcomes = await Promise.all(
-    input.planned.map(async ({ query, url }): Promise<QueryOutcome> => {
-      if (url === undefined) return { query, status: 'not-applicable', source: 'none', resources: [] };
-      const pre = fromPrefetch(query, input.prefetch);
-      if (pre.use) {
-        if (!pre.continueFrom) return pre.outcome;
-        if (!input.access) {
-          return { ...pre.outcome, status: 'partial', reason: 'prefetch has further pages and there is no FHIR server' };
-        }
-        return toOutcome(query, count(await followPages(input.access, pre.continueFrom, opts)), 'prefetch');
-      }
-      if (!input.access) return { query, status: 'missing', source: 'none', resources: [] };
-      return toOutcome(query, count(await fetchQuery(input.access, query, url, opts)), 'fhir');
-    }),
-  );
+  const one = async ({ query, url }: PlannedQuery): Promise<QueryOutcome> => {
+    if (url === undefined) return { query, status: 'not-applicable', source: 'none', resources: [] };
+    const slot = classifyPrefetch(query, input.prefetch);
+    if (slot.kind === 'use') {
+      if (!slot.continueFrom) return { query, status: 'complete', source: 'prefetch', resources: slot.resources };
+      if (!input.access) return { query, status: 'partial', source: 'prefetch', resources: slot.resources, failure: { kind: 'page-limit' } };
+      return toOutcome(query, count(await followPages(input.access, slot.continueFrom, opts)), 'prefetch');
+    }
+    if (!input.access) return { query, status: 'missing', source: 'none', resources: [] };
+    const result = query.kind === 'read' ? await read(input.access, url, query.resourceType, opts) : await search(input.access, url, opts);
+    return toOutcome(query, count(result), 'fhir');
+  };
+  const outcomes = await Promise.all(input.planned.map(one));
   return { outcomes, fhirRequests };
 }

@@ -1,11 +1,11 @@
 import type { Config } from '../server/config.js';
 import { failure, type Failure } from '../server/outcome.js';
-import { isBundle, isObject, isOperationOutcome, isResource } from '../fhir/bundle.js';
+import { isObject } from '../fhir/bundle.js';
 import { orderLabel, orderReference } from '../fhir/order.js';
 import { applyPreferences, cardPreferences } from '../crd/configuration.js';
 import { dataUnavailableCard } from '../crd/cards.js';
-import { fhirAccess } from './fhir-client.js';
-import { gather, missingWithoutServer, type Gathered, type PlannedQuery } from './gather.js';
+import { failureLabel, fhirAccess, type FhirAccess } from './fhir-client.js';
+import { classifyPrefetch, gather, isIncomplete, missingWithoutServer, type PlannedQuery, type QueryOutcome } from './gather.js';
 import { expandTemplate, type TokenContext } from './prefetch.js';
 import type { HookService } from './registry.js';
 import { hookRequestSchema, parseWith, unprocessable, type HookRequest, type HookResponse } from './schemas.js';
@@ -17,6 +17,8 @@ import type { DataQuery } from './service-definition.js';
 export interface PipelineDeps {
   readonly config: Config;
   readonly fetch: typeof fetch;
+  /** Aborted when the client gives up on the call. */
+  readonly signal?: AbortSignal;
 }
 
 export interface OrderSignMetrics {
@@ -24,7 +26,10 @@ export interface OrderSignMetrics {
   orders?: number;
   ordersInScope?: number;
   fhirRequests?: number;
+  /** Query keys whose data was incomplete, with a non-identifying reason label. */
   unavailable?: string[];
+  /** Why the client's FHIR server was not used, when it was named but refused. */
+  fhirServerRefused?: string;
 }
 
 export type OrderSignResult =
@@ -33,29 +38,22 @@ export type OrderSignResult =
 
 function tokenContext(req: HookRequest): TokenContext {
   const ctx = req.context;
-  return {
-    userId: ctx.userId,
-    patientId: ctx.patientId.replace(/^Patient\//, ''),
-    encounterId: ctx.encounterId ?? undefined,
-  };
-}
-
-function prefetchProblem(query: DataQuery, value: unknown): string | undefined {
-  if (value === null || isOperationOutcome(value)) return undefined;
-  if (!isResource(value)) return 'must be a FHIR resource, an OperationOutcome or null';
-  if (query.kind === 'search' && (isBundle(value) || value.resourceType === query.resourceType)) return undefined;
-  if (query.kind === 'read' && value.resourceType === query.resourceType) return undefined;
-  const expected = query.kind === 'search' ? 'a Bundle' : `a ${query.resourceType}`;
-  return `must be ${expected} (the answer to ${query.template}), got ${value.resourceType}`;
+  return { userId: ctx.userId, patientId: ctx.patientId, encounterId: ctx.encounterId };
 }
 
 function checkPrefetch(service: HookService, prefetch: Record<string, unknown>): Failure | undefined {
   for (const query of service.queries) {
-    if (!Object.hasOwn(prefetch, query.key)) continue;
-    const problem = prefetchProblem(query, prefetch[query.key]);
-    if (problem) return unprocessable(`prefetch.${query.key}`, problem);
+    const slot = classifyPrefetch(query, prefetch);
+    if (slot.kind === 'invalid') return unprocessable(`prefetch.${query.key}`, slot.problem);
   }
   return undefined;
+}
+
+/** The FHIR server the service may call for this request, or why it may not. */
+function serverAccess(req: HookRequest, config: Config): { access?: FhirAccess; refused?: string } {
+  if (!req.fhirServer) return {};
+  if (config.production && new URL(req.fhirServer).protocol !== 'https:') return { refused: 'plain http in production' };
+  return { access: fhirAccess(req.fhirServer, req.fhirAuthorization?.access_token) };
 }
 
 function draftOrders(req: HookRequest): DraftOrder[] {
@@ -71,14 +69,18 @@ function preconditionFailed(missing: readonly DataQuery[]): Failure {
   return failure(
     412,
     'incomplete',
-    `Data needed for the orders in scope was not prefetched and no fhirServer was given to fetch it: ${list}`,
+    `Data needed for the orders in scope was neither prefetched nor fetchable from a fhirServer: ${list}`,
     missing.map((q) => `prefetch.${q.key}`),
   );
 }
 
-function respond(service: HookService, req: HookRequest, inScope: readonly DraftOrder[], gathered: Gathered): HookResponse {
+function unavailableText(o: QueryOutcome): string {
+  if (o.status === 'partial') return 'only partly retrieved';
+  return o.failure?.kind === 'timeout' ? 'the EHR did not answer in time' : 'the EHR could not provide it';
+}
+
+function respond(service: HookService, req: HookRequest, inScope: readonly DraftOrder[], incomplete: readonly QueryOutcome[]): HookResponse {
   const def = service.definition;
-  const incomplete = gathered.outcomes.filter((o) => o.status === 'unavailable' || o.status === 'partial');
   const cards =
     incomplete.length === 0
       ? []
@@ -86,23 +88,25 @@ function respond(service: HookService, req: HookRequest, inScope: readonly Draft
           dataUnavailableCard(
             def.source,
             inScope.map((o) => ({ label: orderLabel(o, def.scope.orderCodes[0]?.system), reference: orderReference(o) })),
-            incomplete.map((o) => ({
-              description: o.query.description,
-              reason: o.status === 'partial' ? `incomplete (${o.reason ?? 'not all pages'})` : (o.reason ?? 'unavailable'),
-            })),
+            incomplete.map((o) => ({ description: o.query.description, reason: unavailableText(o) })),
           ),
         ];
   return { cards: applyPreferences(cards, cardPreferences(req.extension, def.configurationOptions)), systemActions: [] };
 }
 
-export async function orderSign(service: HookService, body: unknown, deps: PipelineDeps): Promise<OrderSignResult> {
-  const metrics: OrderSignMetrics = {};
+/** `metrics` is filled as the call progresses, so a call abandoned midway is still logged with what is known. */
+export async function orderSign(
+  service: HookService,
+  body: unknown,
+  deps: PipelineDeps,
+  metrics: OrderSignMetrics = {},
+): Promise<OrderSignResult> {
   if (isObject(body) && typeof body['hookInstance'] === 'string') metrics.hookInstance = body['hookInstance'].slice(0, 200);
   const parsed = parseWith(hookRequestSchema, body);
   if (!parsed.ok) return { ok: false, failure: parsed.failure, metrics };
   const req = parsed.value;
   if (req.hook !== service.definition.hook) {
-    return { ok: false, failure: unprocessable('hook', `this service answers ${service.definition.hook}, not ${req.hook}`), metrics };
+    return { ok: false, failure: unprocessable('hook', `this service answers ${service.definition.hook}`), metrics };
   }
   const prefetch = req.prefetch ?? {};
   const prefetchFailure = checkPrefetch(service, prefetch);
@@ -115,20 +119,25 @@ export async function orderSign(service: HookService, body: unknown, deps: Pipel
   if (inScope.length === 0) return { ok: true, response: { cards: [], systemActions: [] }, metrics };
 
   const planned = plan(service, tokenContext(req));
-  if (!req.fhirServer) {
+  const { access, refused } = serverAccess(req, deps.config);
+  if (refused) metrics.fhirServerRefused = refused;
+  if (!access) {
     const missing = missingWithoutServer(planned, prefetch);
     if (missing.length > 0) return { ok: false, failure: preconditionFailed(missing), metrics };
   }
   const gathered = await gather({
     planned,
     prefetch,
-    access: req.fhirServer ? fhirAccess(req.fhirServer, req.fhirAuthorization?.access_token) : undefined,
+    access,
     timeoutMs: deps.config.fhirTimeoutMs,
     maxPages: deps.config.fhirMaxPages,
     fetch: deps.fetch,
+    ...(deps.signal ? { signal: deps.signal } : {}),
   });
   metrics.fhirRequests = gathered.fhirRequests;
-  const unavailable = gathered.outcomes.filter((o) => o.status === 'unavailable' || o.status === 'partial');
-  if (unavailable.length > 0) metrics.unavailable = unavailable.map((o) => o.query.key);
-  return { ok: true, response: respond(service, req, inScope, gathered), metrics };
+  const incomplete = gathered.outcomes.filter(isIncomplete);
+  if (incomplete.length > 0) {
+    metrics.unavailable = incomplete.map((o) => `${o.query.key}:${o.failure ? failureLabel(o.failure) : o.status}`);
+  }
+  return { ok: true, response: respond(service, req, inScope, incomplete), metrics };
 }

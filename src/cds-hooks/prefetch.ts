@@ -60,7 +60,18 @@ export function templateProblem(template: string, allowedTokens: readonly string
   return undefined;
 }
 
+const FHIR_ID = /^[A-Za-z0-9\-.]{1,64}$/;
+
+/** Token values are ids; anything else (an empty value, `..`, a URL) cannot be put in a query. */
+function asId(value: string | undefined): string | undefined {
+  return value !== undefined && FHIR_ID.test(value) && value !== '.' && value !== '..' ? value : undefined;
+}
+
 function tokenValue(token: string, context: TokenContext): string | undefined {
+  return asId(rawTokenValue(token, context));
+}
+
+function rawTokenValue(token: string, context: TokenContext): string | undefined {
   switch (token) {
     case 'context.userId':
       return context.userId;
@@ -85,11 +96,11 @@ export function expandTemplate(template: string, context: TokenContext): string 
   let missing = false;
   const expanded = template.replace(TOKEN, (_m, token: string) => {
     const value = tokenValue(token.trim(), context);
-    if (value === undefined || value === '') {
+    if (value === undefined) {
       missing = true;
       return '';
     }
-    return encodeURIComponent(value);
+    return value;
   });
   return missing ? undefined : expanded;
 }

@@ -9,8 +9,27 @@ import { failure, operationOutcome, type Failure } from '../server/outcome.js';
 
 const nonEmpty = z.string().min(1, 'must be a non-empty string');
 
+/** FHIR id: [A-Za-z0-9\-\.]{1,64}; `.` and `..` are refused because they are path segments in a URL. */
+export function isFhirId(value: string): boolean {
+  return /^[A-Za-z0-9\-.]{1,64}$/.test(value) && value !== '.' && value !== '..';
+}
+
+/** An id in context, tolerating the `Type/id` form some clients send. */
+const contextId = (type: string) =>
+  z
+    .string()
+    .transform((v) => v.replace(new RegExp(`^${type}/`), ''))
+    .refine(isFhirId, 'must be a FHIR id (letters, digits, "-" and ".", at most 64)');
+
+const baseUrl = z
+  .url({ protocol: /^https?$/, error: 'must be an absolute http(s) URL' })
+  .refine((u) => {
+    if (!URL.canParse(u)) return true;
+    const url = new URL(u);
+    return url.search === '' && url.hash === '' && url.username === '' && url.password === '';
+  }, 'must be a base URL without query, fragment or credentials');
+
 export const resourceSchema = z.looseObject({ resourceType: nonEmpty });
-export type AnyResource = z.infer<typeof resourceSchema> & { id?: unknown };
 
 const bundleEntrySchema = z.looseObject({ resource: resourceSchema });
 
@@ -21,8 +40,12 @@ export const draftOrdersSchema = z.looseObject({
 
 export const orderSignContextSchema = z.looseObject({
   userId: nonEmpty,
-  patientId: nonEmpty,
-  encounterId: nonEmpty.nullish(),
+  patientId: contextId('Patient'),
+  encounterId: z
+    .string()
+    .nullish()
+    .transform((v) => (v ? v : undefined))
+    .pipe(contextId('Encounter').optional()),
   draftOrders: draftOrdersSchema,
 });
 
@@ -34,7 +57,7 @@ export const hookRequestSchema = z
   .looseObject({
     hook: nonEmpty,
     hookInstance: nonEmpty.max(200, 'must be at most 200 characters'),
-    fhirServer: z.url({ protocol: /^https?$/, error: 'must be an absolute http(s) URL' }).nullish(),
+    fhirServer: baseUrl.nullish(),
     fhirAuthorization: fhirAuthorizationSchema.nullish(),
     context: orderSignContextSchema,
     prefetch: z.record(z.string(), z.unknown()).nullish(),

@@ -15,6 +15,10 @@ const codeSet = z.strictObject({
 
 const query = z.strictObject({
   template: z.string().min(1),
+  /**
+   * `always`: every call needs it (advertised as prefetch in CRD minimal mode); `in-scope`: needed only when an
+   * order in scope is present. Either way a query runs only for calls with an order in scope.
+   */
   needed: z.enum(['always', 'in-scope']),
   description: z.string().min(1),
 });

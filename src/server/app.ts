@@ -3,7 +3,7 @@ import express, { type NextFunction, type Request, type RequestHandler, type Res
 import { discoveryDocument } from '../cds-hooks/discovery.js';
 import { parseFeedback } from '../cds-hooks/feedback.js';
 import { orderSign, type OrderSignMetrics } from '../cds-hooks/order-sign.js';
-import type { Registry } from '../cds-hooks/registry.js';
+import type { HookService, Registry } from '../cds-hooks/registry.js';
 import type { Config } from './config.js';
 import type { Logger } from './logger.js';
 import { badJson, failure, internalError, methodNotAllowed, notFound, tooLarge, type Failure } from './outcome.js';
@@ -27,27 +27,40 @@ function sendFailure(res: Response, f: Failure): void {
   res.type('application/fhir+json').send(JSON.stringify(f.outcome));
 }
 
+/** Parses the body as JSON; the error names where parsing stopped, never the body's text (it may hold PHI). */
 function parseJson(body: unknown): { ok: true; value: unknown } | { ok: false; failure: Failure } {
   if (!Buffer.isBuffer(body) || body.length === 0) return { ok: false, failure: badJson('the body is empty') };
   try {
     return { ok: true, value: JSON.parse(body.toString('utf8')) as unknown };
   } catch (e) {
-    return { ok: false, failure: badJson((e as Error).message) };
+    const position = /position (\d+)/.exec((e as Error).message)?.[1];
+    return { ok: false, failure: badJson(position ? `syntax error at character ${position}` : 'syntax error') };
   }
 }
 
+/** One line per request, written when the exchange ends, including calls the client abandoned. */
 function requestLog(logger: Logger): RequestHandler {
   return (req, res, next) => {
     const started = process.hrtime.bigint();
-    res.on('finish', () => {
-      const ms = Number(process.hrtime.bigint() - started) / 1e6;
-      const fields = logFields(res);
-      const entry = { method: req.method, path: req.path, status: res.statusCode, ms: Math.round(ms * 10) / 10, ...fields };
-      if (res.statusCode >= 500) logger.error(entry, 'request failed');
+    res.on('close', () => {
+      const ms = Math.round(Number(process.hrtime.bigint() - started) / 1e5) / 10;
+      const aborted = !res.writableFinished;
+      const entry = { method: req.method, path: req.path, status: res.statusCode, ms, ...(aborted ? { aborted } : {}), ...logFields(res) };
+      if (aborted) logger.warn(entry, 'client closed the request before the answer');
+      else if (res.statusCode >= 500) logger.error(entry, 'request failed');
       else logger.info(entry, 'request');
     });
     next();
   };
+}
+
+/** A signal that fires when the client closes the connection before the answer is sent. */
+function clientGone(res: Response): AbortSignal {
+  const controller = new AbortController();
+  res.on('close', () => {
+    if (!res.writableFinished) controller.abort();
+  });
+  return controller.signal;
 }
 
 function corsOptions(config: Config): cors.CorsOptions {
@@ -97,6 +110,11 @@ export function createApp(deps: AppDeps): express.Express {
   app.use(requestLog(logger));
   app.use(cors(corsOptions(config)));
   const body = express.raw({ type: () => true, limit: config.bodyLimit });
+  const unknownService = (id: string) => notFound(`No CDS service with id "${id.slice(0, 100)}"`);
+  const knownServiceOnly =
+    (allowed: readonly string[]): RequestHandler =>
+    (req, res) =>
+      sendFailure(res, registry.get(String(req.params['id'])) ? methodNotAllowed(allowed) : unknownService(String(req.params['id'])));
 
   app.get('/health', (_req, res) => {
     res.json({ status: 'ok' });
@@ -108,32 +126,41 @@ export function createApp(deps: AppDeps): express.Express {
   });
   app.all('/cds-services', onlyMethods(['GET']));
 
-  app.post('/cds-services/:id', body, async (req, res) => {
+  /** The service named in the path and the parsed JSON body, or the failure already sent. */
+  function serviceCall(req: Request, res: Response): { service: HookService; json: unknown } | undefined {
     const id = String(req.params['id']);
     const service = registry.get(id);
-    if (!service) return sendFailure(res, notFound(`No CDS service with id "${id.slice(0, 100)}"`));
+    if (!service) {
+      sendFailure(res, unknownService(id));
+      return undefined;
+    }
     logFields(res).serviceId = id;
     const json = parseJson(req.body);
-    if (!json.ok) return sendFailure(res, json.failure);
-    const result = await orderSign(service, json.value, { config, fetch: fetchFn });
-    Object.assign(logFields(res), result.metrics);
+    if (!json.ok) {
+      sendFailure(res, json.failure);
+      return undefined;
+    }
+    return { service, json: json.value };
+  }
+
+  app.post('/cds-services/:id', body, async (req, res) => {
+    const call = serviceCall(req, res);
+    if (!call) return;
+    const result = await orderSign(call.service, call.json, { config, fetch: fetchFn, signal: clientGone(res) }, logFields(res));
     if (!result.ok) return sendFailure(res, result.failure);
     res.json(result.response);
   });
-  app.all('/cds-services/:id', onlyMethods(['POST']));
+  app.all('/cds-services/:id', knownServiceOnly(['POST']));
 
   app.post('/cds-services/:id/feedback', body, (req, res) => {
-    const id = String(req.params['id']);
-    if (!registry.get(id)) return sendFailure(res, notFound(`No CDS service with id "${id.slice(0, 100)}"`));
-    logFields(res).serviceId = id;
-    const json = parseJson(req.body);
-    if (!json.ok) return sendFailure(res, json.failure);
-    const feedback = parseFeedback(json.value);
+    const call = serviceCall(req, res);
+    if (!call) return;
+    const feedback = parseFeedback(call.json);
     if (!feedback.ok) return sendFailure(res, feedback.failure);
     logFields(res).feedback = feedback.value;
     res.status(200).end();
   });
-  app.all('/cds-services/:id/feedback', onlyMethods(['POST']));
+  app.all('/cds-services/:id/feedback', knownServiceOnly(['POST']));
 
   app.use((req, res) => sendFailure(res, notFound(`No resource at ${req.method} ${req.path.slice(0, 200)}`)));
   app.use(errorHandler(config, logger));

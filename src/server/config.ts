@@ -32,7 +32,8 @@ const envSchema = z.object({
   PORT: intFrom(0, 65535).default(3000),
   HOST: z.string().min(1).default('127.0.0.1'),
   CDS_PUBLIC_BASE_URL: z.url({ protocol: /^https?$/ }).optional(),
-  CDS_FHIR_TIMEOUT_MS: intFrom(1, 60_000).default(3000),
+  /** CRD answers within 5 s; the FHIR queries of one call get at most 4.5 s of it. */
+  CDS_FHIR_TIMEOUT_MS: intFrom(1, 4500).default(3000),
   CDS_FHIR_MAX_PAGES: intFrom(1, 100).default(10),
   CDS_BODY_LIMIT: z
     .string()

@@ -8,10 +8,7 @@ export type IssueType =
   | 'not-supported'
   | 'too-long'
   | 'incomplete'
-  | 'login'
-  | 'security'
-  | 'exception'
-  | 'timeout';
+  | 'exception';
 
 export interface Failure {
   readonly status: number;
@@ -56,7 +53,3 @@ export const tooLarge = (limit: string): Failure =>
 
 export const internalError = (): Failure =>
   failure(500, 'exception', 'The service could not process the request; the error has been logged');
-
-export function isFailure(value: unknown): value is Failure {
-  return typeof value === 'object' && value !== null && 'status' in value && 'outcome' in value;
-}

@@ -2,6 +2,7 @@ import request from 'supertest';
 import { describe, expect, test } from 'vitest';
 import { templateProblem, ORDER_SIGN_TOKENS } from '../../src/cds-hooks/prefetch.js';
 import { testApp } from '../support/app.js';
+import { request as fixtureRequest } from '../support/fixtures.js';
 
 const SERVICE = '/cds-services/cryoablation-order-sign';
 
@@ -92,9 +93,24 @@ describe('CORS for browser clients (CDS Hooks Sandbox)', () => {
     expect(allowed).toEqual(expect.arrayContaining(['authorization', 'content-type', 'accept']));
   });
 
-  test('actual responses carry the allow-origin header too, not only the preflight', async () => {
-    const res = await request(testApp().app).get('/cds-services').set('Origin', ORIGIN);
+  test.each([
+    ['discovery', (a: any) => request(a).get('/cds-services'), 200],
+    ['a hook call', (a: any) => request(a).post(SERVICE).send(fixtureRequest('renal-cryoablation-prefetched.json')), 200],
+    ['a 422', (a: any) => request(a).post(SERVICE).send({}), 422],
+    ['a 412', (a: any) => request(a).post(SERVICE).send({ ...fixtureRequest('renal-cryoablation-prefetched.json'), prefetch: {} }), 412],
+    ['a 404', (a: any) => request(a).post('/cds-services/none').send({}), 404],
+  ])('actual answers carry the allow-origin header too (%s)', async (_name, send, status) => {
+    const res = await send(testApp().app).set('Origin', ORIGIN);
+    expect(res.status).toBe(status);
     expect(res.headers['access-control-allow-origin']).toBe(ORIGIN);
+  });
+
+  test('a preflight from an origin not on the list gets no allow-origin header', async () => {
+    const res = await request(testApp({ CDS_CORS_ORIGINS: ORIGIN }).app)
+      .options(SERVICE)
+      .set('Origin', 'https://evil.example')
+      .set('Access-Control-Request-Method', 'POST');
+    expect(res.headers['access-control-allow-origin']).toBeUndefined();
   });
 
   test('a configured origin list admits listed origins only', async () => {

@@ -1,4 +1,7 @@
+import { Writable } from 'node:stream';
 import request from 'supertest';
+import { createApp } from '../../src/server/app.js';
+import { createLogger } from '../../src/server/logger.js';
 import { describe, expect, test } from 'vitest';
 import { testApp } from '../support/app.js';
 import { request as fixtureRequest } from '../support/fixtures.js';
@@ -62,7 +65,15 @@ const invalid: { name: string; mutate: Mutation; path: string; body?: unknown }[
     mutate: (r) => delete r['context']['draftOrders']['entry'][0]['resource']['resourceType'],
     path: 'context.draftOrders.entry[0].resource.resourceType',
   },
+  { name: 'a patientId that is a path segment', mutate: (r) => (r['context']['patientId'] = '..'), path: 'context.patientId' },
+  { name: 'a patientId with a lone surrogate', mutate: (r) => (r['context']['patientId'] = 'pat\ud800'), path: 'context.patientId' },
+  { name: 'a reference prefix with no id', mutate: (r) => (r['context']['patientId'] = 'Patient/'), path: 'context.patientId' },
+  { name: 'a patientId with a query', mutate: (r) => (r['context']['patientId'] = 'p?_id=x'), path: 'context.patientId' },
+  { name: 'an encounterId with a slash', mutate: (r) => (r['context']['encounterId'] = 'a/b'), path: 'context.encounterId' },
   { name: 'a fhirServer that is not a URL', mutate: (r) => (r['fhirServer'] = 'ehr.example.org'), path: 'fhirServer' },
+  { name: 'a fhirServer with a query', mutate: (r) => (r['fhirServer'] = 'https://ehr.example.org/fhir?x=1'), path: 'fhirServer' },
+  { name: 'a fhirServer with a fragment', mutate: (r) => (r['fhirServer'] = 'https://ehr.example.org/fhir#f'), path: 'fhirServer' },
+  { name: 'a fhirServer with credentials', mutate: (r) => (r['fhirServer'] = 'https://u:p@ehr.example.org/fhir'), path: 'fhirServer' },
   { name: 'a file: fhirServer', mutate: (r) => (r['fhirServer'] = 'file:///etc/passwd'), path: 'fhirServer' },
   {
     name: 'fhirAuthorization without fhirServer',
@@ -115,13 +126,7 @@ const tolerated: { name: string; mutate: Mutation }[] = [
     name: 'unsupported davinci-crd.configuration codes and values of the wrong type',
     mutate: (r) => (r['extension'] = { 'davinci-crd.configuration': { 'alt-drug': true, 'max-cards': '3', guideline: 'no' } }),
   },
-  {
-    name: 'an empty access token',
-    mutate: (r) => {
-      r['fhirServer'] = 'http://127.0.0.1:9/fhir';
-      r['fhirAuthorization'] = { access_token: '', token_type: 'Bearer', expires_in: 300, scope: 'patient/*.read', subject: 'x' };
-    },
-  },
+  { name: 'an empty encounterId', mutate: (r) => (r['context']['encounterId'] = '') },
   { name: 'prefetch keys the service did not ask for', mutate: (r) => (r['prefetch']['serviceRequestBundle'] = { resourceType: 'Bundle' }) },
   { name: 'null prefetch values', mutate: (r) => (r['prefetch']['conditions'] = null) },
   { name: 'a null encounterId', mutate: (r) => (r['context']['encounterId'] = null) },
@@ -148,7 +153,37 @@ describe('tolerated: what real clients send', () => {
   });
 });
 
+describe('error bodies never echo what the client sent (it may be PHI)', () => {
+  test('a JSON syntax error names the position, not the text around it', async () => {
+    const res = await request(testApp().app).post(SERVICE).set('Content-Type', 'application/json').send('{"name": Jane Doe}');
+    expect(res.status).toBe(400);
+    expect(res.text).not.toContain('Jane');
+    expect(res.body.issue[0].diagnostics).toMatch(/syntax error/);
+  });
+
+  test('a prefetch slot of the wrong type names the expected type, not the value received', async () => {
+    const body = valid();
+    body['prefetch']['coverage'] = { resourceType: 'SecretSmith' };
+    const res = await request(testApp().app).post(SERVICE).send(body);
+    expect(res.status).toBe(422);
+    expect(res.text).not.toContain('SecretSmith');
+  });
+
+  test('a schema violation does not quote the offending value', async () => {
+    const body = valid();
+    body['context']['patientId'] = 'Jane Doe 1961-03-14';
+    const res = await request(testApp().app).post(SERVICE).send(body);
+    expect(res.status).toBe(422);
+    expect(res.text).not.toContain('Jane');
+  });
+});
+
 describe('404, 405, 413', () => {
+  test('GET on an unknown service id → 404, not 405', async () => {
+    const res = await request(testApp().app).get('/cds-services/no-such-service');
+    expect(res.status).toBe(404);
+  });
+
   test('unknown service id → 404 OperationOutcome', async () => {
     const res = await request(testApp().app).post('/cds-services/no-such-service').send(valid());
     expect(res.status).toBe(404);
@@ -231,9 +266,30 @@ describe('feedback', () => {
 });
 
 describe('response hygiene', () => {
-  test('no x-powered-by and no stack trace in error bodies', async () => {
-    const res = await request(testApp().app).post(SERVICE).set('Content-Type', 'application/json').send('{');
+  test('no x-powered-by header', async () => {
+    const res = await request(testApp().app).get('/cds-services');
     expect(res.headers['x-powered-by']).toBeUndefined();
-    expect(res.text).not.toMatch(/at .*\.(ts|js):\d+/);
   });
+
+  test('an internal failure is a 500 OperationOutcome without details; the log has them', async () => {
+    const t = testApp();
+    const broken = createApp({
+      config: t.config,
+      registry: { services: t.registry.services, get: () => { throw new Error('registry exploded at secret place'); } },
+      logger: createLogger('error', sink),
+    });
+    const res = await request(broken).post(SERVICE).send(valid());
+    expect(res.status).toBe(500);
+    expect(res.body.resourceType).toBe('OperationOutcome');
+    expect(res.text).not.toMatch(/exploded|secret|\.ts:\d+/);
+    expect(logged.join('')).toContain('registry exploded');
+  });
+});
+
+const logged: string[] = [];
+const sink = new Writable({
+  write(chunk: Buffer, _enc, cb) {
+    logged.push(chunk.toString());
+    cb();
+  },
 });

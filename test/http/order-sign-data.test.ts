@@ -98,6 +98,24 @@ describe('data gathering: prefetch first, the FHIR server for what is missing', 
     expect(fhir.requests.every((r) => r.authorization === undefined)).toBe(true);
   });
 
+  test('an empty access token (CRD request generator): queried without an Authorization header', async () => {
+    const body = await renalRequest(['patient', 'coverage']);
+    body['fhirAuthorization']['access_token'] = '';
+    const res = await request(testApp().app).post(SERVICE).send(body);
+    expect(res.status).toBe(200);
+    expect(fhir.requests.length).toBe(CLINICAL_KEYS.length);
+    expect(fhir.requests.every((r) => r.authorization === undefined)).toBe(true);
+  });
+
+  test('in production a plain-http fhirServer is not called: prefetch alone, else 412', async () => {
+    const body = await renalRequest(['patient', 'coverage']);
+    const t = testApp({ NODE_ENV: 'production' });
+    const res = await request(t.app).post(SERVICE).send(body);
+    expect(res.status).toBe(412);
+    expect(fhir.requests).toEqual([]);
+    expect(t.logs.find((l) => l['path'] === SERVICE)?.['fhirServerRefused']).toBe('plain http in production');
+  });
+
   test('an order out of scope needs no data: no FHIR call, no card, empty systemActions', async () => {
     const body = await renalRequest([]);
     delete body['prefetch'];
@@ -173,13 +191,13 @@ describe('412: data needed for an order in scope was not prefetched and there is
 
 describe('the FHIR server fails or is too slow: 200 with what the data allows, saying what was unavailable', () => {
   const faults = [
-    { name: 'slow past the timeout', fault: { hang: true }, reason: /no answer within 300 ms/ },
-    { name: 'answering 401', fault: { status: 401 }, reason: /HTTP 401/ },
-    { name: 'answering 500', fault: { status: 500 }, reason: /HTTP 500/ },
-    { name: 'answering garbage', fault: { garbage: true }, reason: /not JSON/ },
+    { name: 'slow past the timeout', fault: { hang: true }, reason: /did not answer in time/, logged: 'conditions:timeout' },
+    { name: 'answering 401', fault: { status: 401 }, reason: /could not provide it/, logged: 'conditions:http-401' },
+    { name: 'answering 500', fault: { status: 500 }, reason: /could not provide it/, logged: 'conditions:http-500' },
+    { name: 'answering garbage', fault: { garbage: true }, reason: /could not provide it/, logged: 'conditions:invalid-answer' },
   ];
 
-  test.each(faults)('Condition search $name', async ({ fault, reason }) => {
+  test.each(faults)('Condition search $name', async ({ fault, reason, logged }) => {
     const body = await renalRequest(['patient', 'coverage']);
     fhir.setFaults([{ match: /^Condition/, ...fault }]);
     const t = testApp({ CDS_FHIR_TIMEOUT_MS: '300' });
@@ -200,8 +218,9 @@ describe('the FHIR server fails or is too slow: 200 with what the data allows, s
       label: 'Aspirus Health Plan',
       topic: { system: 'http://hl7.org/fhir/us/davinci-crd/CodeSystem/temp', code: 'coverage-info', display: 'Coverage Information' },
     });
+    expect(card.detail).not.toMatch(/HTTP|http:|127\.0\.0\.1/);
     const line = t.logs.find((l) => l['path'] === SERVICE);
-    expect(line?.['unavailable']).toEqual(['conditions']);
+    expect(line?.['unavailable']).toEqual([logged]);
   });
 
   test('a server that fails after the first page gives partial data, reported as incomplete', async () => {
@@ -212,9 +231,11 @@ describe('the FHIR server fails or is too slow: 200 with what the data allows, s
       body['fhirServer'] = paged.url;
       body['prefetch'] = await prefetchFrom(fhir, service, CONTEXT, ALL_KEYS.filter((k) => k !== 'conditions'));
       paged.setFaults([{ match: /^Condition.*_offset=/, status: 503 }]);
-      const res = await request(testApp().app).post(SERVICE).send(body);
+      const t = testApp();
+      const res = await request(t.app).post(SERVICE).send(body);
       expect(res.status).toBe(200);
-      expect(res.body.cards[0].detail).toMatch(/Conditions \(diagnoses and problems\): incomplete \(HTTP 503\)/);
+      expect(res.body.cards[0].detail).toMatch(/Conditions \(diagnoses and problems\): only partly retrieved/);
+      expect(t.logs.find((l) => l['path'] === SERVICE)?.['unavailable']).toEqual(['conditions:http-503']);
     } finally {
       await paged.close();
     }
@@ -228,8 +249,10 @@ describe('the FHIR server fails or is too slow: 200 with what the data allows, s
       body['fhirServer'] = paged.url;
       body['prefetch'] = await prefetchFrom(fhir, service, CONTEXT, ALL_KEYS.filter((k) => k !== 'conditions'));
       paged.reset();
-      const res = await request(testApp({ CDS_FHIR_MAX_PAGES: '2' }).app).post(SERVICE).send(body);
-      expect(res.body.cards[0].detail).toMatch(/incomplete \(more than 2 pages\)/);
+      const t = testApp({ CDS_FHIR_MAX_PAGES: '2' });
+      const res = await request(t.app).post(SERVICE).send(body);
+      expect(res.body.cards[0].detail).toMatch(/only partly retrieved/);
+      expect(t.logs.find((l) => l['path'] === SERVICE)?.['unavailable']).toEqual(['conditions:page-limit']);
       expect(paged.requests).toHaveLength(2);
     } finally {
       await paged.close();
@@ -257,9 +280,11 @@ describe('the FHIR server fails or is too slow: 200 with what the data allows, s
       type: 'searchset',
       link: [{ relation: 'next', url: 'http://127.0.0.1.evil.example/fhir/Condition?page=2' }],
     };
-    const res = await request(testApp().app).post(SERVICE).send(body);
+    const t = testApp();
+    const res = await request(t.app).post(SERVICE).send(body);
     expect(res.status).toBe(200);
-    expect(res.body.cards[0].detail).toMatch(/next page link points outside the FHIR server/);
+    expect(res.body.cards[0].detail).toMatch(/only partly retrieved/);
+    expect(t.logs.find((l) => l['path'] === SERVICE)?.['unavailable']).toEqual(['conditions:foreign-link']);
   });
 
   test('the client can switch the card off (davinci-crd.configuration) or cap the number of cards', async () => {
@@ -277,6 +302,45 @@ describe('the FHIR server fails or is too slow: 200 with what the data allows, s
 });
 
 describe('request logs', () => {
+  test('a call the client abandons is logged, and its FHIR queries are cancelled', async () => {
+    const body = await renalRequest(['patient', 'coverage']);
+    fhir.setFaults([{ hang: true }]);
+    const t = testApp({ CDS_FHIR_TIMEOUT_MS: '4000' });
+    const server = t.app.listen(0, '127.0.0.1');
+    await new Promise((r) => server.once('listening', r));
+    const port = (server.address() as { port: number }).port;
+    const controller = new AbortController();
+    const call = fetch(`http://127.0.0.1:${port}${SERVICE}`, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json' },
+      body: JSON.stringify(body),
+      signal: controller.signal,
+    }).catch(() => 'aborted');
+    while (fhir.requests.length < CLINICAL_KEYS.length) await new Promise((r) => setTimeout(r, 10));
+    controller.abort();
+    expect(await call).toBe('aborted');
+    const deadline = Date.now() + 2000;
+    while (Date.now() < deadline && fhir.requests.some((r) => r.endedAt === undefined)) await new Promise((r) => setTimeout(r, 10));
+    expect(fhir.requests.every((r) => r.endedAt !== undefined)).toBe(true);
+    expect(t.logs.find((l) => l['path'] === SERVICE)).toMatchObject({ aborted: true, hookInstance: body['hookInstance'] });
+    await new Promise((r) => server.close(r));
+  });
+
+  test.each([
+    ['a 400', (b: Record<string, any>) => JSON.stringify(b).slice(0, -1)],
+    ['a 422', (b: Record<string, any>) => JSON.stringify({ ...b, hook: 42 })],
+    ['a 412', (b: Record<string, any>) => JSON.stringify({ ...b, fhirServer: undefined, fhirAuthorization: undefined })],
+  ])('error answers (%s) log no patient data and no token', async (_name, make) => {
+    const body = await renalRequest(['patient', 'coverage']);
+    const t = testApp();
+    await request(t.app).post(SERVICE).set('Content-Type', 'application/json').set('Authorization', 'Bearer header.payload.signature').send(make(body));
+    const text = t.logText();
+    expect(text).toContain('"path":"/cds-services/cryoablation-order-sign"');
+    for (const secret of ['synthetic-access-token', 'header.payload.signature', 'pat-renal-1', 'Testpatient', 'SYN-000101']) {
+      expect(text).not.toContain(secret);
+    }
+  });
+
   test('one line per call with hookInstance, service, status, timing, orders and FHIR queries; no token, no patient data', async () => {
     const body = await renalRequest(['patient', 'coverage']);
     const t = testApp();
