@@ -5,11 +5,15 @@ import { orderLabel, orderReference } from '../fhir/order.js';
 import { applyPreferences, cardPreferences } from '../crd/configuration.js';
 import { dataUnavailableCard } from '../crd/cards.js';
 import { failureLabel, fhirAccess, type FhirAccess } from './fhir-client.js';
-import { classifyPrefetch, gather, isIncomplete, missingWithoutServer, type PlannedQuery, type QueryOutcome } from './gather.js';
+import { classifyPrefetch, gather, isIncomplete, missingWithoutServer, type Gathered, type PlannedQuery, type QueryOutcome } from './gather.js';
 import { expandTemplate, type TokenContext } from './prefetch.js';
 import type { HookService } from './registry.js';
 import { hookRequestSchema, parseWith, unprocessable, type HookRequest, type HookResponse } from './schemas.js';
-import { isInScope, type DraftOrder } from './scope.js';
+import { scopeMatch, type DraftOrder, type ScopeMatch } from './scope.js';
+import { attestationsFor } from '../rules/attestation.js';
+import { decide, type OrderDecision } from '../rules/decision.js';
+import { environment } from '../rules/environment.js';
+import { questionnaireUrl } from '../rules/questionnaire.js';
 import type { DataQuery } from './service-definition.js';
 
 /** The order-sign pipeline: validate → scope → gather → (evaluate) → respond. Errors are returned, not thrown. */
@@ -19,6 +23,8 @@ export interface PipelineDeps {
   readonly fetch: typeof fetch;
   /** Aborted when the client gives up on the call. */
   readonly signal?: AbortSignal;
+  /** The clock; the evaluation date is its UTC day. */
+  readonly now?: () => Date;
 }
 
 export interface OrderSignMetrics {
@@ -30,10 +36,12 @@ export interface OrderSignMetrics {
   unavailable?: string[];
   /** Why the client's FHIR server was not used, when it was named but refused. */
   fhirServerRefused?: string;
+  /** The decision for each order in scope. */
+  decisions?: string[];
 }
 
 export type OrderSignResult =
-  | { ok: true; response: HookResponse; metrics: OrderSignMetrics }
+  | { ok: true; response: HookResponse; decisions: OrderDecision[]; metrics: OrderSignMetrics }
   | { ok: false; failure: Failure; metrics: OrderSignMetrics };
 
 function tokenContext(req: HookRequest): TokenContext {
@@ -113,10 +121,13 @@ export async function orderSign(
   if (prefetchFailure) return { ok: false, failure: prefetchFailure, metrics };
 
   const orders = draftOrders(req);
-  const inScope = orders.filter((o) => isInScope(o, service.definition.scope));
+  const inScope = orders.flatMap((order) => {
+    const match = scopeMatch(order, service.definition.scope);
+    return match ? [{ order, match }] : [];
+  });
   metrics.orders = orders.length;
   metrics.ordersInScope = inScope.length;
-  if (inScope.length === 0) return { ok: true, response: { cards: [], systemActions: [] }, metrics };
+  if (inScope.length === 0) return { ok: true, response: { cards: [], systemActions: [] }, decisions: [], metrics };
 
   const planned = plan(service, tokenContext(req));
   const { access, refused } = serverAccess(req, deps.config);
@@ -139,5 +150,33 @@ export async function orderSign(
   if (incomplete.length > 0) {
     metrics.unavailable = incomplete.map((o) => `${o.query.key}:${o.failure ? failureLabel(o.failure) : o.status}`);
   }
-  return { ok: true, response: respond(service, req, inScope, incomplete), metrics };
+  const decisions = evaluateOrders(service, req, inScope, gathered, deps);
+  metrics.decisions = decisions.map((d) => d.outcome);
+  return { ok: true, response: respond(service, req, inScope.map((s) => s.order), incomplete), decisions, metrics };
+}
+
+/** Evaluates the policy for each order in scope against everything gathered. */
+export function evaluateOrders(
+  service: HookService,
+  req: HookRequest,
+  inScope: readonly { order: DraftOrder; match: ScopeMatch }[],
+  gathered: Gathered,
+  deps: Pick<PipelineDeps, 'config' | 'now'>,
+): OrderDecision[] {
+  const resources = gathered.outcomes.flatMap((o) => o.resources);
+  const incompleteData = gathered.outcomes.filter(isIncomplete).map((o) => o.query.key);
+  const evaluationDate = (deps.now?.() ?? new Date()).toISOString().slice(0, 10);
+  const patientId = req.context.patientId;
+  const questionnaire = questionnaireUrl(service.policy, { baseUrl: deps.config.publicBaseUrl });
+  const responses = resources.filter((r) => r.resourceType === 'QuestionnaireResponse');
+  return inScope.map(({ order, match }) =>
+    decide({
+      policy: service.policy,
+      order,
+      candidateSections: match.sections,
+      env: environment({ order, resources, patientId, evaluationDate, unavailableData: incompleteData }),
+      attestations: attestationsFor({ responses, questionnaireUrl: questionnaire, patientId, orderReference: orderReference(order) }),
+      incompleteData,
+    }),
+  );
 }

@@ -2,12 +2,14 @@ import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { parse as parseYaml, YAMLParseError } from 'yaml';
 import type { z } from 'zod';
+import { loadPolicy, type Policy } from '../rules/policy.js';
 import { dataQueries, serviceDefinitionSchema, type DataQuery, type ServiceDefinition } from './service-definition.js';
 
-/** A CDS service loaded from its folder under hooks/. */
+/** A CDS service loaded from its folder under hooks/: its discovery entry, data queries and policy. */
 export interface HookService {
   readonly definition: ServiceDefinition;
   readonly queries: readonly DataQuery[];
+  readonly policy: Policy;
   readonly folder: string;
 }
 
@@ -44,8 +46,19 @@ function loadService(hooksDir: string, folder: string): { ok: true; service: Hoo
   const raw = readYaml(file, display);
   if (!raw.ok) return { ok: false, errors: [raw.error] };
   const parsed = serviceDefinitionSchema.safeParse(raw.value);
-  if (!parsed.success) return { ok: false, errors: formatIssues(display, parsed.error) };
-  return { ok: true, service: { definition: parsed.data, queries: dataQueries(parsed.data), folder: dir } };
+  const policy = loadPolicy(dir);
+  const errors = [...(parsed.success ? [] : formatIssues(display, parsed.error)), ...(policy.ok ? [] : policy.errors)];
+  if (!parsed.success || !policy.ok) return { ok: false, errors };
+  const sectionIds = new Set(policy.policy.sections.map((s) => s.node.id));
+  parsed.data.scope.orderCodes.forEach((set, i) => {
+    for (const [code, sections] of Object.entries(set.codes)) {
+      for (const section of sections) {
+        if (!sectionIds.has(section)) errors.push(`${display}: scope.orderCodes.${i}.codes.${code}: unknown policy section ${section}`);
+      }
+    }
+  });
+  if (errors.length > 0) return { ok: false, errors };
+  return { ok: true, service: { definition: parsed.data, queries: dataQueries(parsed.data), policy: policy.policy, folder: dir } };
 }
 
 function subfolders(dir: string): string[] {

@@ -1,10 +1,28 @@
-import { orderCodings } from '../fhir/order.js';
+import { orderCodings, type OrderCoding } from '../fhir/order.js';
 import type { ServiceDefinition } from './service-definition.js';
 
 export type DraftOrder = Record<string, unknown> & { resourceType: string };
 
-/** An order is in a service's scope when any coding of its code matches one of the service's order codes. */
+export interface ScopeMatch {
+  /** The order's codings that put it in scope (the billing codes of the assertion). */
+  readonly codings: readonly OrderCoding[];
+  /** The union of the sections those codes map to. */
+  readonly sections: readonly string[];
+}
+
+/** Which of the order's codings the service answers for, and the sections they map to; undefined when none. */
+export function scopeMatch(order: DraftOrder, scope: ServiceDefinition['scope']): ScopeMatch | undefined {
+  const codings: OrderCoding[] = [];
+  const sections = new Set<string>();
+  for (const coding of orderCodings(order)) {
+    const set = scope.orderCodes.find((s) => s.system === coding.system && coding.code !== undefined && Object.hasOwn(s.codes, coding.code));
+    if (!set || coding.code === undefined) continue;
+    codings.push(coding);
+    for (const section of set.codes[coding.code] ?? []) sections.add(section);
+  }
+  return codings.length > 0 ? { codings, sections: [...sections] } : undefined;
+}
+
 export function isInScope(order: DraftOrder, scope: ServiceDefinition['scope']): boolean {
-  const codings = orderCodings(order);
-  return scope.orderCodes.some((set) => codings.some((c) => c.system === set.system && c.code !== undefined && set.codes.includes(c.code)));
+  return scopeMatch(order, scope) !== undefined;
 }

@@ -8,9 +8,10 @@ import { ORDER_SIGN_TOKENS, templateProblem, templateTarget } from './prefetch.j
 
 const jsonPropertyName = /^[A-Za-z_][A-Za-z0-9_-]*$/;
 
+/** Order codes of one system, each mapped to the policy sections that may apply to it. */
 const codeSet = z.strictObject({
   system: z.url(),
-  codes: z.array(z.string().min(1)).min(1),
+  codes: z.record(z.string().min(1), z.array(z.string().min(1))).refine((c) => Object.keys(c).length > 0, 'list at least one code'),
 });
 
 const query = z.strictObject({

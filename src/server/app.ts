@@ -4,6 +4,7 @@ import { discoveryDocument } from '../cds-hooks/discovery.js';
 import { parseFeedback } from '../cds-hooks/feedback.js';
 import { orderSign, type OrderSignMetrics } from '../cds-hooks/order-sign.js';
 import type { HookService, Registry } from '../cds-hooks/registry.js';
+import { buildQuestionnaire } from '../rules/questionnaire.js';
 import type { Config } from './config.js';
 import type { Logger } from './logger.js';
 import { badJson, failure, internalError, methodNotAllowed, notFound, tooLarge, type Failure } from './outcome.js';
@@ -161,6 +162,16 @@ export function createApp(deps: AppDeps): express.Express {
     res.status(200).end();
   });
   app.all('/cds-services/:id/feedback', knownServiceOnly(['POST']));
+
+  const questionnaires = new Map(
+    registry.services.map((s) => [s.policy.questionnaire.id, buildQuestionnaire(s.policy, { baseUrl: config.publicBaseUrl })]),
+  );
+  app.get('/fhir/Questionnaire/:id', (req, res) => {
+    const q = questionnaires.get(String(req.params['id']));
+    if (!q) return sendFailure(res, notFound(`No Questionnaire with id "${String(req.params['id']).slice(0, 100)}"`));
+    res.type('application/fhir+json').send(JSON.stringify(q));
+  });
+  app.all('/fhir/Questionnaire/:id', onlyMethods(['GET']));
 
   app.use((req, res) => sendFailure(res, notFound(`No resource at ${req.method} ${req.path.slice(0, 200)}`)));
   app.use(errorHandler(config, logger));

@@ -1,0 +1,170 @@
+import { orderReference } from '../fhir/order.js';
+import type { Attestations } from './attestation.js';
+import type { Environment } from './environment.js';
+import { toEvidence } from './evidence.js';
+import { evaluateDefinitions, evaluateNode, failedLeaves, openQuestions, type EvaluationContext, type NodeResult } from './evaluate.js';
+import type { Policy, PolicyNode } from './policy.js';
+
+/**
+ * The decision for one order:
+ * - no-coverage: the coverage rule is not met;
+ * - investigative: an exclusion is met (by the order's code, or a coded reason that matches no section);
+ * - covered: an applicable section is met, every general rule is met and the data was complete;
+ * - not-medically-necessary: every applicable section is not met (or a general rule is not met);
+ * - documentation-needed: otherwise; the open questions say exactly what would decide it.
+ * A section applies when its indication predicate is met. An indication predicate is not met when the order
+ * states coded reasons and none matches it; with no coded reason it is unknown (absence proves nothing).
+ */
+
+export type Outcome = 'covered' | 'documentation-needed' | 'not-medically-necessary' | 'investigative' | 'no-coverage';
+
+export const INDICATION_LINK_ID = 'indication';
+
+export interface SectionEvaluation {
+  readonly id: string;
+  readonly indication: NodeResult;
+  readonly result: NodeResult;
+  readonly applicable: boolean;
+}
+
+export interface OrderDecision {
+  readonly reference?: string | undefined;
+  readonly outcome: Outcome;
+  readonly metSections: readonly string[];
+  readonly general: readonly NodeResult[];
+  readonly exclusions: readonly NodeResult[];
+  readonly definitions: readonly NodeResult[];
+  readonly sections: readonly SectionEvaluation[];
+  /** Criteria to document: unknown leaves whose answer could change the decision. */
+  readonly toDocument: readonly NodeResult[];
+  /** Criteria that failed: not-met leaves of the applicable sections and of the general rules. */
+  readonly failed: readonly NodeResult[];
+  readonly incompleteData: readonly string[];
+  readonly coverage?: fhir4.Coverage | undefined;
+  readonly priorAuthorizationRequired: boolean;
+  /** Definitions that could not be evaluated (they count as empty). */
+  readonly errors: readonly string[];
+}
+
+export interface DecideInput {
+  readonly policy: Policy;
+  readonly order: Record<string, unknown> & { resourceType: string };
+  readonly candidateSections: readonly string[];
+  readonly env: Environment;
+  readonly attestations: Attestations;
+  readonly incompleteData: readonly string[];
+}
+
+function evaluateIndication(node: PolicyNode, sectionId: string, ctx: EvaluationContext): NodeResult {
+  const result = evaluateNode(node, ctx);
+  if (result.state !== 'unknown') return result;
+  if (ctx.env.vars['indicationSource'] === 'order' && result.evidence.length === 0 && result.notes.length === 0) {
+    return {
+      ...result,
+      state: 'not-met',
+      decidedBy: 'record',
+      evidence: toEvidence(ctx.env.vars['indications'] as unknown[]),
+      notes: ['the reasons stated on the order match no other heading'],
+    };
+  }
+  const answer = ctx.attestations.answer(INDICATION_LINK_ID);
+  if (!answer || typeof answer.value === 'boolean') return result;
+  const met = answer.value.code === sectionId;
+  return {
+    ...result,
+    state: met ? 'met' : 'not-met',
+    decidedBy: 'attestation',
+    evidence: [{ reference: answer.reference, summary: `clinician attested the indication "${answer.value.code ?? ''}"` }],
+  };
+}
+
+function unmatchedIndication(node: PolicyNode, sections: readonly SectionEvaluation[], env: Environment): NodeResult {
+  const base = { id: node.id, text: node.text, children: [], notes: [] as string[] };
+  if (sections.length === 0) {
+    return { ...base, state: 'met', decidedBy: 'record', evidence: [{ summary: 'no medical-necessity criterion of the policy applies to this procedure code' }] };
+  }
+  if (sections.some((s) => s.indication.state === 'met')) return { ...base, state: 'not-met', decidedBy: 'record', evidence: [] };
+  if (sections.every((s) => s.indication.state === 'not-met')) {
+    const attested = sections.find((s) => s.indication.decidedBy === 'attestation');
+    const evidence = attested ? [...attested.indication.evidence] : toEvidence(env.vars['indications'] as unknown[]);
+    return { ...base, state: 'met', decidedBy: attested ? 'attestation' : 'record', evidence };
+  }
+  return { ...base, state: 'unknown', decidedBy: 'nothing', evidence: [] };
+}
+
+function coverageOf(result: NodeResult | undefined, env: Environment): fhir4.Coverage | undefined {
+  if (!result || result.state !== 'met') return undefined;
+  const coverages = env.vars['coverages'] as fhir4.Coverage[];
+  return coverages.find((c) => result.evidence.some((e) => e.reference === `Coverage/${c.id}`));
+}
+
+function outcomeOf(d: {
+  coverage: NodeResult | undefined;
+  general: readonly NodeResult[];
+  exclusions: readonly NodeResult[];
+  sections: readonly SectionEvaluation[];
+  incompleteData: readonly string[];
+}): Outcome {
+  if (d.coverage?.state === 'not-met') return 'no-coverage';
+  if (d.exclusions.some((e) => e.state === 'met')) return 'investigative';
+  const applicable = d.sections.filter((s) => s.applicable);
+  if (d.general.some((g) => g.state === 'not-met')) return 'not-medically-necessary';
+  if (applicable.length === 0) return 'documentation-needed';
+  if (applicable.every((s) => s.result.state === 'not-met')) return 'not-medically-necessary';
+  const met = applicable.some((s) => s.result.state === 'met');
+  const generalMet = d.general.every((g) => g.state === 'met');
+  return met && generalMet && d.incompleteData.length === 0 ? 'covered' : 'documentation-needed';
+}
+
+export function decide(input: DecideInput): OrderDecision {
+  const { policy, env } = input;
+  const { values, errors } = evaluateDefinitions(policy, env);
+  const base: Omit<EvaluationContext, 'definitionResults'> = { env, definitions: values, attestations: input.attestations };
+  const definitionResults = new Map<string, NodeResult>();
+  const ctx0: EvaluationContext = { ...base, definitionResults };
+  const definitions = policy.definitionNodes.map((n) => {
+    const r = evaluateNode(n, ctx0);
+    definitionResults.set(n.id, r);
+    return r;
+  });
+  const ctx: EvaluationContext = { ...base, definitionResults };
+
+  const general = policy.general.map((n) => evaluateNode(n, ctx));
+  const coverageNode = policy.general.find((n) => n.role === 'coverage');
+  const coverage = general.find((g) => g.id === coverageNode?.id);
+
+  const sections: SectionEvaluation[] = policy.sections
+    .filter((s) => input.candidateSections.includes(s.node.id))
+    .map((s) => {
+      const indication = evaluateIndication(s.indication, s.node.id, ctx);
+      return { id: s.node.id, indication, result: evaluateNode(s.node, ctx), applicable: indication.state === 'met' };
+    });
+  const exclusions = policy.exclusions.map((n) => (n.role === 'unmatched-indication' ? unmatchedIndication(n, sections, env) : evaluateNode(n, ctx)));
+
+  const outcome = outcomeOf({ coverage, general, exclusions, sections, incompleteData: input.incompleteData });
+  const applicable = sections.filter((s) => s.applicable);
+  const toDocument =
+    outcome === 'documentation-needed'
+      ? [
+          ...general.flatMap(openQuestions),
+          ...(applicable.length === 0 ? sections.map((s) => s.indication).filter((i) => i.state === 'unknown') : []),
+          ...applicable.flatMap((s) => openQuestions(s.result)),
+        ]
+      : [];
+  const failed = [...general.flatMap(failedLeaves), ...applicable.flatMap((s) => failedLeaves(s.result))];
+  return {
+    reference: orderReference(input.order),
+    outcome,
+    metSections: applicable.filter((s) => s.result.state === 'met').map((s) => s.id),
+    general,
+    exclusions,
+    definitions,
+    sections,
+    toDocument,
+    failed,
+    incompleteData: input.incompleteData,
+    coverage: coverageOf(coverage, env),
+    priorAuthorizationRequired: policy.priorAuthorization.required,
+    errors,
+  };
+}

@@ -1,0 +1,133 @@
+import { isObject } from '../fhir/bundle.js';
+import { orderReference } from '../fhir/order.js';
+
+/**
+ * What every leaf may refer to, besides the policy's named definitions: the order under review and the
+ * patient's record, already reduced to trustworthy entries.
+ *
+ * %order            the draft order under review
+ * %evaluationDate   'YYYY-MM-DD' (use .toDate())
+ * %patient          the Patient
+ * %coverages        every Coverage in the data
+ * %conditions       current Conditions: not refuted or entered-in-error, not inactive/remission/resolved
+ * %conditionHistory every Condition that is not refuted or entered-in-error (for rules about history)
+ * %observations     Observations that are not entered-in-error, cancelled or preliminary
+ * %procedures       Procedures that happened: not entered-in-error, not-done or preparation
+ * %indications      why the order is placed: its reasonCode concepts and reasonReference Conditions; without
+ *                   a usable reason, the patient's current Conditions
+ * %indicationSource 'order', 'record' or 'none'
+ * %unavailableData  keys of the data queries whose answer was incomplete
+ */
+
+export const ENGINE_VARIABLES = [
+  'order',
+  'evaluationDate',
+  'patient',
+  'coverages',
+  'conditions',
+  'conditionHistory',
+  'observations',
+  'procedures',
+  'indications',
+  'indicationSource',
+  'unavailableData',
+] as const;
+
+/** FHIRPath's own environment variables, always allowed. */
+export const FHIRPATH_VARIABLES = ['context', 'resource', 'rootResource', 'ucum', 'sct', 'loinc'] as const;
+
+export interface EvaluationInput {
+  readonly order: Record<string, unknown> & { resourceType: string };
+  readonly resources: readonly fhir4.Resource[];
+  readonly patientId: string;
+  readonly evaluationDate: string;
+  readonly unavailableData: readonly string[];
+}
+
+export interface Environment {
+  readonly bundle: fhir4.Bundle;
+  readonly vars: Record<string, unknown>;
+}
+
+function codeOf(element: unknown): string | undefined {
+  if (!isObject(element) || !Array.isArray(element['coding'])) return undefined;
+  const coding = element['coding'].find((c) => isObject(c) && typeof c['code'] === 'string');
+  return isObject(coding) ? (coding['code'] as string) : undefined;
+}
+
+const statusOf = (r: Record<string, unknown>, element: string): string | undefined =>
+  element === 'status' ? (typeof r['status'] === 'string' ? r['status'] : undefined) : codeOf(r[element]);
+
+function ofType<T extends fhir4.Resource>(resources: readonly fhir4.Resource[], type: T['resourceType']): T[] {
+  return resources.filter((r): r is T => r.resourceType === type);
+}
+
+/** True unless the resource names another patient as its subject. */
+function aboutPatient(r: fhir4.Resource, patientId: string): boolean {
+  const rec = r as unknown as Record<string, unknown>;
+  for (const element of ['subject', 'patient', 'beneficiary']) {
+    const ref = isObject(rec[element]) ? rec[element]['reference'] : undefined;
+    if (typeof ref === 'string' && ref.startsWith('Patient/') && ref !== `Patient/${patientId}`) return false;
+  }
+  return true;
+}
+
+function dedupe(resources: readonly fhir4.Resource[]): fhir4.Resource[] {
+  const seen = new Set<string>();
+  return resources.filter((r) => {
+    if (!r.id) return true;
+    const key = `${r.resourceType}/${r.id}`;
+    if (seen.has(key)) return false;
+    seen.add(key);
+    return true;
+  });
+}
+
+const UNTRUSTED_VERIFICATION = new Set(['refuted', 'entered-in-error']);
+const NOT_CURRENT = new Set(['inactive', 'remission', 'resolved']);
+const UNTRUSTED_OBSERVATION = new Set(['entered-in-error', 'cancelled', 'preliminary']);
+const NOT_PERFORMED = new Set(['entered-in-error', 'not-done', 'preparation']);
+
+function orderReasons(order: Record<string, unknown>, history: readonly fhir4.Condition[]): unknown[] {
+  const concepts = Array.isArray(order['reasonCode']) ? order['reasonCode'].filter(isObject) : [];
+  const references = Array.isArray(order['reasonReference']) ? order['reasonReference'].filter(isObject) : [];
+  const conditions = references.flatMap((ref) => {
+    const target = ref['reference'];
+    const found = history.find((c) => `Condition/${c.id}` === target);
+    return found ? [found] : [];
+  });
+  return [...concepts.filter((c) => codeOf(c) !== undefined), ...conditions];
+}
+
+export function environment(input: EvaluationInput): Environment {
+  const resources = dedupe(input.resources).filter((r) => aboutPatient(r, input.patientId));
+  const history = ofType<fhir4.Condition>(resources, 'Condition').filter(
+    (c) => !UNTRUSTED_VERIFICATION.has(statusOf(c as unknown as Record<string, unknown>, 'verificationStatus') ?? ''),
+  );
+  const conditions = history.filter((c) => !NOT_CURRENT.has(statusOf(c as unknown as Record<string, unknown>, 'clinicalStatus') ?? ''));
+  const reasons = orderReasons(input.order, history);
+  const indications = reasons.length > 0 ? reasons : conditions;
+  const indicationSource = reasons.length > 0 ? 'order' : conditions.length > 0 ? 'record' : 'none';
+  const orderRef = orderReference(input.order);
+  const others = resources.filter((r) => !orderRef || `${r.resourceType}/${r.id}` !== orderRef);
+  return {
+    bundle: {
+      resourceType: 'Bundle',
+      type: 'collection',
+      entry: [...others, input.order as unknown as fhir4.Resource].map((resource) => ({ resource })),
+    },
+    vars: {
+      order: [input.order],
+      evaluationDate: input.evaluationDate,
+      patient: ofType(resources, 'Patient').filter((p) => p.id === input.patientId),
+      coverages: ofType(resources, 'Coverage'),
+      conditions,
+      conditionHistory: history,
+      observations: ofType<fhir4.Observation>(resources, 'Observation').filter((o) => !UNTRUSTED_OBSERVATION.has(o.status)),
+      procedures: ofType<fhir4.Procedure>(resources, 'Procedure').filter((p) => !NOT_PERFORMED.has(p.status)),
+      indications,
+      indicationSource,
+      unavailableData: [...input.unavailableData],
+    },
+  };
+}

@@ -1,0 +1,81 @@
+import { isObject, isResource } from '../fhir/bundle.js';
+import { clinicalInstant } from './fhirpath-functions.js';
+
+/** Evidence: what decided a criterion, as a reference clinicians and reviewers can follow and a one-line summary. */
+
+export interface Evidence {
+  readonly reference?: string;
+  readonly summary: string;
+}
+
+type Rec = Record<string, unknown>;
+
+function conceptText(concept: unknown): string | undefined {
+  if (!isObject(concept)) return undefined;
+  if (typeof concept['text'] === 'string' && concept['text'].trim()) return concept['text'].trim();
+  const codings = Array.isArray(concept['coding']) ? concept['coding'].filter(isObject) : [];
+  const withDisplay = codings.find((c) => typeof c['display'] === 'string');
+  if (withDisplay) return `${String(withDisplay['display'])} (${String(withDisplay['code'] ?? '')})`.replace(' ()', '');
+  const first = codings.find((c) => typeof c['code'] === 'string');
+  return first ? String(first['code']) : undefined;
+}
+
+function quantityText(q: unknown): string | undefined {
+  if (!isObject(q) || typeof q['value'] !== 'number') return undefined;
+  const unit = typeof q['unit'] === 'string' ? q['unit'] : typeof q['code'] === 'string' ? q['code'] : '';
+  const comparator = typeof q['comparator'] === 'string' ? q['comparator'] : '';
+  return `${comparator}${q['value']}${unit ? ` ${unit}` : ''}`;
+}
+
+function valueText(r: Rec): string | undefined {
+  return (
+    quantityText(r['valueQuantity']) ??
+    conceptText(r['valueCodeableConcept']) ??
+    (typeof r['valueString'] === 'string' ? r['valueString'] : undefined) ??
+    (typeof r['valueBoolean'] === 'boolean' ? String(r['valueBoolean']) : undefined) ??
+    (typeof r['valueInteger'] === 'number' ? String(r['valueInteger']) : undefined)
+  );
+}
+
+function componentsText(r: Rec): string | undefined {
+  if (!Array.isArray(r['component'])) return undefined;
+  const parts = r['component'].filter(isObject).flatMap((c) => {
+    const value = valueText(c);
+    return value ? [`${conceptText(c['code']) ?? 'component'} ${value}`] : [];
+  });
+  return parts.length > 0 ? parts.join('; ') : undefined;
+}
+
+function resourceSummary(r: Rec): string {
+  const what = conceptText(r['code']) ?? conceptText(r['type']) ?? String(r['resourceType']);
+  const value = valueText(r) ?? componentsText(r);
+  const status = r['resourceType'] === 'Coverage' && typeof r['status'] === 'string' ? `status ${r['status']}` : undefined;
+  const date = clinicalInstant(r)?.slice(0, 10);
+  return [what, value, status].filter(Boolean).join(' ') + (date ? ` on ${date}` : '');
+}
+
+function conceptSummary(c: Rec): string {
+  return conceptText(c) ?? 'coded concept';
+}
+
+/** Turns a FHIRPath result into evidence; `false`, `null` and empty strings are not evidence. */
+export function toEvidence(items: readonly unknown[]): Evidence[] {
+  return items.flatMap((item): Evidence[] => {
+    if (item === false || item === null || item === undefined || item === '') return [];
+    if (isResource(item)) {
+      const r = item as unknown as Rec;
+      const reference = typeof r['id'] === 'string' ? `${String(r['resourceType'])}/${r['id']}` : undefined;
+      return [{ ...(reference ? { reference } : {}), summary: resourceSummary(r) }];
+    }
+    if (isObject(item) && typeof item['reference'] === 'string') return [{ reference: item['reference'], summary: String(item['display'] ?? item['reference']) }];
+    if (isObject(item) && typeof item['display'] === 'string' && !('coding' in item)) return [{ summary: item['display'] }];
+    if (isObject(item)) return [{ summary: quantityText(item) ?? conceptSummary(item) }];
+    if (item === true) return [];
+    return [{ summary: String(item) }];
+  });
+}
+
+/** Whether a FHIRPath result counts as a yes: any item that is not false/null/empty. */
+export function isAffirmative(items: readonly unknown[]): boolean {
+  return items.some((i) => i !== false && i !== null && i !== undefined && i !== '');
+}

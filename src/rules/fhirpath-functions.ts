@@ -1,0 +1,89 @@
+import { isObject } from '../fhir/bundle.js';
+import type { CodeList } from './code-lists.js';
+import { valueIn, type UnitAliases } from './units.js';
+
+/**
+ * Functions the engine adds to FHIRPath (fhirpath.js userInvocationTable). They are synchronous and pure:
+ * - `inValueSet('name')` on CodeableConcepts or Codings: true when any coding is in the named code list;
+ * - `valueIn('unit')` on Quantities: the value converted to a UCUM unit (empty when it cannot be converted);
+ * - `latest()` / `earliest()` on resources: the one with the newest / oldest clinical date (undated ones never win);
+ * - `clinicalDate()` on resources: the date the data is about, as 'YYYY-MM-DD' (use `.toDate()` to compare).
+ */
+
+type Fn = { fn: (inputs: unknown[], ...params: never[]) => unknown[]; arity: Record<number, string[]> };
+
+/** The codings of a CodeableConcept, a Coding, or a resource's `code` (so Conditions can be tested directly). */
+function codings(item: unknown): Record<string, unknown>[] {
+  if (!isObject(item)) return [];
+  if (typeof item['resourceType'] === 'string') return codings(item['code']);
+  if (Array.isArray(item['coding'])) return item['coding'].filter(isObject);
+  return 'code' in item ? [item] : [];
+}
+
+const DATE_PATHS: readonly (readonly string[])[] = [
+  ['effectiveDateTime'],
+  ['effectivePeriod', 'end'],
+  ['effectivePeriod', 'start'],
+  ['effectiveInstant'],
+  ['performedDateTime'],
+  ['performedPeriod', 'end'],
+  ['performedPeriod', 'start'],
+  ['onsetDateTime'],
+  ['onsetPeriod', 'start'],
+  ['authored'],
+  ['recordedDate'],
+  ['issued'],
+  ['authoredOn'],
+];
+
+/** The instant the resource's data is about, or undefined. */
+export function clinicalInstant(resource: unknown): string | undefined {
+  if (!isObject(resource)) return undefined;
+  for (const path of DATE_PATHS) {
+    let value: unknown = resource;
+    for (const step of path) value = isObject(value) ? value[step] : undefined;
+    if (typeof value === 'string' && !Number.isNaN(Date.parse(value))) return value;
+  }
+  return undefined;
+}
+
+function pick(inputs: unknown[], newest: boolean): unknown[] {
+  let best: { item: unknown; time: number } | undefined;
+  for (const item of inputs) {
+    const instant = clinicalInstant(item);
+    if (instant === undefined) continue;
+    const time = Date.parse(instant);
+    if (!best || (newest ? time > best.time : time < best.time)) best = { item, time };
+  }
+  return best ? [best.item] : [];
+}
+
+export function functionTable(lists: ReadonlyMap<string, CodeList>, aliases: UnitAliases): Record<string, Fn> {
+  return {
+    inValueSet: {
+      fn: (inputs: unknown[], name: string) => {
+        if (inputs.length === 0) return [];
+        const list = lists.get(name);
+        if (!list) throw new Error(`unknown code list ${name}`);
+        return [inputs.some((i) => codings(i).some((c) => list.has(c['system'], c['code'])))];
+      },
+      arity: { 1: ['String'] },
+    },
+    valueIn: {
+      fn: (inputs: unknown[], unit: string) => inputs.flatMap((q) => {
+        const v = valueIn(q, unit, aliases);
+        return v === undefined ? [] : [v];
+      }),
+      arity: { 1: ['String'] },
+    },
+    latest: { fn: (inputs: unknown[]) => pick(inputs, true), arity: { 0: [] } },
+    earliest: { fn: (inputs: unknown[]) => pick(inputs, false), arity: { 0: [] } },
+    clinicalDate: {
+      fn: (inputs: unknown[]) => inputs.flatMap((r) => {
+        const instant = clinicalInstant(r);
+        return instant ? [instant.slice(0, 10)] : [];
+      }),
+      arity: { 0: [] },
+    },
+  };
+}

@@ -1,0 +1,245 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import fhirpath from 'fhirpath';
+import r4 from 'fhirpath/fhir-context/r4/index.js';
+import { parse as parseYaml } from 'yaml';
+import type { z } from 'zod';
+import { codeLists, type CodeList } from './code-lists.js';
+import { ENGINE_VARIABLES, FHIRPATH_VARIABLES, type Environment } from './environment.js';
+import { functionTable } from './fhirpath-functions.js';
+import {
+  codeListsSchema,
+  criteriaSchema,
+  definitionsSchema,
+  type CriteriaFile,
+  type NodeDefinition,
+  type NodeState,
+} from './policy-schema.js';
+import { isValidUcum, unitAliases } from './units.js';
+
+/** A policy loaded from its hook folder, every FHIRPath expression compiled once. */
+
+export const POLICY_FILES = { criteria: 'criteria.yaml', definitions: 'definitions.yaml', codeLists: 'code-lists.yaml' } as const;
+
+export interface CompiledExpression {
+  readonly source: string;
+  evaluate(env: Environment, definitions: Readonly<Record<string, unknown>>): unknown[];
+}
+
+export interface PolicyNode {
+  readonly id: string;
+  readonly text: string;
+  readonly note?: string | undefined;
+  readonly question?: string | undefined;
+  readonly kind: 'all' | 'any' | 'leaf';
+  readonly children: readonly PolicyNode[];
+  readonly met?: CompiledExpression | undefined;
+  readonly notMet?: CompiledExpression | undefined;
+  readonly sameAs?: string | undefined;
+  readonly unreachable: Readonly<Partial<Record<NodeState, string>>>;
+  readonly role?: string | undefined;
+}
+
+export interface PolicySection {
+  readonly node: PolicyNode;
+  readonly indication: PolicyNode;
+}
+
+export interface NamedDefinition {
+  readonly name: string;
+  readonly expression: CompiledExpression;
+}
+
+export interface Policy {
+  readonly id: string;
+  readonly title: string;
+  readonly text: string;
+  readonly questionnaire: CriteriaFile['questionnaire'];
+  readonly priorAuthorization: CriteriaFile['priorAuthorization'];
+  readonly general: readonly PolicyNode[];
+  readonly definitionNodes: readonly PolicyNode[];
+  readonly sections: readonly PolicySection[];
+  readonly exclusions: readonly PolicyNode[];
+  /** Named FHIRPath definitions in dependency order. */
+  readonly definitions: readonly NamedDefinition[];
+  readonly nodes: ReadonlyMap<string, PolicyNode>;
+}
+
+export type PolicyResult = { ok: true; policy: Policy } | { ok: false; errors: string[] };
+
+const STRING_LITERAL = /'(?:[^'\\]|\\.)*'/g;
+
+/** `%name` references outside string literals. */
+export function variableReferences(expression: string): string[] {
+  const code = expression.replace(STRING_LITERAL, "''");
+  return [...new Set([...code.matchAll(/%([A-Za-z_][A-Za-z0-9_]*)/g)].map((m) => m[1] ?? ''))];
+}
+
+function literalArguments(expression: string, fn: string): string[] {
+  return [...expression.matchAll(new RegExp(`\\b${fn}\\(\\s*'((?:[^'\\\\]|\\\\.)*)'\\s*\\)`, 'g'))].map((m) => m[1] ?? '');
+}
+
+interface Compiler {
+  compile(source: string, where: string): CompiledExpression | undefined;
+  readonly errors: string[];
+}
+
+function compiler(lists: ReadonlyMap<string, CodeList>, table: ReturnType<typeof functionTable>, known: ReadonlySet<string>): Compiler {
+  const errors: string[] = [];
+  return {
+    errors,
+    compile(source, where) {
+      let problem = false;
+      for (const name of variableReferences(source)) {
+        if (!known.has(name)) {
+          errors.push(`${where}: unknown name %${name}`);
+          problem = true;
+        }
+      }
+      for (const list of literalArguments(source, 'inValueSet')) {
+        if (!lists.has(list)) {
+          errors.push(`${where}: unknown code list '${list}'`);
+          problem = true;
+        }
+      }
+      for (const unit of literalArguments(source, 'valueIn')) {
+        if (!isValidUcum(unit)) {
+          errors.push(`${where}: '${unit}' is not a valid UCUM unit`);
+          problem = true;
+        }
+      }
+      let fn: (resource: unknown, vars: Record<string, unknown>) => unknown;
+      try {
+        fn = fhirpath.compile(source, r4 as never, { userInvocationTable: table as never }) as typeof fn;
+      } catch (e) {
+        errors.push(`${where}: FHIRPath does not compile: ${(e as Error).message.split('\n')[0]}`);
+        return undefined;
+      }
+      if (problem) return undefined;
+      return {
+        source,
+        evaluate: (env, definitions) => {
+          const out = fn(env.bundle, { ...env.vars, ...definitions });
+          return Array.isArray(out) ? out : [out];
+        },
+      };
+    },
+  };
+}
+
+function readFile<T>(folder: string, file: string, schema: z.ZodType<T>, errors: string[]): T | undefined {
+  const path = join(folder, file);
+  const display = `${folder.split('/').slice(-2).join('/')}/${file}`;
+  if (!existsSync(path)) {
+    errors.push(`${display}: missing`);
+    return undefined;
+  }
+  let raw: unknown;
+  try {
+    raw = parseYaml(readFileSync(path, 'utf8'));
+  } catch (e) {
+    errors.push(`${display}: ${(e as Error).message.split('\n')[0]}`);
+    return undefined;
+  }
+  const parsed = schema.safeParse(raw);
+  if (!parsed.success) {
+    errors.push(...parsed.error.issues.map((i) => `${display}: ${i.path.map(String).join('.') || '(root)'}: ${i.message}`));
+    return undefined;
+  }
+  return parsed.data;
+}
+
+function dependencyOrder(defs: Record<string, string>, errors: string[], file: string): string[] {
+  const order: string[] = [];
+  const state = new Map<string, 'visiting' | 'done'>();
+  const visit = (name: string, path: string[]): void => {
+    if (state.get(name) === 'done') return;
+    if (state.get(name) === 'visiting') {
+      errors.push(`${file}: definitions.${name}: circular reference ${[...path, name].join(' → ')}`);
+      return;
+    }
+    state.set(name, 'visiting');
+    for (const dep of variableReferences(defs[name] ?? '')) if (dep in defs) visit(dep, [...path, name]);
+    state.set(name, 'done');
+    order.push(name);
+  };
+  for (const name of Object.keys(defs)) visit(name, []);
+  return order;
+}
+
+export function loadPolicy(folder: string): PolicyResult {
+  const errors: string[] = [];
+  const criteria = readFile(folder, POLICY_FILES.criteria, criteriaSchema, errors);
+  const definitions = readFile(folder, POLICY_FILES.definitions, definitionsSchema, errors);
+  const lists = readFile(folder, POLICY_FILES.codeLists, codeListsSchema, errors);
+  if (!criteria || !definitions || !lists) return { ok: false, errors };
+  const folderName = folder.split('/').slice(-2).join('/');
+  const criteriaFile = `${folderName}/${POLICY_FILES.criteria}`;
+  const definitionsFile = `${folderName}/${POLICY_FILES.definitions}`;
+
+  const textPath = join(folder, criteria.policy.textFile);
+  if (!existsSync(textPath)) errors.push(`${criteriaFile}: policy.textFile: ${criteria.policy.textFile} does not exist`);
+  const text = existsSync(textPath) ? readFileSync(textPath, 'utf8') : '';
+
+  const codeListMap = codeLists(lists);
+  const table = functionTable(codeListMap, unitAliases(definitions.unitAliases));
+  const known = new Set<string>([...ENGINE_VARIABLES, ...FHIRPATH_VARIABLES, ...Object.keys(definitions.definitions)]);
+  const c = compiler(codeListMap, table, known);
+
+  const ordered = dependencyOrder(definitions.definitions, errors, definitionsFile);
+  const named = ordered.flatMap((name) => {
+    const expression = c.compile(definitions.definitions[name] ?? '', `${definitionsFile}: definitions.${name}`);
+    return expression ? [{ name, expression }] : [];
+  });
+
+  const nodes = new Map<string, PolicyNode>();
+  const build = (def: NodeDefinition & { role?: string | undefined }): PolicyNode => {
+    if (nodes.has(def.id)) errors.push(`${criteriaFile}: ${def.id}: id used twice`);
+    const children = (def.all ?? def.any ?? []).map(build);
+    const node: PolicyNode = {
+      id: def.id,
+      text: def.text,
+      note: def.note,
+      question: def.question,
+      kind: def.all ? 'all' : def.any ? 'any' : 'leaf',
+      children,
+      met: def.met === undefined ? undefined : c.compile(def.met, `${criteriaFile}: ${def.id} (met)`),
+      notMet: def.notMet === undefined ? undefined : c.compile(def.notMet, `${criteriaFile}: ${def.id} (notMet)`),
+      sameAs: def.sameAs,
+      unreachable: def.unreachable ?? {},
+      role: def.role,
+    };
+    nodes.set(node.id, node);
+    return node;
+  };
+  const general = criteria.general.map(build);
+  const definitionNodes = criteria.definitions.map(build);
+  const sections = criteria.sections.map((s) => {
+    const { indication, ...body } = s;
+    return { node: build(body), indication: build(indication) };
+  });
+  const exclusions = criteria.exclusions.map(build);
+  for (const node of nodes.values()) {
+    if (node.sameAs && !definitionNodes.some((d) => d.id === node.sameAs)) {
+      errors.push(`${criteriaFile}: ${node.id}: sameAs ${node.sameAs} is not a policy definition node`);
+    }
+  }
+  errors.push(...c.errors);
+  if (errors.length > 0) return { ok: false, errors };
+  return {
+    ok: true,
+    policy: {
+      id: criteria.policy.id,
+      title: criteria.policy.title,
+      text,
+      questionnaire: criteria.questionnaire,
+      priorAuthorization: criteria.priorAuthorization,
+      general,
+      definitionNodes,
+      sections,
+      exclusions,
+      definitions: named,
+      nodes,
+    },
+  };
+}

@@ -1,0 +1,69 @@
+import { ATTESTATION_LINK_ID } from './attestation.js';
+import { INDICATION_LINK_ID } from './decision.js';
+import type { Policy, PolicyNode } from './policy.js';
+
+/**
+ * The documentation Questionnaire, generated from the criteria tree so it can never drift from the rules: an
+ * indication choice, one group per section (enabled by that indication) holding a yes/no item per attestable
+ * criterion (linkId = criterion id), and a closing attestation.
+ */
+
+export interface QuestionnaireLocation {
+  /** The service's public base URL, e.g. https://crd.example.org */
+  readonly baseUrl: string;
+}
+
+export function questionnaireUrl(policy: Policy, at: QuestionnaireLocation): string {
+  return `${at.baseUrl}/fhir/Questionnaire/${policy.questionnaire.id}`;
+}
+
+/** The canonical with its version, as coverage-information and DTR refer to it. */
+export function questionnaireCanonical(policy: Policy, at: QuestionnaireLocation): string {
+  return `${questionnaireUrl(policy, at)}|${policy.questionnaire.version}`;
+}
+
+export function indicationSystem(policy: Policy, at: QuestionnaireLocation): string {
+  return `${questionnaireUrl(policy, at)}/indication`;
+}
+
+function attestable(node: PolicyNode): PolicyNode[] {
+  if (node.kind === 'leaf') return node.question ? [node] : [];
+  return node.children.flatMap(attestable);
+}
+
+export function buildQuestionnaire(policy: Policy, at: QuestionnaireLocation): fhir4.Questionnaire {
+  const q = policy.questionnaire;
+  const system = indicationSystem(policy, at);
+  const sectionCoding = (node: PolicyNode): fhir4.Coding => ({ system, code: node.id, display: node.text });
+  const groups: fhir4.QuestionnaireItem[] = policy.sections.map(({ node }) => ({
+    linkId: node.id,
+    type: 'group',
+    text: `${node.id}. ${node.text}`,
+    enableWhen: [{ question: INDICATION_LINK_ID, operator: '=', answerCoding: sectionCoding(node) }],
+    item: attestable(node).map((leaf) => ({ linkId: leaf.id, type: 'boolean', text: leaf.question ?? leaf.text, prefix: leaf.id })),
+  }));
+  return {
+    resourceType: 'Questionnaire',
+    id: q.id,
+    url: questionnaireUrl(policy, at),
+    version: q.version,
+    name: q.id.replace(/[^A-Za-z0-9]+(.)/g, (_m, c: string) => c.toUpperCase()).replace(/^./, (c) => c.toUpperCase()),
+    title: q.title,
+    status: 'active',
+    subjectType: ['Patient'],
+    item: [
+      {
+        linkId: INDICATION_LINK_ID,
+        type: 'choice',
+        text: q.indicationQuestion,
+        required: true,
+        answerOption: [
+          ...policy.sections.map(({ node }) => ({ valueCoding: sectionCoding(node) })),
+          { valueCoding: { system, code: 'other', display: q.otherIndication } },
+        ],
+      },
+      ...groups,
+      { linkId: ATTESTATION_LINK_ID, type: 'boolean', text: q.attestation, required: true },
+    ],
+  };
+}
