@@ -1,0 +1,60 @@
+/**
+ * npm run try-scenarios -- <source.yaml> [section ids...]
+ * Builds the scenarios of one source file in memory (writes nothing), runs each through the order-sign
+ * pipeline, and prints expected vs actual outcomes and node states; then, for the given section ids (or every
+ * node when none is given), which node states no scenario of this file has exercised yet.
+ */
+import { readFileSync } from 'node:fs';
+import { basename } from 'node:path';
+import { parse } from 'yaml';
+import { loadRegistry } from '../src/cds-hooks/registry.js';
+import { orderSign } from '../src/cds-hooks/order-sign.js';
+import { configFrom } from '../src/server/config.js';
+import { walk, type NodeResult } from '../src/rules/evaluate.js';
+import { buildScenario, SERVICE_ID } from './scenario-builder.js';
+
+const [file, ...sections] = process.argv.slice(2);
+if (!file) throw new Error('usage: npm run try-scenarios -- fixtures/scenarios/source/<file>.yaml [section ids]');
+const registry = loadRegistry(configFrom().hooksDir);
+if (!registry.ok) throw new Error(registry.errors.join('\n'));
+const service = registry.registry.get(SERVICE_ID)!;
+const templates = Object.fromEntries(service.queries.map((q) => [q.key, q.template]));
+const source = parse(readFileSync(file, 'utf8')) as Record<string, any>;
+const name = basename(file).replace(/\.yaml$/, '');
+const seen = new Map<string, Set<string>>();
+let failures = 0;
+for (const s of source['scenarios'] as Record<string, any>[]) {
+  const built = buildScenario(name, source['defaults'] ?? {}, s, templates);
+  const f = built.fixture;
+  const result = await orderSign(service, f['request'], {
+    config: configFrom({ CDS_FHIR_TIMEOUT_MS: '1000' }),
+    fetch,
+    now: () => new Date(`${f['evaluationDate']}T12:00:00Z`),
+  });
+  if (!result.ok) {
+    failures += 1;
+    process.stdout.write(`✗ ${s['name']}: HTTP ${result.failure.status} ${JSON.stringify(result.failure.outcome.issue)}\n`);
+    continue;
+  }
+  for (const d of result.decisions) {
+    const results: NodeResult[] = [...d.general, ...d.exclusions, ...d.definitions, ...d.sections.flatMap((x) => [x.indication, x.result])].flatMap((r) => [...walk(r)]);
+    for (const r of results) (seen.get(r.id) ?? seen.set(r.id, new Set()).get(r.id)!).add(r.state);
+    const exp = f['expected'][d.reference ?? ''] ?? {};
+    const actualNodes = Object.fromEntries(Object.keys(exp.nodes ?? {}).map((id) => [id, results.find((r) => r.id === id)?.state ?? 'absent']));
+    const nodeMismatch = Object.entries(exp.nodes ?? {}).filter(([id, st]) => actualNodes[id] !== st);
+    const docMismatch = exp.toDocument && JSON.stringify([...exp.toDocument].sort()) !== JSON.stringify(d.toDocument.map((n) => n.id).sort());
+    const ok = exp.outcome === d.outcome && nodeMismatch.length === 0 && !docMismatch;
+    if (!ok) failures += 1;
+    process.stdout.write(`${ok ? '✓' : '✗'} ${s['name']} ${d.reference}: ${d.outcome}${ok ? '' : ` (expected ${exp.outcome})`}\n`);
+    for (const [id, st] of nodeMismatch) process.stdout.write(`    ${id}: ${actualNodes[id]} (expected ${String(st)})\n`);
+    if (docMismatch) process.stdout.write(`    toDocument: ${d.toDocument.map((n) => n.id).join(', ')} (expected ${exp.toDocument.join(', ')})\n`);
+  }
+}
+const wanted = [...service.policy.nodes.values()].filter(
+  (n) => sections.length === 0 || sections.some((sec) => n.id === sec || n.id.startsWith(`${sec}.`)),
+);
+const gaps = wanted.flatMap((n) =>
+  (['met', 'not-met', 'unknown'] as const).filter((st) => !n.unreachable[st] && !seen.get(n.id)?.has(st)).map((st) => `${n.id} ${st}`),
+);
+process.stdout.write(`\n${failures} failing; not yet exercised by this file: ${gaps.length === 0 ? 'none' : gaps.join(', ')}\n`);
+process.exit(failures > 0 ? 1 : 0);
