@@ -36,6 +36,13 @@ for (const s of source['scenarios'] as Record<string, any>[]) {
     process.stdout.write(`✗ ${s['name']}: HTTP ${result.failure.status} ${JSON.stringify(result.failure.outcome.issue)}\n`);
     continue;
   }
+  for (const [reference, exp] of Object.entries(f['expected'] as Record<string, { outcome: string }>)) {
+    const decided = result.decisions.some((d) => d.reference === reference);
+    if (exp.outcome === 'out-of-scope' && decided) {
+      failures += 1;
+      process.stdout.write(`✗ ${s['name']} ${reference}: decided, expected out of scope\n`);
+    }
+  }
   for (const d of result.decisions) {
     const results: NodeResult[] = [...d.general, ...d.exclusions, ...d.definitions, ...d.sections.flatMap((x) => [x.indication, x.result])].flatMap((r) => [...walk(r)]);
     for (const r of results) (seen.get(r.id) ?? seen.set(r.id, new Set()).get(r.id)!).add(r.state);

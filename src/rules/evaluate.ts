@@ -2,6 +2,7 @@ import type { Attestations } from './attestation.js';
 import type { Environment } from './environment.js';
 import { isAffirmative, toEvidence, type Evidence } from './evidence.js';
 import type { NodeState } from './policy-schema.js';
+import { errorMessage } from './errors.js';
 import type { Policy, PolicyNode } from './policy.js';
 
 /** Three-valued (Kleene) evaluation of a criteria tree, with the evidence that decided each node. */
@@ -37,7 +38,7 @@ export function evaluateDefinitions(policy: Policy, env: Environment): { values:
       values[def.name] = def.expression.evaluate(env, values);
     } catch (e) {
       values[def.name] = [];
-      errors.push(`${def.name}: ${(e as Error).message.split('\n')[0]}`);
+      errors.push(`${def.name}: ${errorMessage(e)}`);
     }
   }
   return { values, errors };
@@ -48,7 +49,7 @@ function run(expr: PolicyNode['met'], ctx: EvaluationContext): { items: unknown[
   try {
     return { items: expr.evaluate(ctx.env, ctx.definitions) };
   } catch (e) {
-    return { items: [], error: (e as Error).message.split('\n')[0] ?? 'error' };
+    return { items: [], error: errorMessage(e) };
   }
 }
 

@@ -16,6 +16,7 @@ import {
   type NodeState,
 } from './policy-schema.js';
 import { isValidUcum, unitAliases } from './units.js';
+import { errorMessage } from './errors.js';
 
 /** A policy loaded from its hook folder, every FHIRPath expression compiled once. */
 
@@ -112,7 +113,7 @@ function compiler(lists: ReadonlyMap<string, CodeList>, table: ReturnType<typeof
       try {
         fn = fhirpath.compile(source, r4 as never, { userInvocationTable: table as never }) as typeof fn;
       } catch (e) {
-        errors.push(`${where}: FHIRPath does not compile: ${(e as Error).message.split('\n')[0]}`);
+        errors.push(`${where}: FHIRPath does not compile: ${errorMessage(e)}`);
         return undefined;
       }
       if (problem) return undefined;
@@ -138,7 +139,7 @@ function readFile<T>(folder: string, file: string, schema: z.ZodType<T>, errors:
   try {
     raw = parseYaml(readFileSync(path, 'utf8'));
   } catch (e) {
-    errors.push(`${display}: ${(e as Error).message.split('\n')[0]}`);
+    errors.push(`${display}: ${errorMessage(e)}`);
     return undefined;
   }
   const parsed = schema.safeParse(raw);
