@@ -1,0 +1,69 @@
+import { describe, expect, test } from 'vitest';
+import { attestationsFor, QR_CONTEXT } from '../src/rules/attestation.js';
+import { explainDecision } from '../src/rules/explain.js';
+import { shippedRegistry } from './support/app.js';
+import { runScenario, scenarioFiles } from './support/scenarios.js';
+
+const URL_ = 'https://crd.example.org/fhir/Questionnaire/cryo';
+
+function qr(id: string, extra: Record<string, unknown>, items: Record<string, boolean>): fhir4.Resource {
+  return {
+    resourceType: 'QuestionnaireResponse',
+    id,
+    status: 'completed',
+    questionnaire: `${URL_}|2.1.0`,
+    subject: { reference: 'Patient/p1' },
+    item: Object.entries(items).map(([linkId, v]) => ({ linkId, answer: [{ valueBoolean: v }] })),
+    ...extra,
+  } as fhir4.Resource;
+}
+
+const read = (responses: fhir4.Resource[], order = 'ServiceRequest/sr-1') =>
+  attestationsFor({ responses, questionnaireUrl: URL_, patientId: 'p1', orderReference: order });
+
+describe('attestation from QuestionnaireResponses', () => {
+  test('the canonical matches without its |version', () => {
+    expect(read([qr('a', {}, { 'V.A': true })]).answer('V.A')).toMatchObject({ value: true, reference: 'QuestionnaireResponse/a' });
+  });
+
+  test('the DTR qr-context extension links a response to an order like basedOn does', () => {
+    const linked = qr('a', { extension: [{ url: QR_CONTEXT, valueReference: { reference: 'ServiceRequest/sr-2' } }] }, { 'V.A': true });
+    expect(read([linked], 'ServiceRequest/sr-1').answer('V.A')).toBeUndefined();
+    expect(read([linked], 'ServiceRequest/sr-2').answer('V.A')?.value).toBe(true);
+  });
+
+  test('a response linked to the order comes before a newer unlinked one', () => {
+    const linked = qr('linked', { basedOn: [{ reference: 'ServiceRequest/sr-1' }], authored: '2026-01-01' }, { 'V.A': false });
+    const newer = qr('newer', { authored: '2026-11-01' }, { 'V.A': true });
+    expect(read([newer, linked]).answer('V.A')).toMatchObject({ value: false, reference: 'QuestionnaireResponse/linked' });
+  });
+
+  test("another patient's response never counts", () => {
+    expect(read([qr('a', { subject: { reference: 'Patient/p2' } }, { 'V.A': true })]).answer('V.A')).toBeUndefined();
+  });
+
+  test('a response whose attestation item is false is void', () => {
+    expect(read([qr('a', {}, { 'V.A': true, attestation: false })]).answer('V.A')).toBeUndefined();
+  });
+
+  test('answers nested under answers (item.answer.item) are read too', () => {
+    const nested = {
+      ...qr('a', {}, {}),
+      item: [{ linkId: 'indication', answer: [{ valueCoding: { code: 'V' }, item: [{ linkId: 'V.B', answer: [{ valueBoolean: true }] }] }] }],
+    } as fhir4.Resource;
+    const a = read([nested]);
+    expect(a.answer('V.B')?.value).toBe(true);
+    expect(a.answer('indication')?.value).toEqual({ code: 'V' });
+  });
+});
+
+describe('npm run explain', () => {
+  test('prints every node with its state, what decided it and its evidence', async () => {
+    const scenario = scenarioFiles().find((s) => s.name === 'tumor-5cm-egfr-48-covered-by-v-b')!;
+    const [d] = await runScenario(shippedRegistry().get('cryoablation-order-sign')!, scenario.fixture);
+    const text = explainDecision('sr-1', d!);
+    expect(text.split('\n')[0]).toBe('sr-1: COVERED (met: V)');
+    expect(text).toMatch(/\[not met\] V\.A .*\n\s+- Observation\/tumorsize-2: .*5 cm on 2026-10-01/);
+    expect(text).toMatch(/\[met\]\s+V\.B .*\n\s+- Observation\/egfr-3: .*48 mL\/min\/\{1\.73_m2\} on 2026-10-02/);
+  });
+});
