@@ -89,7 +89,10 @@ function resource(entry: Rec, patientId: string, n: number): Rec {
     case 'egfr':
       return observation(s.code ?? 'loinc:98979-8', { valueQuantity: s.unitText ? { value: Number(s.value), unit: s.unitText } : quantity(s.value) });
     case 'tumorSize':
-      return observation('loinc:21889-1', { component: [{ code: concept('loinc:33728-7'), valueQuantity: quantity(s.value) }] });
+      return observation('loinc:21889-1', {
+        ...(s.site ? { bodySite: concept(s.site) } : {}),
+        component: [{ code: concept('loinc:33728-7'), valueQuantity: quantity(s.value) }],
+      });
     case 'stage':
       return observation(s.code ?? OBSERVATION_CODES[s.kind] ?? 'sct:399504009', { valueCodeableConcept: concept(s.value) });
     case 'diseaseStatus':

@@ -12,8 +12,9 @@ import type { Policy, PolicyNode } from './policy.js';
  * - covered: an applicable section is met, every general rule is met and the data was complete;
  * - not-medically-necessary: every applicable section is not met (or a general rule is not met);
  * - documentation-needed: otherwise; the open questions say exactly what would decide it.
- * A section applies when its indication predicate is met. An indication predicate is not met when the order
- * states coded reasons and none matches it; with no coded reason it is unknown (absence proves nothing).
+ * A section applies when its indication predicate is met. An indication predicate without a `notMet` of its own is
+ * not met when the order states coded reasons and none matches it; with no coded reason it is unknown (absence
+ * proves nothing). Predicates that combine the reason with the record declare their own `notMet`.
  */
 
 export type Outcome = 'covered' | 'documentation-needed' | 'not-medically-necessary' | 'investigative' | 'no-coverage';
@@ -58,7 +59,8 @@ export interface DecideInput {
 function evaluateIndication(node: PolicyNode, sectionId: string, ctx: EvaluationContext): NodeResult {
   const result = evaluateNode(node, ctx);
   if (result.state !== 'unknown') return result;
-  if (ctx.env.vars['indicationSource'] === 'order' && result.evidence.length === 0 && result.notes.length === 0) {
+  const automatic = node.notMet === undefined;
+  if (automatic && ctx.env.vars['indicationSource'] === 'order' && result.evidence.length === 0 && result.notes.length === 0) {
     return {
       ...result,
       state: 'not-met',
