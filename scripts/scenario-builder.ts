@@ -32,18 +32,32 @@ export interface Scenario {
   readonly fixture: Rec;
 }
 
+/** Displays for the codes EHRs always label; other codings go without a display, as they often do. */
+const DISPLAYS: Record<string, string> = {
+  'loinc:2857-1': 'PSA',
+  'loinc:35741-8': 'PSA (ultrasensitive)',
+  'loinc:83112-3': 'PSA',
+  'loinc:98979-8': 'eGFR (CKD-EPI 2021)',
+  'loinc:33914-3': 'eGFR (MDRD)',
+  'loinc:21889-1': 'Tumor size',
+  'loinc:33728-7': 'Longest dimension',
+  'loinc:97509-4': 'Cancer disease status',
+};
+
 function coding(short: string): Rec {
   const i = short.indexOf(':');
   const system = SYSTEMS[short.slice(0, i)];
   if (i < 0 || !system) throw new Error(`code "${short}" must look like icd10:C64.1, sct:..., loinc:..., cpt:..., ajcc:...`);
-  return { system, code: short.slice(i + 1) };
+  const display = DISPLAYS[short];
+  return { system, code: short.slice(i + 1), ...(display ? { display } : {}) };
 }
 const concept = (short: string): Rec => ({ coding: [coding(short)] });
 
 function quantity(text: string): Rec {
   const m = /^(-?[\d.]+)\s+(.+)$/.exec(String(text));
   if (!m) throw new Error(`quantity "${text}" must look like "35 mm"`);
-  return { value: Number(m[1]), unit: m[2], system: 'http://unitsofmeasure.org', code: m[2] };
+  const unit = m[2] === 'mL/min/{1.73_m2}' ? 'mL/min/1.73m2' : m[2];
+  return { value: Number(m[1]), unit, system: 'http://unitsofmeasure.org', code: m[2] };
 }
 
 const OBSERVATION_CODES: Record<string, string> = {

@@ -64,6 +64,6 @@ describe('npm run explain', () => {
     const text = explainDecision('sr-1', d!);
     expect(text.split('\n')[0]).toBe('sr-1: COVERED (met: V)');
     expect(text).toMatch(/\[not met\] V\.A .*\n\s+- Observation\/tumorsize-2: .*5 cm on 2026-10-01/);
-    expect(text).toMatch(/\[met\]\s+V\.B .*\n\s+- Observation\/egfr-3: .*48 mL\/min\/\{1\.73_m2\} on 2026-10-02/);
+    expect(text).toMatch(/\[met\]\s+V\.B .*\n\s+- Observation\/egfr-3: .*eGFR \(MDRD\) \(33914-3\) 48 mL\/min\/1\.73m2 on 2026-10-02/);
   });
 });

@@ -1,9 +1,8 @@
 import type { Config } from '../server/config.js';
 import { failure, type Failure } from '../server/outcome.js';
 import { isObject } from '../fhir/bundle.js';
-import { orderLabel, orderReference } from '../fhir/order.js';
-import { applyPreferences, cardPreferences } from '../crd/configuration.js';
-import { dataUnavailableCard } from '../crd/cards.js';
+import { orderReference } from '../fhir/order.js';
+import { buildResponse } from '../crd/response.js';
 import { failureLabel, fhirAccess, type FhirAccess } from './fhir-client.js';
 import { classifyPrefetch, gather, isIncomplete, missingWithoutServer, type Gathered, type PlannedQuery, type QueryOutcome } from './gather.js';
 import { expandTemplate, type TokenContext } from './prefetch.js';
@@ -87,21 +86,6 @@ function unavailableText(o: QueryOutcome): string {
   return o.failure?.kind === 'timeout' ? 'the EHR did not answer in time' : 'the EHR could not provide it';
 }
 
-function respond(service: HookService, req: HookRequest, inScope: readonly DraftOrder[], incomplete: readonly QueryOutcome[]): HookResponse {
-  const def = service.definition;
-  const cards =
-    incomplete.length === 0
-      ? []
-      : [
-          dataUnavailableCard(
-            def.source,
-            inScope.map((o) => ({ label: orderLabel(o, def.scope.orderCodes[0]?.system), reference: orderReference(o) })),
-            incomplete.map((o) => ({ description: o.query.description, reason: unavailableText(o) })),
-          ),
-        ];
-  return { cards: applyPreferences(cards, cardPreferences(req.extension, def.configurationOptions)), systemActions: [] };
-}
-
 /** `metrics` is filled as the call progresses, so a call abandoned midway is still logged with what is known. */
 export async function orderSign(
   service: HookService,
@@ -150,9 +134,19 @@ export async function orderSign(
   if (incomplete.length > 0) {
     metrics.unavailable = incomplete.map((o) => `${o.query.key}:${o.failure ? failureLabel(o.failure) : o.status}`);
   }
-  const decisions = evaluateOrders(service, req, inScope, gathered, deps);
+  const evaluationDate = (deps.now?.() ?? new Date()).toISOString().slice(0, 10);
+  const decisions = evaluateOrders(service, req, inScope, gathered, { ...deps, evaluationDate });
   metrics.decisions = decisions.map((d) => d.outcome);
-  return { ok: true, response: respond(service, req, inScope.map((s) => s.order), incomplete), decisions, metrics };
+  const response = buildResponse({
+    service,
+    orders: inScope.map((s, i) => ({ ...s, decision: decisions[i]! })),
+    extension: req.extension,
+    evaluationDate,
+    baseUrl: deps.config.publicBaseUrl,
+    policyUrl: deps.config.policyUrl,
+    unavailableData: incomplete.map((o) => ({ description: o.query.description, reason: unavailableText(o) })),
+  });
+  return { ok: true, response, decisions, metrics };
 }
 
 /** Evaluates the policy for each order in scope against everything gathered. */
@@ -161,11 +155,11 @@ export function evaluateOrders(
   req: HookRequest,
   inScope: readonly { order: DraftOrder; match: ScopeMatch }[],
   gathered: Gathered,
-  deps: Pick<PipelineDeps, 'config' | 'now'>,
+  deps: Pick<PipelineDeps, 'config'> & { evaluationDate: string },
 ): OrderDecision[] {
   const resources = gathered.outcomes.flatMap((o) => o.resources);
   const incompleteData = gathered.outcomes.filter(isIncomplete).map((o) => o.query.key);
-  const evaluationDate = (deps.now?.() ?? new Date()).toISOString().slice(0, 10);
+  const evaluationDate = deps.evaluationDate;
   const patientId = req.context.patientId;
   const questionnaire = questionnaireUrl(service.policy, { baseUrl: deps.config.publicBaseUrl });
   const responses = resources.filter((r) => r.resourceType === 'QuestionnaireResponse');

@@ -2,6 +2,7 @@ import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { parse as parseYaml, YAMLParseError } from 'yaml';
 import type { z } from 'zod';
+import { cardTextsSchema, type CardTexts } from '../crd/card-texts.js';
 import { loadPolicy, type Policy } from '../rules/policy.js';
 import { dataQueries, serviceDefinitionSchema, type DataQuery, type ServiceDefinition } from './service-definition.js';
 
@@ -10,6 +11,7 @@ export interface HookService {
   readonly definition: ServiceDefinition;
   readonly queries: readonly DataQuery[];
   readonly policy: Policy;
+  readonly cardTexts: CardTexts;
   readonly folder: string;
 }
 
@@ -21,6 +23,7 @@ export interface Registry {
 export type RegistryResult = { ok: true; registry: Registry } | { ok: false; errors: string[] };
 
 export const SERVICE_FILE = 'service.yaml';
+export const CARDS_FILE = 'cards.yaml';
 
 function issuePath(path: readonly PropertyKey[]): string {
   return path.length === 0 ? '(root)' : path.map(String).join('.');
@@ -47,8 +50,15 @@ function loadService(hooksDir: string, folder: string): { ok: true; service: Hoo
   if (!raw.ok) return { ok: false, errors: [raw.error] };
   const parsed = serviceDefinitionSchema.safeParse(raw.value);
   const policy = loadPolicy(dir);
-  const errors = [...(parsed.success ? [] : formatIssues(display, parsed.error)), ...(policy.ok ? [] : policy.errors)];
-  if (!parsed.success || !policy.ok) return { ok: false, errors };
+  const cardsDisplay = display.replace(SERVICE_FILE, CARDS_FILE);
+  const cardsRaw = readYaml(join(dir, CARDS_FILE), cardsDisplay);
+  const cards = cardsRaw.ok ? cardTextsSchema.safeParse(cardsRaw.value) : undefined;
+  const errors = [
+    ...(parsed.success ? [] : formatIssues(display, parsed.error)),
+    ...(policy.ok ? [] : policy.errors),
+    ...(!cardsRaw.ok ? [cardsRaw.error] : cards && !cards.success ? formatIssues(cardsDisplay, cards.error) : []),
+  ];
+  if (!parsed.success || !policy.ok || !cards?.success) return { ok: false, errors };
   const sectionIds = new Set(policy.policy.sections.map((s) => s.node.id));
   parsed.data.scope.orderCodes.forEach((set, i) => {
     for (const [code, sections] of Object.entries(set.codes)) {
@@ -58,7 +68,10 @@ function loadService(hooksDir: string, folder: string): { ok: true; service: Hoo
     }
   });
   if (errors.length > 0) return { ok: false, errors };
-  return { ok: true, service: { definition: parsed.data, queries: dataQueries(parsed.data), policy: policy.policy, folder: dir } };
+  return {
+    ok: true,
+    service: { definition: parsed.data, queries: dataQueries(parsed.data), policy: policy.policy, cardTexts: cards.data, folder: dir },
+  };
 }
 
 function subfolders(dir: string): string[] {

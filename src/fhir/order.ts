@@ -35,6 +35,15 @@ export function orderReference(order: Record<string, unknown>): string | undefin
   return typeof id === 'string' && id.length > 0 ? `${String(order['resourceType'])}/${id}` : undefined;
 }
 
+/** The order's name without its code: its text, else the display of its first coding, else its type. */
+export function orderName(order: Record<string, unknown>, preferredSystem?: string): string {
+  const text = codeableConcept(order)?.['text'];
+  if (typeof text === 'string' && text.trim() !== '') return text.trim();
+  const codings = orderCodings(order);
+  const coding = codings.find((c) => c.system === preferredSystem && c.display) ?? codings.find((c) => c.display);
+  return coding?.display ?? String(order['resourceType']);
+}
+
 /** A clinician-readable name for the order: its text, else the display and code of its first coding. */
 export function orderLabel(order: Record<string, unknown>, preferredSystem?: string): string {
   const concept = codeableConcept(order);

@@ -8,7 +8,8 @@ import type { Policy, PolicyNode } from './policy.js';
 /**
  * The decision for one order:
  * - no-coverage: the coverage rule is not met;
- * - investigative: an exclusion is met (by the order's code, or a coded reason that matches no section);
+ * - investigative: an exclusion is met (by the order's code, or a coded reason that matches no section; the
+ *   catch-all exclusion stands aside when a named one applies);
  * - covered: an applicable section is met, every general rule is met and the data was complete;
  * - not-medically-necessary: every applicable section is not met (or a general rule is not met);
  * - documentation-needed: otherwise; the open questions say exactly what would decide it.
@@ -41,6 +42,7 @@ export interface OrderDecision {
   /** Criteria that failed: not-met leaves of the applicable sections and of the general rules. */
   readonly failed: readonly NodeResult[];
   readonly incompleteData: readonly string[];
+  /** The Coverage an assertion would concern (active, or the inactive one on record); none when there is none. */
   readonly coverage?: fhir4.Coverage | undefined;
   readonly priorAuthorizationRequired: boolean;
   /** Definitions that could not be evaluated (they count as empty). */
@@ -80,8 +82,15 @@ function evaluateIndication(node: PolicyNode, sectionId: string, ctx: Evaluation
   };
 }
 
-function unmatchedIndication(node: PolicyNode, sections: readonly SectionEvaluation[], env: Environment): NodeResult {
+/** The catch-all exclusion; it stands aside when a named exclusion already applies. */
+function unmatchedIndication(
+  node: PolicyNode,
+  sections: readonly SectionEvaluation[],
+  env: Environment,
+  named: NodeResult | undefined,
+): NodeResult {
   const base = { id: node.id, text: node.text, children: [], notes: [] as string[] };
+  if (named) return { ...base, state: 'not-met', decidedBy: 'record', evidence: [], notes: [`exclusion ${named.id} applies instead`] };
   if (sections.length === 0) {
     return { ...base, state: 'met', decidedBy: 'record', evidence: [{ summary: 'no medical-necessity criterion of the policy applies to this procedure code' }] };
   }
@@ -94,8 +103,9 @@ function unmatchedIndication(node: PolicyNode, sections: readonly SectionEvaluat
   return { ...base, state: 'unknown', decidedBy: 'nothing', evidence: [] };
 }
 
+/** The Coverage an assertion concerns: the active one that met the rule, else the one on record that failed it. */
 function coverageOf(result: NodeResult | undefined, env: Environment): fhir4.Coverage | undefined {
-  if (!result || result.state !== 'met') return undefined;
+  if (!result || result.state === 'unknown') return undefined;
   const coverages = env.vars['coverages'] as fhir4.Coverage[];
   return coverages.find((c) => result.evidence.some((e) => e.reference === `Coverage/${c.id}`));
 }
@@ -141,7 +151,10 @@ export function decide(input: DecideInput): OrderDecision {
       const indication = evaluateIndication(s.indication, s.node.id, ctx);
       return { id: s.node.id, indication, result: evaluateNode(s.node, ctx), applicable: indication.state === 'met' };
     });
-  const exclusions = policy.exclusions.map((n) => (n.role === 'unmatched-indication' ? unmatchedIndication(n, sections, env) : evaluateNode(n, ctx)));
+  const named = policy.exclusions.filter((n) => n.role !== 'unmatched-indication').map((n) => evaluateNode(n, ctx));
+  const exclusions = policy.exclusions.map(
+    (n) => named.find((r) => r.id === n.id) ?? unmatchedIndication(n, sections, env, named.find((r) => r.state === 'met')),
+  );
 
   const outcome = outcomeOf({ coverage, general, exclusions, sections, incompleteData: input.incompleteData });
   const applicable = sections.filter((s) => s.applicable);

@@ -4,6 +4,7 @@ import { discoveryDocument } from '../cds-hooks/discovery.js';
 import { parseFeedback } from '../cds-hooks/feedback.js';
 import { orderSign, type OrderSignMetrics } from '../cds-hooks/order-sign.js';
 import type { HookService, Registry } from '../cds-hooks/registry.js';
+import { policyPage } from '../crd/policy-page.js';
 import { buildQuestionnaire } from '../rules/questionnaire.js';
 import type { Config } from './config.js';
 import type { Logger } from './logger.js';
@@ -172,6 +173,14 @@ export function createApp(deps: AppDeps): express.Express {
     res.type('application/fhir+json').send(JSON.stringify(q));
   });
   app.all('/fhir/Questionnaire/:id', onlyMethods(['GET']));
+
+  const policyPages = new Map(registry.services.map((s) => [s.policy.id, policyPage(s.policy, s.definition.source.label)]));
+  app.get('/policies/:id', (req, res) => {
+    const page = policyPages.get(String(req.params['id']));
+    if (!page) return sendFailure(res, notFound(`No policy "${String(req.params['id']).slice(0, 100)}"`));
+    res.type('text/html').send(page);
+  });
+  app.all('/policies/:id', onlyMethods(['GET']));
 
   app.use((req, res) => sendFailure(res, notFound(`No resource at ${req.method} ${req.path.slice(0, 200)}`)));
   app.use(errorHandler(config, logger));

@@ -16,6 +16,8 @@ export interface Config {
   readonly hooksDir: string;
   readonly logLevel: string;
   readonly shutdownGraceMs: number;
+  /** Where card links point instead of the service's own policy page (a criterion's anchor is appended). */
+  readonly policyUrl?: string | undefined;
 }
 
 const DEFAULT_HOOKS_DIR = fileURLToPath(new URL('../../hooks', import.meta.url));
@@ -44,6 +46,7 @@ const envSchema = z.object({
   CDS_HOOKS_DIR: z.string().min(1).default(DEFAULT_HOOKS_DIR),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   CDS_SHUTDOWN_GRACE_MS: intFrom(0, 600_000).default(10_000),
+  CDS_POLICY_URL: z.url({ protocol: /^https?$/ }).optional(),
 });
 
 export type ConfigResult = { ok: true; config: Config } | { ok: false; errors: string[] };
@@ -84,6 +87,7 @@ export function loadConfig(env: NodeJS.ProcessEnv): ConfigResult {
       hooksDir: e.CDS_HOOKS_DIR,
       logLevel: e.LOG_LEVEL,
       shutdownGraceMs: e.CDS_SHUTDOWN_GRACE_MS,
+      policyUrl: e.CDS_POLICY_URL,
     },
   };
 }

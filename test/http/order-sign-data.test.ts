@@ -32,6 +32,12 @@ function queriedResourceTypes(): string[] {
   return fhir.requests.map((r) => r.path.split(/[/?]/)[0] ?? '').sort();
 }
 
+/** The coverage-information sub-extensions of a system action's order, as code/string values by url. */
+function coverageInfo(action: any): Record<string, unknown> {
+  const ext = action.resource.extension.find((e: any) => e.url.endsWith('ext-coverage-information'));
+  return Object.fromEntries(ext.extension.map((e: any) => [e.url, e.valueCode ?? e.valueString ?? e.valueDate]));
+}
+
 function expectValidResponse(body: unknown): void {
   const parsed = hookResponseSchema.safeParse(body);
   if (!parsed.success) throw new Error(JSON.stringify(parsed.error.issues));
@@ -44,7 +50,7 @@ describe('data gathering: prefetch first, the FHIR server for what is missing', 
     expect(res.status).toBe(200);
     expectValidResponse(res.body);
     expect(fhir.requests).toEqual([]);
-    expect(res.body.cards).toEqual([]);
+    expect(coverageInfo(res.body.systemActions[0])).toMatchObject({ covered: 'covered', 'pa-needed': 'auth-needed' });
   });
 
   test('partial prefetch (CRD minimal): only the missing queries are made, in parallel, with the access token', async () => {
@@ -53,7 +59,7 @@ describe('data gathering: prefetch first, the FHIR server for what is missing', 
     fhir.setFaults([{ delayMs: 150 }]);
     const res = await request(testApp().app).post(SERVICE).send(body);
     expect(res.status).toBe(200);
-    expect(res.body.cards).toEqual([]);
+    expect(coverageInfo(res.body.systemActions[0])).toMatchObject({ covered: 'covered' });
     expect(fhir.requests.map((r) => r.path).sort()).toEqual([
       'Condition?patient=pat-renal-1',
       expect.stringMatching(/^Observation\?patient=pat-renal-1&code=http:\/\/loinc\.org\|21889-1,/),
@@ -145,7 +151,7 @@ describe('data gathering: prefetch first, the FHIR server for what is missing', 
       paged.reset();
       const res = await request(testApp().app).post(SERVICE).send(body);
       expect(res.status).toBe(200);
-      expect(res.body.cards).toEqual([]);
+      expect(coverageInfo(res.body.systemActions[0])).toMatchObject({ covered: 'covered' });
       const conditionPages = paged.requests.filter((r) => r.path.startsWith('Condition'));
       // cond-rcc-1 and the three seeded Conditions, one per page
       expect(conditionPages).toHaveLength(4);
@@ -204,21 +210,20 @@ describe('the FHIR server fails or is too slow: 200 with what the data allows, s
     const res = await request(t.app).post(SERVICE).send(body);
     expect(res.status).toBe(200);
     expectValidResponse(res.body);
-    expect(res.body.systemActions).toEqual([]);
-    expect(res.body.cards).toHaveLength(1);
-    const [card] = res.body.cards;
-    expect(card.indicator).toBe('warning');
-    expect(card.summary).toMatch(/could not be read/);
+    expect(coverageInfo(res.body.systemActions[0])).toMatchObject({ covered: 'conditional', 'info-needed': 'OTH' });
+    const card = res.body.cards.find((c: any) => /not available from the EHR/i.test(c.detail));
+    expect(card.indicator).toBe('info');
+    expect(card.summary).toMatch(/documentation needed/);
     expect(card.detail).toContain('Conditions (diagnoses and problems)');
     expect(card.detail).toMatch(reason);
-    expect(card.detail).toContain('Percutaneous renal tumor cryoablation (50593)');
+    expect(card.detail).toContain('Percutaneous renal tumor cryoablation');
     expect(card.detail).not.toContain('Laboratory results');
     expect(card.extension['davinci-crd.associated-resource']).toEqual(['ServiceRequest/sr-renal-cryo-1']);
     expect(card.source).toEqual({
       label: 'Aspirus Health Plan',
       topic: { system: 'http://hl7.org/fhir/us/davinci-crd/CodeSystem/temp', code: 'coverage-info', display: 'Coverage Information' },
     });
-    expect(card.detail).not.toMatch(/HTTP|http:|127\.0\.0\.1/);
+    expect(card.detail).not.toMatch(/HTTP \d|127\.0\.0\.1|\/fhir/);
     const line = t.logs.find((l) => l['path'] === SERVICE);
     expect(line?.['unavailable']).toEqual([logged]);
   });
@@ -235,6 +240,7 @@ describe('the FHIR server fails or is too slow: 200 with what the data allows, s
       const res = await request(t.app).post(SERVICE).send(body);
       expect(res.status).toBe(200);
       expect(res.body.cards[0].detail).toMatch(/Conditions \(diagnoses and problems\): only partly retrieved/);
+      expect(coverageInfo(res.body.systemActions[0])).toMatchObject({ covered: 'conditional' });
       expect(t.logs.find((l) => l['path'] === SERVICE)?.['unavailable']).toEqual(['conditions:http-503']);
     } finally {
       await paged.close();
@@ -269,7 +275,7 @@ describe('the FHIR server fails or is too slow: 200 with what the data allows, s
     };
     const res = await request(testApp().app).post(SERVICE).send(body);
     expect(res.status).toBe(200);
-    expect(res.body.cards).toEqual([]);
+    expect(coverageInfo(res.body.systemActions[0])).toMatchObject({ covered: 'covered' });
     expect(fhir.requests.map((r) => r.path)).toEqual(['Condition?patient=pat-renal-1']);
   });
 
@@ -287,7 +293,7 @@ describe('the FHIR server fails or is too slow: 200 with what the data allows, s
     expect(t.logs.find((l) => l['path'] === SERVICE)?.['unavailable']).toEqual(['conditions:foreign-link']);
   });
 
-  test('the client can switch the card off (davinci-crd.configuration) or cap the number of cards', async () => {
+  test('the client can switch coverage information off (davinci-crd.configuration) or cap the number of cards', async () => {
     const body = await renalRequest(['patient', 'coverage']);
     fhir.setFaults([{ match: /^Condition/, status: 500 }]);
     const off = structuredClone(body);
@@ -295,9 +301,12 @@ describe('the FHIR server fails or is too slow: 200 with what the data allows, s
     const capped = structuredClone(body);
     capped['extension'] = { 'davinci-crd.configuration': { 'max-cards': 0 } };
     const { app } = testApp();
-    expect((await request(app).post(SERVICE).send(off)).body.cards).toEqual([]);
-    expect((await request(app).post(SERVICE).send(capped)).body.cards).toEqual([]);
-    expect((await request(app).post(SERVICE).send(body)).body.cards).toHaveLength(1);
+    const offRes = (await request(app).post(SERVICE).send(off)).body;
+    expect(offRes).toEqual({ cards: [], systemActions: [] });
+    const cappedRes = (await request(app).post(SERVICE).send(capped)).body;
+    expect(cappedRes.cards).toEqual([]);
+    expect(cappedRes.systemActions).toHaveLength(1);
+    expect((await request(app).post(SERVICE).send(body)).body.cards.length).toBeGreaterThan(0);
   });
 });
 

@@ -1,0 +1,108 @@
+import { randomUUID } from 'node:crypto';
+import type { HookService } from '../cds-hooks/registry.js';
+import type { Action, Card, HookResponse } from '../cds-hooks/schemas.js';
+import type { DraftOrder, ScopeMatch } from '../cds-hooks/scope.js';
+import { orderName } from '../fhir/order.js';
+import type { OrderDecision } from '../rules/decision.js';
+import { questionnaireCanonical } from '../rules/questionnaire.js';
+import { applyPreferences, cardPreferences } from './configuration.js';
+import { coverageInformation, withAssertion, type Assertion } from './coverage-information.js';
+import { decisionCard, decisiveCriteria, noCoverageCard, priorAuthorizationCard, type CardContext, type OrderView } from './decision-cards.js';
+
+/**
+ * The order-sign answer for the orders a service owns: a coverage-information `update` per order (CRD), a card per
+ * order, the prior-authorization instructions, a single card when the member has no coverage with the plan.
+ */
+
+export const COVERAGE_INFO = 'coverage-info';
+
+export interface ResponseInput {
+  readonly service: HookService;
+  readonly orders: readonly { order: DraftOrder; match: ScopeMatch; decision: OrderDecision }[];
+  readonly extension: Record<string, unknown> | null | undefined;
+  readonly evaluationDate: string;
+  readonly baseUrl: string;
+  readonly policyUrl?: string | undefined;
+  readonly unavailableData: readonly { description: string; reason: string }[];
+}
+
+function reasonText(d: OrderDecision, policyName: string): string {
+  const ids = (nodes: readonly { id: string }[]) => nodes.map((n) => n.id).join(', ');
+  switch (d.outcome) {
+    case 'covered':
+      return `Meets ${policyName} ${decisiveCriteria(d).join(', ')}; prior authorization ${d.priorAuthorizationRequired ? 'required' : 'not required'}`;
+    case 'documentation-needed':
+      return d.toDocument.length > 0
+        ? `Documentation needed for ${policyName}: ${ids(d.toDocument)}`
+        : `Documentation needed for ${policyName}: data not available from the EHR (${d.incompleteData.join(', ')})`;
+    case 'not-medically-necessary':
+      return `Not medically necessary under ${policyName}: ${ids(d.failed)} not met`;
+    case 'investigative':
+      return `Investigative under ${policyName} exclusion ${decisiveCriteria(d).map((id) => id.replace(/^EX\./, '')).join(', ')}`;
+    case 'no-coverage':
+      return 'No active coverage';
+  }
+}
+
+function assertion(d: OrderDecision, match: ScopeMatch, input: ResponseInput): Assertion | undefined {
+  if (!d.coverage?.id) return undefined;
+  const policy = input.service.policy;
+  const pa = d.priorAuthorizationRequired ? ('auth-needed' as const) : ('no-auth' as const);
+  const base = {
+    coverage: `Coverage/${d.coverage.id}`,
+    billingCodes: match.codings,
+    reason: reasonText(d, input.service.cardTexts.policyName),
+    date: input.evaluationDate,
+    assertionId: randomUUID(),
+  };
+  switch (d.outcome) {
+    case 'covered':
+      return { ...base, covered: 'covered', paNeeded: pa };
+    case 'documentation-needed':
+      return { ...base, covered: 'conditional', paNeeded: pa, documentation: { questionnaire: questionnaireCanonical(policy, { baseUrl: input.baseUrl }) } };
+    default:
+      return { ...base, covered: 'not-covered' };
+  }
+}
+
+export function buildResponse(input: ResponseInput): HookResponse {
+  const { service } = input;
+  const texts = service.cardTexts;
+  const prefs = cardPreferences(input.extension, service.definition.configurationOptions);
+  const ctx: CardContext = {
+    source: service.definition.source,
+    texts,
+    policyUrl: input.policyUrl ?? texts.policyUrl ?? `${input.baseUrl}/policies/${service.policy.id}`,
+    unavailableData: input.unavailableData,
+  };
+  const preferredSystem = service.definition.scope.orderCodes[0]?.system;
+  const views: OrderView[] = input.orders.map(({ order, match, decision }) => ({
+    decision,
+    label: orderName(order, preferredSystem),
+    codings: match.codings,
+    methodNote: match.codings.some((c) => c.code !== undefined && texts.methodNoteCodes.includes(c.code)),
+  }));
+
+  const systemActions: Action[] = prefs.disabledTopics.has(COVERAGE_INFO)
+    ? []
+    : input.orders.flatMap(({ order, match, decision }) => {
+        const a = assertion(decision, match, input);
+        if (!a) return [];
+        return [
+          {
+            type: 'update' as const,
+            description: `${service.definition.source.label} coverage assertion for ${orderName(order, preferredSystem)}: ${a.covered}`,
+            resource: withAssertion(order, coverageInformation(a)),
+          },
+        ];
+      });
+
+  const uncovered = views.filter((v) => v.decision.outcome === 'no-coverage');
+  const cards: Card[] = [
+    ...views.filter((v) => v.decision.outcome !== 'no-coverage').map((v) => decisionCard(v, ctx)),
+    ...(uncovered.length > 0 ? [noCoverageCard(uncovered, ctx)] : []),
+  ];
+  const pa = priorAuthorizationCard(views, ctx);
+  if (pa) cards.push(pa);
+  return { cards: applyPreferences(cards, prefs), systemActions };
+}
