@@ -40,7 +40,7 @@ body{font-family:system-ui,sans-serif;max-width:60rem;margin:2rem auto;padding:0
 ${list(policy.general)}
 <div id="${escape(policy.priorAuthorization.id)}" class="criterion"><a href="#${escape(policy.priorAuthorization.id)}" class="id">${escape(policy.priorAuthorization.id)}</a> ${escape(policy.priorAuthorization.text)}</div>
 <h2 id="criteria">Medical necessity criteria</h2>
-<ul>${policy.sections.map((s) => `<li>${nodeHtml(s.node)}<p class="note">Indication (${escape(s.indication.id)}): ${escape(s.indication.text)}</p></li>`).join('')}</ul>
+<ul>${policy.sections.map((s) => `<li>${nodeHtml(s.node)}<div class="note">Applies when the indication is: ${nodeHtml(s.indication)}</div></li>`).join('')}</ul>
 <h2 id="exclusions">Exclusions (investigative)</h2>
 ${list(policy.exclusions)}
 <h2 id="definitions">Definitions</h2>

@@ -15,6 +15,8 @@ export interface AppDeps {
   readonly registry: Registry;
   readonly logger: Logger;
   readonly fetch?: typeof fetch;
+  /** The clock (tests pin it); the evaluation date is its UTC day. */
+  readonly now?: () => Date;
 }
 
 type LogFields = OrderSignMetrics & { serviceId?: string; feedback?: unknown };
@@ -104,7 +106,7 @@ function errorHandler(config: Config, logger: Logger) {
 }
 
 export function createApp(deps: AppDeps): express.Express {
-  const { config, registry, logger } = deps;
+  const { config, registry, logger, now } = deps;
   const fetchFn = deps.fetch ?? globalThis.fetch;
   const app = express();
   app.disable('x-powered-by');
@@ -148,7 +150,8 @@ export function createApp(deps: AppDeps): express.Express {
   app.post('/cds-services/:id', body, async (req, res) => {
     const call = serviceCall(req, res);
     if (!call) return;
-    const result = await orderSign(call.service, call.json, { config, fetch: fetchFn, signal: clientGone(res) }, logFields(res));
+    const pipeline = { config, fetch: fetchFn, signal: clientGone(res), ...(now ? { now } : {}) };
+    const result = await orderSign(call.service, call.json, pipeline, logFields(res));
     if (!result.ok) return sendFailure(res, result.failure);
     res.json(result.response);
   });

@@ -21,7 +21,8 @@ export function shippedRegistry(): Registry {
   return result.registry;
 }
 
-export function testApp(env: Record<string, string> = {}, fetchFn?: typeof fetch): TestApp {
+/** The app on a pinned clock (the scenario fixtures' evaluation date) unless `now` says otherwise. */
+export function testApp(env: Record<string, string> = {}, now: () => Date = () => new Date('2026-11-23T12:00:00Z')): TestApp {
   const config = configFrom(env);
   const registry = shippedRegistry();
   const raw: string[] = [];
@@ -32,7 +33,7 @@ export function testApp(env: Record<string, string> = {}, fetchFn?: typeof fetch
     },
   });
   const logger = createLogger('debug', sink);
-  const app = createApp({ config, registry, logger, ...(fetchFn ? { fetch: fetchFn } : {}) });
+  const app = createApp({ config, registry, logger, now });
   return {
     app,
     config,
