@@ -51,7 +51,7 @@ test('shutdown lets in-flight requests finish, then stops accepting and closes',
 test('the service process answers its in-flight request after SIGTERM and exits 0', async () => {
   const main = fileURLToPath(new URL('../src/server/main.ts', import.meta.url));
   const child = spawn(process.execPath, ['--import', 'tsx', main], {
-    env: { ...process.env, PORT: '0', LOG_LEVEL: 'info' },
+    env: { ...process.env, PORT: '0', LOG_LEVEL: 'info', CDS_AUTH: 'off' },
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   const lines = createInterface({ input: child.stdout });

@@ -15,10 +15,11 @@ export interface FetchOptions {
   readonly signal: AbortSignal;
   readonly timeoutMs: number;
   readonly maxPages: number;
+  readonly maxBytes: number;
   readonly fetch: typeof fetch;
 }
 
-export type FailureKind = 'timeout' | 'http' | 'network' | 'invalid-answer' | 'redirect' | 'page-limit' | 'foreign-link';
+export type FailureKind = 'timeout' | 'http' | 'network' | 'invalid-answer' | 'too-large' | 'redirect' | 'page-limit' | 'foreign-link';
 
 export interface FetchFailure {
   readonly kind: FailureKind;
@@ -59,6 +60,25 @@ export function urlUnderBase(access: FhirAccess, target: string): string | undef
   return isUnderBase(access.baseUrl, url.href) ? url.href : undefined;
 }
 
+/** The body as text, or undefined once it grows past `max` bytes (the rest is not read). */
+async function readCapped(res: Response, max: number): Promise<string | undefined> {
+  if (!res.body) return '';
+  const reader = res.body.getReader();
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    size += value.byteLength;
+    if (size > max) {
+      await reader.cancel();
+      return undefined;
+    }
+    chunks.push(value);
+  }
+  return Buffer.concat(chunks).toString('utf8');
+}
+
 async function get(access: FhirAccess, target: string, opts: FetchOptions): Promise<Answer> {
   const url = urlUnderBase(access, target);
   if (!url) return { ok: false, failure: { kind: 'foreign-link' } };
@@ -68,9 +88,16 @@ async function get(access: FhirAccess, target: string, opts: FetchOptions): Prom
   } catch {
     return { ok: false, failure: { kind: opts.signal.aborted ? 'timeout' : 'network' } };
   }
+  const declared = Number(res.headers.get('content-length') ?? 0);
+  if (declared > opts.maxBytes) {
+    await res.body?.cancel();
+    return { ok: false, failure: { kind: 'too-large' } };
+  }
   let text: string;
   try {
-    text = await res.text();
+    const read = await readCapped(res, opts.maxBytes);
+    if (read === undefined) return { ok: false, failure: { kind: 'too-large' } };
+    text = read;
   } catch {
     return { ok: false, failure: { kind: opts.signal.aborted ? 'timeout' : 'network' } };
   }

@@ -49,6 +49,8 @@ export interface GatherInput {
   readonly access: FhirAccess | undefined;
   readonly timeoutMs: number;
   readonly maxPages: number;
+  /** Largest FHIR answer read, in bytes. */
+  readonly maxBytes: number;
   readonly fetch: typeof fetch;
   /** Aborted when the caller gives up (the client closed the request). */
   readonly signal?: AbortSignal;
@@ -99,7 +101,7 @@ export function missingWithoutServer(planned: readonly PlannedQuery[], prefetch:
 export async function gather(input: GatherInput): Promise<Gathered> {
   const timeout = AbortSignal.timeout(input.timeoutMs);
   const signal = input.signal ? AbortSignal.any([timeout, input.signal]) : timeout;
-  const opts: FetchOptions = { signal, timeoutMs: input.timeoutMs, maxPages: input.maxPages, fetch: input.fetch };
+  const opts: FetchOptions = { signal, timeoutMs: input.timeoutMs, maxPages: input.maxPages, maxBytes: input.maxBytes, fetch: input.fetch };
   let fhirRequests = 0;
   const count = (r: QueryResult): QueryResult => {
     fhirRequests += r.requests;

@@ -24,6 +24,8 @@ export interface PipelineDeps {
   readonly signal?: AbortSignal;
   /** The clock; the evaluation date is its UTC day. */
   readonly now?: () => Date;
+  /** Whether the request's fhirServer may receive the access token (the allowlist, for the calling client). */
+  readonly fhirServerAllowed?: (fhirServer: string) => boolean;
 }
 
 export interface OrderSignMetrics {
@@ -57,10 +59,27 @@ function checkPrefetch(service: HookService, prefetch: Record<string, unknown>):
 }
 
 /** The FHIR server the service may call for this request, or why it may not. */
-function serverAccess(req: HookRequest, config: Config): { access?: FhirAccess; refused?: string } {
+function serverAccess(req: HookRequest, deps: PipelineDeps): { access?: FhirAccess; refused?: string } {
   if (!req.fhirServer) return {};
-  if (config.production && new URL(req.fhirServer).protocol !== 'https:') return { refused: 'plain http in production' };
+  if (deps.config.production && new URL(req.fhirServer).protocol !== 'https:') return { refused: 'plain http in production' };
+  if (deps.fhirServerAllowed && !deps.fhirServerAllowed(req.fhirServer)) return { refused: 'not on the FHIR server allowlist' };
   return { access: fhirAccess(req.fhirServer, req.fhirAuthorization?.access_token) };
+}
+
+/** Bounds on what one request may carry (beyond the body size), so one call cannot monopolize the service. */
+function checkBounds(req: HookRequest, config: Config): Failure | undefined {
+  const orders = req.context.draftOrders.entry?.length ?? 0;
+  if (orders > config.limits.draftOrders) {
+    return unprocessable('context.draftOrders.entry', `at most ${config.limits.draftOrders} draft orders per call`);
+  }
+  const resources = Object.values(req.prefetch ?? {}).reduce<number>(
+    (n, v) => n + (isObject(v) && Array.isArray(v['entry']) ? v['entry'].length : 1),
+    0,
+  );
+  if (resources > config.limits.prefetchResources) {
+    return unprocessable('prefetch', `at most ${config.limits.prefetchResources} prefetched resources per call`);
+  }
+  return undefined;
 }
 
 function draftOrders(req: HookRequest): DraftOrder[] {
@@ -100,6 +119,8 @@ export async function orderSign(
   if (req.hook !== service.definition.hook) {
     return { ok: false, failure: unprocessable('hook', `this service answers ${service.definition.hook}`), metrics };
   }
+  const bounds = checkBounds(req, deps.config);
+  if (bounds) return { ok: false, failure: bounds, metrics };
   const prefetch = req.prefetch ?? {};
   const prefetchFailure = checkPrefetch(service, prefetch);
   if (prefetchFailure) return { ok: false, failure: prefetchFailure, metrics };
@@ -114,7 +135,7 @@ export async function orderSign(
   if (inScope.length === 0) return { ok: true, response: { cards: [], systemActions: [] }, decisions: [], metrics };
 
   const planned = plan(service, tokenContext(req));
-  const { access, refused } = serverAccess(req, deps.config);
+  const { access, refused } = serverAccess(req, deps);
   if (refused) metrics.fhirServerRefused = refused;
   if (!access) {
     const missing = missingWithoutServer(planned, prefetch);
@@ -126,6 +147,7 @@ export async function orderSign(
     access,
     timeoutMs: deps.config.fhirTimeoutMs,
     maxPages: deps.config.fhirMaxPages,
+    maxBytes: deps.config.limits.fhirResponseBytes,
     fetch: deps.fetch,
     ...(deps.signal ? { signal: deps.signal } : {}),
   });

@@ -7,6 +7,9 @@ import type { HookService, Registry } from '../cds-hooks/registry.js';
 import { policyPage } from '../crd/policy-page.js';
 import { buildQuestionnaire } from '../rules/questionnaire.js';
 import type { Config } from './config.js';
+import type { Authenticator } from '../auth/client-auth.js';
+import { fhirServerAllowed } from '../auth/fhir-allowlist.js';
+import type { TrustedClient } from '../auth/trusted-clients.js';
 import type { Logger } from './logger.js';
 import { badJson, failure, internalError, methodNotAllowed, notFound, tooLarge, type Failure } from './outcome.js';
 
@@ -14,12 +17,14 @@ export interface AppDeps {
   readonly config: Config;
   readonly registry: Registry;
   readonly logger: Logger;
+  /** Client authentication; absent when CDS_AUTH=off (local experiments only). */
+  readonly authenticator?: Authenticator;
   readonly fetch?: typeof fetch;
   /** The clock (tests pin it); the evaluation date is its UTC day. */
   readonly now?: () => Date;
 }
 
-type LogFields = OrderSignMetrics & { serviceId?: string; feedback?: unknown };
+type LogFields = OrderSignMetrics & { serviceId?: string; feedback?: unknown; client?: string; authFailure?: string };
 
 function logFields(res: Response): LogFields {
   return (res.locals['log'] ??= {}) as LogFields;
@@ -31,16 +36,36 @@ function sendFailure(res: Response, f: Failure): void {
   res.type('application/fhir+json').send(JSON.stringify(f.outcome));
 }
 
+/** The nesting depth of a parsed JSON value, counted without recursion (the value may be arbitrarily deep). */
+function depthExceeds(value: unknown, max: number): boolean {
+  const stack: [unknown, number][] = [[value, 1]];
+  while (stack.length > 0) {
+    const [v, d] = stack.pop()!;
+    if (typeof v !== 'object' || v === null) continue;
+    if (d > max) return true;
+    for (const child of Object.values(v)) stack.push([child, d + 1]);
+  }
+  return false;
+}
+
 /** Parses the body as JSON; the error names where parsing stopped, never the body's text (it may hold PHI). */
-function parseJson(body: unknown): { ok: true; value: unknown } | { ok: false; failure: Failure } {
+function parseJson(body: unknown, maxDepth: number): { ok: true; value: unknown } | { ok: false; failure: Failure } {
   if (!Buffer.isBuffer(body) || body.length === 0) return { ok: false, failure: badJson('the body is empty') };
+  let value: unknown;
   try {
-    return { ok: true, value: JSON.parse(body.toString('utf8')) as unknown };
+    value = JSON.parse(body.toString('utf8')) as unknown;
   } catch (e) {
     const position = /position (\d+)/.exec((e as Error).message)?.[1];
     return { ok: false, failure: badJson(position ? `syntax error at character ${position}` : 'syntax error') };
   }
+  if (depthExceeds(value, maxDepth)) return { ok: false, failure: failure(422, 'too-long', `JSON nested deeper than ${maxDepth} levels`) };
+  return { ok: true, value };
 }
+
+const SECURITY_HEADERS: RequestHandler = (_req, res, next) => {
+  res.set({ 'X-Content-Type-Options': 'nosniff', 'Referrer-Policy': 'no-referrer', 'Cache-Control': 'no-store' });
+  next();
+};
 
 /** One line per request, written when the exchange ends, including calls the client abandoned. */
 function requestLog(logger: Logger): RequestHandler {
@@ -82,6 +107,31 @@ const onlyMethods =
   (_req, res) =>
     sendFailure(res, methodNotAllowed(allowed));
 
+/**
+ * Every discovery, service and feedback call carries a client JWT whose aud is the URL called. Preflights never
+ * reach here (CORS answers them first). The 401 says nothing about why; the log does, without the token.
+ */
+function clientAuthentication(config: Config, logger: Logger, auth: Authenticator | undefined): RequestHandler {
+  return async (req, res, next) => {
+    if (!auth) {
+      logger.warn({ auth: 'off' }, 'CDS_AUTH=off: request accepted without client authentication (local experiments only)');
+      return next();
+    }
+    const audience = `${config.publicBaseUrl}${req.originalUrl.split('?')[0]}`;
+    const result = await auth.verify(req.get('authorization'), audience);
+    if (!result.ok) {
+      Object.assign(logFields(res), { authFailure: result.reason, ...(result.iss ? { client: result.iss.slice(0, 200) } : {}) });
+      return sendFailure(res, {
+        ...failure(401, 'login', 'Authentication required'),
+        headers: { 'WWW-Authenticate': 'Bearer realm="cds-services"' },
+      });
+    }
+    res.locals['client'] = result.client;
+    logFields(res).client = result.client.iss;
+    next();
+  };
+}
+
 interface HttpError {
   status?: number;
   statusCode?: number;
@@ -112,7 +162,10 @@ export function createApp(deps: AppDeps): express.Express {
   app.disable('x-powered-by');
   app.set('etag', false);
   app.use(requestLog(logger));
+  app.use(SECURITY_HEADERS);
   app.use(cors(corsOptions(config)));
+  const clientOf = (res: Response): TrustedClient | undefined => res.locals['client'] as TrustedClient | undefined;
+  app.use('/cds-services', clientAuthentication(config, logger, deps.authenticator));
   const body = express.raw({ type: () => true, limit: config.bodyLimit });
   const unknownService = (id: string) => notFound(`No CDS service with id "${id.slice(0, 100)}"`);
   const knownServiceOnly =
@@ -139,7 +192,7 @@ export function createApp(deps: AppDeps): express.Express {
       return undefined;
     }
     logFields(res).serviceId = id;
-    const json = parseJson(req.body);
+    const json = parseJson(req.body, config.limits.jsonDepth);
     if (!json.ok) {
       sendFailure(res, json.failure);
       return undefined;
@@ -150,7 +203,14 @@ export function createApp(deps: AppDeps): express.Express {
   app.post('/cds-services/:id', body, async (req, res) => {
     const call = serviceCall(req, res);
     if (!call) return;
-    const pipeline = { config, fetch: fetchFn, signal: clientGone(res), ...(now ? { now } : {}) };
+    const clientServers = clientOf(res)?.fhirServers ?? [];
+    const pipeline = {
+      config,
+      fetch: fetchFn,
+      signal: clientGone(res),
+      fhirServerAllowed: (url: string) => fhirServerAllowed(url, config.fhirAllowlist, clientServers, config.production),
+      ...(now ? { now } : {}),
+    };
     const result = await orderSign(call.service, call.json, pipeline, logFields(res));
     if (!result.ok) return sendFailure(res, result.failure);
     res.json(result.response);

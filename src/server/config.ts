@@ -18,9 +18,28 @@ export interface Config {
   readonly shutdownGraceMs: number;
   /** Where card links point instead of the service's own policy page (a criterion's anchor is appended). */
   readonly policyUrl?: string | undefined;
+  readonly auth: boolean;
+  readonly trustedClientsFile: string;
+  readonly clockSkewSec: number;
+  /** FHIR base URLs requests may name; undefined = the default (loopback in development, none in production). */
+  readonly fhirAllowlist?: readonly string[] | undefined;
+  readonly limits: {
+    readonly jsonDepth: number;
+    readonly draftOrders: number;
+    readonly prefetchResources: number;
+    readonly fhirResponseBytes: number;
+    readonly requestTimeoutMs: number;
+  };
 }
 
 const DEFAULT_HOOKS_DIR = fileURLToPath(new URL('../../hooks', import.meta.url));
+const DEFAULT_CLIENTS = fileURLToPath(new URL('../../config/trusted-clients.dev.json', import.meta.url));
+
+function bytes(limit: string): number {
+  const m = /^(\d+)(b|kb|mb)$/i.exec(limit);
+  const unit = { b: 1, kb: 1024, mb: 1024 * 1024 }[(m?.[2] ?? 'b').toLowerCase() as 'b' | 'kb' | 'mb'];
+  return Number(m?.[1] ?? 0) * unit;
+}
 
 const intFrom = (min: number, max: number) =>
   z
@@ -47,6 +66,15 @@ const envSchema = z.object({
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   CDS_SHUTDOWN_GRACE_MS: intFrom(0, 600_000).default(10_000),
   CDS_POLICY_URL: z.url({ protocol: /^https?$/ }).optional(),
+  CDS_AUTH: z.enum(['on', 'off']).default('on'),
+  CDS_TRUSTED_CLIENTS: z.string().min(1).default(DEFAULT_CLIENTS),
+  CDS_JWT_CLOCK_SKEW_S: intFrom(0, 300).default(60),
+  CDS_FHIR_ALLOWLIST: z.string().optional(),
+  CDS_MAX_JSON_DEPTH: intFrom(8, 1000).default(64),
+  CDS_MAX_DRAFT_ORDERS: intFrom(1, 1000).default(50),
+  CDS_MAX_PREFETCH_RESOURCES: intFrom(1, 100_000).default(5000),
+  CDS_FHIR_MAX_RESPONSE: z.string().regex(/^\d+(b|kb|mb)$/i, 'must look like 500kb or 5mb').default('10mb'),
+  CDS_REQUEST_TIMEOUT_MS: intFrom(1000, 600_000).default(15_000),
 });
 
 export type ConfigResult = { ok: true; config: Config } | { ok: false; errors: string[] };
@@ -72,6 +100,10 @@ export function loadConfig(env: NodeJS.ProcessEnv): ConfigResult {
   const e = parsed.data;
   const production = e.NODE_ENV === 'production';
   const publicBaseUrl = (e.CDS_PUBLIC_BASE_URL ?? `http://localhost:${e.PORT}`).replace(/\/+$/, '');
+  const allowlist = e.CDS_FHIR_ALLOWLIST?.split(',').map((u) => u.trim()).filter((u) => u.length > 0);
+  const badUrl = allowlist?.find((u) => !URL.canParse(u) || !/^https?:$/.test(new URL(u).protocol));
+  if (badUrl) return { ok: false, errors: [`CDS_FHIR_ALLOWLIST: ${badUrl} is not an http(s) base URL`] };
+  if (production && e.CDS_AUTH === 'off') return { ok: false, errors: ['CDS_AUTH: off is for local experiments; NODE_ENV=production requires client authentication'] };
   return {
     ok: true,
     config: {
@@ -88,6 +120,17 @@ export function loadConfig(env: NodeJS.ProcessEnv): ConfigResult {
       logLevel: e.LOG_LEVEL,
       shutdownGraceMs: e.CDS_SHUTDOWN_GRACE_MS,
       policyUrl: e.CDS_POLICY_URL,
+      auth: e.CDS_AUTH === 'on',
+      trustedClientsFile: e.CDS_TRUSTED_CLIENTS,
+      clockSkewSec: e.CDS_JWT_CLOCK_SKEW_S,
+      fhirAllowlist: allowlist,
+      limits: {
+        jsonDepth: e.CDS_MAX_JSON_DEPTH,
+        draftOrders: e.CDS_MAX_DRAFT_ORDERS,
+        prefetchResources: e.CDS_MAX_PREFETCH_RESOURCES,
+        fhirResponseBytes: bytes(e.CDS_FHIR_MAX_RESPONSE),
+        requestTimeoutMs: e.CDS_REQUEST_TIMEOUT_MS,
+      },
     },
   };
 }

@@ -1,4 +1,6 @@
 import type { AddressInfo } from 'node:net';
+import { authenticator, type Authenticator } from '../auth/client-auth.js';
+import { trustedClients } from '../auth/trusted-clients.js';
 import { loadRegistry } from '../cds-hooks/registry.js';
 import { createApp } from './app.js';
 import { loadConfig } from './config.js';
@@ -19,7 +21,24 @@ const registryResult = loadRegistry(config.hooksDir);
 if (!registryResult.ok) fail(registryResult.errors);
 const registry = registryResult.registry;
 
-const server = createApp({ config, registry, logger }).listen(config.port, config.host, () => {
+function clientAuthenticator(): Authenticator | undefined {
+  if (!config.auth) {
+    logger.warn('CDS_AUTH=off: client authentication is disabled; use this for local experiments only');
+    return undefined;
+  }
+  const clients = trustedClients(config.trustedClientsFile);
+  if (!clients.ok) fail(clients.errors);
+  const dev = clients.clients.filter((c) => c.development);
+  if (config.production && dev.length > 0) {
+    fail([`${config.trustedClientsFile}: trusts development clients (${dev.map((c) => c.iss).join(', ')}); NODE_ENV=production refuses them`]);
+  }
+  logger.info({ clients: clients.clients.map((c) => c.iss) }, 'trusted CDS clients');
+  return authenticator({ clients: clients.clients, clockSkewSec: config.clockSkewSec });
+}
+
+const auth = clientAuthenticator();
+const app = createApp({ config, registry, logger, ...(auth ? { authenticator: auth } : {}) });
+const server = app.listen(config.port, config.host, () => {
   const { port } = server.address() as AddressInfo;
   logger.info(
     { host: config.host, port, services: registry.services.map((s) => s.definition.id), prefetch: config.prefetchMode },
@@ -27,6 +46,8 @@ const server = createApp({ config, registry, logger }).listen(config.port, confi
   );
 });
 server.on('error', (e) => fail([`cannot listen on ${config.host}:${config.port}: ${e.message}`]));
+server.requestTimeout = config.limits.requestTimeoutMs;
+server.headersTimeout = Math.min(config.limits.requestTimeoutMs, 10_000);
 
 const shutdown = gracefulShutdown(server, logger, config.shutdownGraceMs);
 for (const signal of ['SIGTERM', 'SIGINT'] as const) {

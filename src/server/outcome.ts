@@ -8,6 +8,7 @@ export type IssueType =
   | 'not-supported'
   | 'too-long'
   | 'incomplete'
+  | 'login'
   | 'exception';
 
 export interface Failure {

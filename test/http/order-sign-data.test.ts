@@ -2,6 +2,7 @@ import request from 'supertest';
 import { afterAll, beforeAll, beforeEach, describe, expect, test } from 'vitest';
 import { hookResponseSchema } from '../../src/cds-hooks/schemas.js';
 import { testApp, shippedRegistry } from '../support/app.js';
+import { clientJwt, SERVICE_URL } from '../support/jwt.js';
 import { startFhirTestServer, type FhirTestServer } from '../support/fhir-server.js';
 import { patientResources, prefetchFrom, request as fixtureRequest } from '../support/fixtures.js';
 
@@ -115,8 +116,8 @@ describe('data gathering: prefetch first, the FHIR server for what is missing', 
 
   test('in production a plain-http fhirServer is not called: prefetch alone, else 412', async () => {
     const body = await renalRequest(['patient', 'coverage']);
-    const t = testApp({ NODE_ENV: 'production' });
-    const res = await request(t.app).post(SERVICE).send(body);
+    const t = testApp({ NODE_ENV: 'production', CDS_AUTH: 'on' });
+    const res = await request(t.app).post(SERVICE).set('Authorization', `Bearer ${await clientJwt({ aud: SERVICE_URL })}`).send(body);
     expect(res.status).toBe(412);
     expect(fhir.requests).toEqual([]);
     expect(t.logs.find((l) => l['path'] === SERVICE)?.['fhirServerRefused']).toBe('plain http in production');

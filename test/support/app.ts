@@ -1,6 +1,8 @@
 import { Writable } from 'node:stream';
 import type { Express } from 'express';
 import { loadRegistry, type Registry } from '../../src/cds-hooks/registry.js';
+import { authenticator } from '../../src/auth/client-auth.js';
+import { trustedClients } from '../../src/auth/trusted-clients.js';
 import { createApp } from '../../src/server/app.js';
 import { configFrom, type Config } from '../../src/server/config.js';
 import { createLogger } from '../../src/server/logger.js';
@@ -23,7 +25,7 @@ export function shippedRegistry(): Registry {
 
 /** The app on a pinned clock (the scenario fixtures' evaluation date) unless `now` says otherwise. */
 export function testApp(env: Record<string, string> = {}, now: () => Date = () => new Date('2026-11-23T12:00:00Z')): TestApp {
-  const config = configFrom(env);
+  const config = configFrom({ CDS_AUTH: 'off', ...env });
   const registry = shippedRegistry();
   const raw: string[] = [];
   const sink = new Writable({
@@ -33,7 +35,10 @@ export function testApp(env: Record<string, string> = {}, now: () => Date = () =
     },
   });
   const logger = createLogger('debug', sink);
-  const app = createApp({ config, registry, logger, now });
+  const clients = config.auth ? trustedClients(config.trustedClientsFile) : undefined;
+  if (clients && !clients.ok) throw new Error(clients.errors.join('\n'));
+  const auth = clients?.ok ? authenticator({ clients: clients.clients, clockSkewSec: config.clockSkewSec, now: () => now().getTime() }) : undefined;
+  const app = createApp({ config, registry, logger, now, ...(auth ? { authenticator: auth } : {}) });
   return {
     app,
     config,
