@@ -227,6 +227,37 @@ describe('404, 405, 413', () => {
   });
 });
 
+describe('bounds on one request (422 beyond them)', () => {
+  test('JSON nested deeper than CDS_MAX_JSON_DEPTH', async () => {
+    let deep: unknown = 'x';
+    for (let i = 0; i < 100; i += 1) deep = { a: deep };
+    const body = { ...valid(), extension: { deep } };
+    const res = await request(testApp().app).post(SERVICE).send(body);
+    expect(res.status).toBe(422);
+    expect(res.body.issue[0].diagnostics).toMatch(/deeper than 64 levels/);
+  });
+
+  test('more draft orders than CDS_MAX_DRAFT_ORDERS', async () => {
+    const body = valid();
+    const order = body['context']['draftOrders']['entry'][0];
+    body['context']['draftOrders']['entry'] = Array.from({ length: 4 }, (_, i) => ({ resource: { ...order.resource, id: `o${i}` } }));
+    const res = await request(testApp({ CDS_MAX_DRAFT_ORDERS: '3' }).app).post(SERVICE).send(body);
+    expect(res.status).toBe(422);
+    expect(res.body.issue[0].expression).toEqual(['context.draftOrders.entry']);
+  });
+
+  test('more prefetched resources than CDS_MAX_PREFETCH_RESOURCES', async () => {
+    const res = await request(testApp({ CDS_MAX_PREFETCH_RESOURCES: '3' }).app).post(SERVICE).send(valid());
+    expect(res.status).toBe(422);
+    expect(res.body.issue[0].expression).toEqual(['prefetch']);
+  });
+
+  test('security headers on every answer', async () => {
+    const res = await request(testApp().app).get('/cds-services');
+    expect(res.headers).toMatchObject({ 'x-content-type-options': 'nosniff', 'referrer-policy': 'no-referrer', 'cache-control': 'no-store' });
+  });
+});
+
 describe('feedback', () => {
   const FEEDBACK = `${SERVICE}/feedback`;
   test('accepts CDS Hooks 2.0 feedback and answers 200', async () => {

@@ -197,6 +197,14 @@ describe('412: data needed for an order in scope was not prefetched and there is
 });
 
 describe('the FHIR server fails or is too slow: 200 with what the data allows, saying what was unavailable', () => {
+  test('an answer larger than CDS_FHIR_MAX_RESPONSE is not read', async () => {
+    const body = await renalRequest(['patient', 'coverage']);
+    const t = testApp({ CDS_FHIR_MAX_RESPONSE: '200b' });
+    const res = await request(t.app).post(SERVICE).send(body);
+    expect(res.status).toBe(200);
+    expect(t.logs.find((l) => l['path'] === SERVICE)?.['unavailable']).toEqual(expect.arrayContaining(['conditions:too-large']));
+  });
+
   const faults = [
     { name: 'slow past the timeout', fault: { hang: true }, reason: /did not answer in time/, logged: 'conditions:timeout' },
     { name: 'answering 401', fault: { status: 401 }, reason: /could not provide it/, logged: 'conditions:http-401' },

@@ -34,7 +34,7 @@ export function testApp(env: Record<string, string> = {}, now: () => Date = () =
       cb();
     },
   });
-  const logger = createLogger('debug', sink);
+  const logger = createLogger(env['LOG_LEVEL'] ?? 'debug', sink);
   const clients = config.auth ? trustedClients(config.trustedClientsFile) : undefined;
   if (clients && !clients.ok) throw new Error(clients.errors.join('\n'));
   const auth = clients?.ok ? authenticator({ clients: clients.clients, clockSkewSec: config.clockSkewSec, now: () => now().getTime() }) : undefined;
