@@ -22,6 +22,7 @@ const SYSTEMS: Record<string, string> = {
   cpt: 'http://www.ama-assn.org/go/cpt',
   ajcc: 'http://cancerstaging.org',
   hcpcs: 'https://www.cms.gov/Medicare/Coding/HCPCSReleaseCodeSets',
+  icd10oid: 'urn:oid:2.16.840.1.113883.6.90',
 };
 
 type Rec = Record<string, any>;

@@ -13,7 +13,7 @@ function qr(id: string, extra: Record<string, unknown>, items: Record<string, bo
     status: 'completed',
     questionnaire: `${URL_}|2.1.0`,
     subject: { reference: 'Patient/p1' },
-    item: Object.entries(items).map(([linkId, v]) => ({ linkId, answer: [{ valueBoolean: v }] })),
+    item: Object.entries({ attestation: true, ...items }).map(([linkId, v]) => ({ linkId, answer: [{ valueBoolean: v }] })),
     ...extra,
   } as fhir4.Resource;
 }
@@ -46,10 +46,26 @@ describe('attestation from QuestionnaireResponses', () => {
     expect(read([qr('a', {}, { 'V.A': true, attestation: false })]).answer('V.A')).toBeUndefined();
   });
 
+  test('a response without a "yes" to the attestation item does not count', () => {
+    const unattested = { ...qr('a', {}, {}), item: [{ linkId: 'V.A', answer: [{ valueBoolean: true }] }] } as fhir4.Resource;
+    expect(read([unattested]).answer('V.A')).toBeUndefined();
+  });
+
+  test('an unlinked response expires after the configured days; one linked to the order does not', () => {
+    const old = qr('old', { authored: '2026-01-10T10:00:00Z' }, { 'V.A': true });
+    const linkedOld = qr('linked', { authored: '2026-01-10T10:00:00Z', basedOn: [{ reference: 'ServiceRequest/sr-1' }] }, { 'V.B': true });
+    const a = attestationsFor({ responses: [old, linkedOld], questionnaireUrl: URL_, patientId: 'p1', orderReference: 'ServiceRequest/sr-1', maxAgeDays: 90, evaluationDate: '2026-11-23' });
+    expect(a.answer('V.A')).toBeUndefined();
+    expect(a.answer('V.B')?.value).toBe(true);
+  });
+
   test('answers nested under answers (item.answer.item) are read too', () => {
     const nested = {
       ...qr('a', {}, {}),
-      item: [{ linkId: 'indication', answer: [{ valueCoding: { code: 'V' }, item: [{ linkId: 'V.B', answer: [{ valueBoolean: true }] }] }] }],
+      item: [
+        { linkId: 'attestation', answer: [{ valueBoolean: true }] },
+        { linkId: 'indication', answer: [{ valueCoding: { code: 'V' }, item: [{ linkId: 'V.B', answer: [{ valueBoolean: true }] }] }] },
+      ],
     } as fhir4.Resource;
     const a = read([nested]);
     expect(a.answer('V.B')?.value).toBe(true);

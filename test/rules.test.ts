@@ -33,7 +33,7 @@ function loadErrors(folder: string): string {
 
 describe('policy loading fails start-up with the file and the node id', () => {
   test.each([
-    ['an unknown definition name', 'criteria.yaml', (t: string) => t.replace("met: '%renalInsufficiency | %solitaryKidney'", "met: '%renalInsufficency'"), /criteria\.yaml: V\.B \(met\): unknown name %renalInsufficency/],
+    ['an unknown definition name', 'criteria.yaml', (t: string) => t.replace("%renalInsufficiency, {}) | %solitaryKidney", "%renalInsufficency, {}) | %solitaryKidney"), /criteria\.yaml: V\.B \(met\): unknown name %renalInsufficency/],
     ['an unknown code list', 'criteria.yaml', (t: string) => t.replace("inValueSet('desmoid-listed-location')", "inValueSet('desmoid-sites')"), /criteria\.yaml: VIII\.B \(met\): unknown code list 'desmoid-sites'/],
     ['an invalid UCUM unit', 'criteria.yaml', (t: string) => t.replace("valueIn('ng/mL') < 10", "valueIn('ng per ml') < 10"), /criteria\.yaml: IV\.B\.2 \(met\): 'ng per ml' is not a valid UCUM unit/],
     ['FHIRPath that does not compile', 'criteria.yaml', (t: string) => t.replace("met: '%activeCoverages'", "met: '%activeCoverages.where('"), /criteria\.yaml: GEN\.benefits \(met\): FHIRPath does not compile/],
@@ -47,7 +47,7 @@ describe('policy loading fails start-up with the file and the node id', () => {
   });
 
   test('the registry refuses to start with such a policy, naming the file', () => {
-    const folder = folderWith('criteria.yaml', (t) => t.replace("met: '%renalInsufficiency | %solitaryKidney'", "met: '%nope'"));
+    const folder = folderWith('criteria.yaml', (t) => t.replace("%renalInsufficiency, {}) | %solitaryKidney", "%nope, {}) | %solitaryKidney"));
     const result = loadRegistry(join(folder, '..'));
     expect(result.ok).toBe(false);
     if (!result.ok) expect(result.errors.join('\n')).toMatch(/cryoablation\/criteria\.yaml: V\.B \(met\): unknown name %nope/);
@@ -147,18 +147,26 @@ describe('the documentation Questionnaire is generated from the tree', () => {
     expect(q.name).toMatch(/^[A-Z][A-Za-z0-9]*$/);
   });
 
-  test('asks the indication, then one group per section enabled by it, then the attestation', () => {
+  test('asks the indication, then each section enabled by it (a group, or one item for a single-criterion section), then the attestation', () => {
     const items = q.item ?? [];
     expect(items[0]).toMatchObject({ linkId: 'indication', type: 'choice', required: true });
     expect(items[0]?.answerOption?.map((o) => o.valueCoding?.code)).toEqual(['I', 'II', 'III', 'IV', 'V', 'VI', 'VII', 'VIII', 'other']);
-    const groups = items.filter((i) => i.type === 'group');
-    expect(groups.map((g) => g.linkId)).toEqual(['I', 'II', 'III', 'IV', 'V', 'VI', 'VII', 'VIII']);
-    for (const g of groups) expect(g.enableWhen).toEqual([expect.objectContaining({ question: 'indication', operator: '=', answerCoding: expect.objectContaining({ code: g.linkId }) })]);
+    const sections = items.slice(1, -1);
+    expect(sections.map((g) => [g.linkId, g.type])).toEqual([
+      ['I', 'boolean'], ['II', 'group'], ['III', 'group'], ['IV', 'group'], ['V', 'group'], ['VI', 'group'], ['VII', 'group'], ['VIII', 'group'],
+    ]);
+    for (const g of sections) expect(g.enableWhen).toEqual([expect.objectContaining({ question: 'indication', operator: '=', answerCoding: expect.objectContaining({ code: g.linkId }) })]);
     expect(items.at(-1)).toMatchObject({ linkId: 'attestation', type: 'boolean', required: true });
   });
 
+  test('every linkId is unique (FHIR que-2)', () => {
+    const all = (items: fhir4.QuestionnaireItem[]): string[] => items.flatMap((i) => [i.linkId, ...all(i.item ?? [])]);
+    const ids = all(q.item ?? []);
+    expect(new Set(ids).size).toBe(ids.length);
+  });
+
   test('holds one yes/no item per attestable criterion, linkId = criterion id, and nothing else', () => {
-    const booleans = (q.item ?? []).flatMap((g) => g.item ?? []);
+    const booleans = (q.item ?? []).slice(1, -1).flatMap((g) => (g.type === 'group' ? (g.item ?? []) : [g]));
     const attestable = [...policy.nodes.values()].filter((n) => n.kind === 'leaf' && n.question && policy.sections.some((s) => s.node.id === n.id || n.id.startsWith(`${s.node.id}.`)));
     expect(booleans.every((i) => i.type === 'boolean')).toBe(true);
     expect(booleans.map((i) => i.linkId).sort()).toEqual(attestable.map((n) => n.id).sort());

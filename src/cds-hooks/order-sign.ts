@@ -191,7 +191,14 @@ export function evaluateOrders(
       order,
       candidateSections: match.sections,
       env: environment({ order, resources, patientId, evaluationDate, unavailableData: incompleteData }),
-      attestations: attestationsFor({ responses, questionnaireUrl: questionnaire, patientId, orderReference: orderReference(order) }),
+      attestations: attestationsFor({
+        responses,
+        questionnaireUrl: questionnaire,
+        patientId,
+        orderReference: orderReference(order),
+        maxAgeDays: service.policy.questionnaire.attestationMaxAgeDays,
+        evaluationDate,
+      }),
       incompleteData,
     }),
   );

@@ -1,4 +1,5 @@
 import { isObject } from './bundle.js';
+import { canonicalSystem } from './systems.js';
 
 /** What the engine reads of a draft order, whatever its resource type and however loosely it is formed. */
 
@@ -23,7 +24,7 @@ export function orderCodings(order: Record<string, unknown>): OrderCoding[] {
   const codings = concept?.['coding'];
   if (!Array.isArray(codings)) return [];
   return codings.filter(isObject).map((c) => ({
-    ...(typeof c['system'] === 'string' ? { system: c['system'] } : {}),
+    ...(typeof c['system'] === 'string' ? { system: canonicalSystem(c['system']) as string } : {}),
     ...(typeof c['code'] === 'string' ? { code: c['code'] } : {}),
     ...(typeof c['display'] === 'string' ? { display: c['display'] } : {}),
   }));

@@ -58,8 +58,19 @@ export interface AttestationQuery {
   readonly questionnaireUrl: string;
   readonly patientId: string;
   readonly orderReference: string | undefined;
+  /** Responses not linked to the order count only when authored within this many days of the evaluation. */
+  readonly maxAgeDays?: number;
+  readonly evaluationDate?: string;
 }
 
+function recentEnough(qr: Rec, q: AttestationQuery): boolean {
+  if (q.maxAgeDays === undefined || q.evaluationDate === undefined) return true;
+  const authored = typeof qr['authored'] === 'string' ? Date.parse(qr['authored']) : NaN;
+  if (Number.isNaN(authored)) return false;
+  return Date.parse(q.evaluationDate) - authored <= q.maxAgeDays * 86_400_000;
+}
+
+/** Responses need a "yes" to the attestation item; those not linked to the order also expire. */
 export function attestationsFor(q: AttestationQuery): Attestations {
   const candidates = q.responses
     .map((r) => r as unknown as Rec)
@@ -71,7 +82,8 @@ export function attestationsFor(q: AttestationQuery): Attestations {
       return subject === undefined || subject === `Patient/${q.patientId}`;
     })
     .map((qr) => ({ qr, linked: linkedOrders(qr) }))
-    .filter(({ linked }) => linked.length === 0 || (q.orderReference !== undefined && linked.includes(q.orderReference)));
+    .filter(({ linked }) => linked.length === 0 || (q.orderReference !== undefined && linked.includes(q.orderReference)))
+    .filter(({ qr, linked }) => linked.length > 0 || recentEnough(qr, q));
   const time = (qr: Rec) => (typeof qr['authored'] === 'string' ? Date.parse(qr['authored']) || 0 : 0);
   candidates.sort((a, b) => Number(b.linked.length > 0) - Number(a.linked.length > 0) || time(b.qr) - time(a.qr));
 
@@ -79,7 +91,7 @@ export function attestationsFor(q: AttestationQuery): Attestations {
   for (const { qr } of candidates) {
     const own = new Map<string, Answer['value']>();
     collectAnswers(qr['item'], own);
-    if (own.get(ATTESTATION_LINK_ID) === false) continue;
+    if (own.get(ATTESTATION_LINK_ID) !== true) continue;
     const reference = typeof qr['id'] === 'string' ? `QuestionnaireResponse/${qr['id']}` : 'QuestionnaireResponse';
     const authored = typeof qr['authored'] === 'string' ? qr['authored'] : undefined;
     for (const [linkId, value] of own) {

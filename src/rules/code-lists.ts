@@ -1,3 +1,4 @@
+import { canonicalSystem } from '../fhir/systems.js';
 import type { CodeListsFile } from './policy-schema.js';
 
 /** Named code lists (value sets given by enumeration, plus ICD-10-CM category prefixes). */
@@ -12,7 +13,8 @@ export function codeList(name: string, def: CodeListsFile['lists'][string]): Cod
   const prefixes = def.prefixes.map((p) => ({ system: p.system, prefix: p.prefix }));
   return {
     name,
-    has(system, code) {
+    has(rawSystem, code) {
+      const system = canonicalSystem(rawSystem);
       if (typeof system !== 'string' || typeof code !== 'string') return false;
       const trimmed = code.trim();
       return exact.has(`${system}|${trimmed}`) || prefixes.some((p) => p.system === system && trimmed.startsWith(p.prefix));

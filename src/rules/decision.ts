@@ -63,6 +63,14 @@ function evaluateIndication(node: PolicyNode, sectionId: string, ctx: Evaluation
   if (result.state !== 'unknown') return result;
   const automatic = node.notMet === undefined;
   if (automatic && ctx.env.vars['indicationSource'] === 'order' && result.evidence.length === 0 && result.notes.length === 0) {
+    const recordMatch = matchesRecord(node, ctx);
+    if (recordMatch.length > 0) {
+      return {
+        ...result,
+        evidence: recordMatch,
+        notes: ['the reason on the order matches no heading, but a current diagnosis does: the indication is asked for'],
+      };
+    }
     return {
       ...result,
       state: 'not-met',
@@ -83,6 +91,17 @@ function evaluateIndication(node: PolicyNode, sectionId: string, ctx: Evaluation
 }
 
 /** The catch-all exclusion; it stands aside when a named exclusion already applies. */
+/** Whether the indication predicate holds for the patient's current conditions rather than the order's reasons. */
+function matchesRecord(node: PolicyNode, ctx: EvaluationContext): ReturnType<typeof toEvidence> {
+  if (!node.met) return [];
+  const env = { ...ctx.env, vars: { ...ctx.env.vars, indications: ctx.env.vars['conditions'] } };
+  try {
+    return toEvidence(node.met.evaluate(env, ctx.definitions));
+  } catch {
+    return [];
+  }
+}
+
 function unmatchedIndication(
   node: PolicyNode,
   sections: readonly SectionEvaluation[],
@@ -130,8 +149,8 @@ function outcomeOf(d: {
 
 export function decide(input: DecideInput): OrderDecision {
   const { policy, env } = input;
-  const { values, errors } = evaluateDefinitions(policy, env);
-  const base: Omit<EvaluationContext, 'definitionResults'> = { env, definitions: values, attestations: input.attestations };
+  const { values, errors, failed: failedDefinitions } = evaluateDefinitions(policy, env);
+  const base: Omit<EvaluationContext, 'definitionResults'> = { env, definitions: values, failed: failedDefinitions, attestations: input.attestations };
   const definitionResults = new Map<string, NodeResult>();
   const ctx0: EvaluationContext = { ...base, definitionResults };
   const definitions = policy.definitionNodes.map((n) => {

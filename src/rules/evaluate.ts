@@ -25,27 +25,38 @@ export interface NodeResult {
 export interface EvaluationContext {
   readonly env: Environment;
   readonly definitions: Readonly<Record<string, unknown>>;
+  /** Definitions that could not be evaluated: whatever depends on them is unknown, not empty. */
+  readonly failed: ReadonlySet<string>;
   readonly attestations: Attestations;
   readonly definitionResults: ReadonlyMap<string, NodeResult>;
 }
 
-/** Evaluates the policy's named definitions in dependency order; a failing one is empty (so unknown downstream). */
-export function evaluateDefinitions(policy: Policy, env: Environment): { values: Record<string, unknown>; errors: string[] } {
+/** Evaluates the policy's named definitions in dependency order; a failing one, and all that use it, fail. */
+export function evaluateDefinitions(policy: Policy, env: Environment): { values: Record<string, unknown>; errors: string[]; failed: Set<string> } {
   const values: Record<string, unknown> = {};
   const errors: string[] = [];
+  const failed = new Set<string>();
   for (const def of policy.definitions) {
+    values[def.name] = [];
+    const broken = def.expression.references.find((r) => failed.has(r));
+    if (broken) {
+      failed.add(def.name);
+      continue;
+    }
     try {
       values[def.name] = def.expression.evaluate(env, values);
     } catch (e) {
-      values[def.name] = [];
+      failed.add(def.name);
       errors.push(`${def.name}: ${errorMessage(e)}`);
     }
   }
-  return { values, errors };
+  return { values, errors, failed };
 }
 
 function run(expr: PolicyNode['met'], ctx: EvaluationContext): { items: unknown[]; error?: string } {
   if (!expr) return { items: [] };
+  const broken = expr.references.find((r) => ctx.failed.has(r));
+  if (broken) return { items: [], error: `it uses %${broken}, which could not be evaluated` };
   try {
     return { items: expr.evaluate(ctx.env, ctx.definitions) };
   } catch (e) {

@@ -90,6 +90,8 @@ export const criteriaSchema = z.strictObject({
     indicationQuestion: nonEmpty,
     otherIndication: nonEmpty,
     attestation: nonEmpty,
+    /** Days an attestation not linked to the order stays valid. */
+    attestationMaxAgeDays: z.number().int().positive(),
   }),
   priorAuthorization: z.strictObject({ id: nodeId, text: nonEmpty, required: z.boolean(), note: nonEmpty.optional() }),
   general: z.array(generalSchema).min(1),

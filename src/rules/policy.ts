@@ -24,6 +24,8 @@ export const POLICY_FILES = { criteria: 'criteria.yaml', definitions: 'definitio
 
 export interface CompiledExpression {
   readonly source: string;
+  /** The %names it refers to. */
+  readonly references: readonly string[];
   evaluate(env: Environment, definitions: Readonly<Record<string, unknown>>): unknown[];
 }
 
@@ -119,6 +121,7 @@ function compiler(lists: ReadonlyMap<string, CodeList>, table: ReturnType<typeof
       if (problem) return undefined;
       return {
         source,
+        references: variableReferences(source),
         evaluate: (env, definitions) => {
           const out = fn(env.bundle, { ...env.vars, ...definitions });
           return Array.isArray(out) ? out : [out];

@@ -35,13 +35,14 @@ export function buildQuestionnaire(policy: Policy, at: QuestionnaireLocation): f
   const q = policy.questionnaire;
   const system = indicationSystem(policy, at);
   const sectionCoding = (node: PolicyNode): fhir4.Coding => ({ system, code: node.id, display: node.text });
-  const groups: fhir4.QuestionnaireItem[] = policy.sections.map(({ node }) => ({
-    linkId: node.id,
-    type: 'group',
-    text: `${node.id}. ${node.text}`,
-    enableWhen: [{ question: INDICATION_LINK_ID, operator: '=', answerCoding: sectionCoding(node) }],
-    item: attestable(node).map((leaf) => ({ linkId: leaf.id, type: 'boolean', text: leaf.question ?? leaf.text, prefix: leaf.id })),
-  }));
+  const enabledBy = (node: PolicyNode) => [{ question: INDICATION_LINK_ID, operator: '=' as const, answerCoding: sectionCoding(node) }];
+  const boolean = (leaf: PolicyNode): fhir4.QuestionnaireItem => ({ linkId: leaf.id, type: 'boolean', text: leaf.question ?? leaf.text, prefix: leaf.id });
+  // A section that is a single criterion is asked as that one item: a group of the same linkId would break que-2.
+  const groups: fhir4.QuestionnaireItem[] = policy.sections.map(({ node }) =>
+    node.kind === 'leaf'
+      ? { ...boolean(node), enableWhen: enabledBy(node) }
+      : { linkId: node.id, type: 'group', text: `${node.id}. ${node.text}`, enableWhen: enabledBy(node), item: attestable(node).map(boolean) },
+  );
   return {
     resourceType: 'Questionnaire',
     id: q.id,

@@ -49,6 +49,9 @@ export function valueIn(q: unknown, target: string, aliases: UnitAliases): numbe
   const from = quantityUnit(quantity, aliases);
   if (!from) return undefined;
   if (from === target) return value;
+  // UCUM reads {annotations} as 1, so mL/min would silently pass for mL/min/{1.73_m2}: they must match.
+  const notes = (u: string) => (u.match(/\{[^}]*\}/g) ?? []).sort().join();
+  if (notes(from) !== notes(target)) return undefined;
   try {
     const converted = ucum.convertUnitTo(from, value, target);
     return converted.status === 'succeeded' && typeof converted.toVal === 'number' ? converted.toVal : undefined;
