@@ -14,6 +14,8 @@ const outcomes = <T extends z.ZodType>(t: T) =>
 
 export const cardTextsSchema = z.strictObject({
   policyName: nonEmpty,
+  /** How clinicians call the order codes the service answers for ("CPT"). */
+  codeLabel: nonEmpty,
   policyUrl: z.url().optional(),
   procedureNames: z.record(nonEmpty, nonEmpty),
   summaries: outcomes(nonEmpty),

@@ -13,13 +13,15 @@ export interface OrderView {
   /** How the order is named for clinicians: its text, else the code's display. */
   readonly label: string;
   readonly codings: readonly OrderCoding[];
-  /** Whether the order's code also covers methods other than cryoablation (the card then says so). */
+  /** Whether the order's code also covers methods other than the one the policy governs (the card then says so). */
   readonly methodNote: boolean;
 }
 
 export interface CardContext {
   readonly source: ServiceSource;
   readonly texts: CardTexts;
+  /** The policy's own prior-authorization sentence, quoted on the instructions card. */
+  readonly priorAuthorizationText: string;
   /** The policy page; a criterion's anchor is appended as #id. */
   readonly policyUrl: string;
   readonly unavailableData: readonly { description: string; reason: string }[];
@@ -115,7 +117,7 @@ export function decisionCard(view: OrderView, ctx: CardContext): Card {
   );
   const codes = view.codings.map((c) => c.code).filter(Boolean).join(', ');
   const detail = [
-    `**${view.label}** (CPT ${codes})${d.reference ? ` — order ${d.reference}` : ''}`,
+    `**${view.label}** (${t.codeLabel} ${codes})${d.reference ? ` — order ${d.reference}` : ''}`,
     '',
     ...(view.methodNote ? [fill(t.methodNote, { code }), ''] : []),
     ...(d.outcome === 'investigative' ? [...exclusionBlock(d, link), ''] : d.outcome === 'no-coverage' ? [] : sectionBlock(d, link)),
@@ -164,15 +166,16 @@ export function priorAuthorizationCard(views: readonly OrderView[], ctx: CardCon
   const needing = views.filter((v) => v.decision.priorAuthorizationRequired && (v.decision.outcome === 'covered' || v.decision.outcome === 'documentation-needed'));
   if (needing.length === 0) return undefined;
   const pa = ctx.texts.priorAuthorization;
-  const procedures = needing.map((v) => `CPT ${primaryCode(v)}`).join(', ');
+  const label = ctx.texts.codeLabel;
+  const procedures = needing.map((v) => `${label} ${primaryCode(v)}`).join(', ');
   const references = needing.flatMap((v) => (v.decision.reference ? [v.decision.reference] : []));
   return {
     uuid: randomUUID(),
     summary: fill(pa.summary, { plan: ctx.source.label, procedures }, SUMMARY_MAX),
     detail: [
-      `Prior authorization is required (${ctx.texts.policyName}: "Prior Authorization: Yes, per network provider agreement.") for:`,
+      `Prior authorization is required (${ctx.texts.policyName}: "${ctx.priorAuthorizationText}") for:`,
       '',
-      ...needing.map((v) => `- **${v.label}** (CPT ${v.codings.map((c) => c.code).join(', ')})`),
+      ...needing.map((v) => `- **${v.label}** (${label} ${v.codings.map((c) => c.code).join(', ')})`),
       '',
       `Request it on the provider portal (${pa.portal}) or by phone at ${pa.phone}.`,
       '',
@@ -199,7 +202,7 @@ export function noCoverageCard(views: readonly OrderView[], ctx: CardContext): C
     detail: [
       `The plan has no active coverage on record for this member, so it cannot assert coverage for:`,
       '',
-      ...views.map((v) => `- **${v.label}** (CPT ${v.codings.map((c) => c.code).join(', ')})`),
+      ...views.map((v) => `- **${v.label}** (${ctx.texts.codeLabel} ${v.codings.map((c) => c.code).join(', ')})`),
       '',
       `**Next step:** ${oneLine(ctx.texts.nextSteps['no-coverage'])}`,
     ].join('\n'),

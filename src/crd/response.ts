@@ -72,6 +72,7 @@ export function buildResponse(input: ResponseInput): HookResponse {
   const ctx: CardContext = {
     source: service.definition.source,
     texts,
+    priorAuthorizationText: service.policy.priorAuthorization.text,
     policyUrl: input.policyUrl ?? texts.policyUrl ?? `${input.baseUrl}/policies/${service.policy.id}`,
     unavailableData: input.unavailableData,
   };

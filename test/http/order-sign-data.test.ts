@@ -96,18 +96,12 @@ describe('data gathering: prefetch first, the FHIR server for what is missing', 
     expect(fhir.requests).toEqual([]);
   });
 
-  test('no access token: the FHIR server is queried without an Authorization header', async () => {
+  test.each([
+    ['no fhirAuthorization (Sandbox, Medplum)', (b: Record<string, any>) => delete b['fhirAuthorization']],
+    ['an empty access token (CRD request generator)', (b: Record<string, any>) => (b['fhirAuthorization']['access_token'] = '')],
+  ])('%s: the FHIR server is queried without an Authorization header', async (_name, strip) => {
     const body = await renalRequest(['patient', 'coverage']);
-    delete body['fhirAuthorization'];
-    const res = await request(testApp().app).post(SERVICE).send(body);
-    expect(res.status).toBe(200);
-    expect(fhir.requests.length).toBe(CLINICAL_KEYS.length);
-    expect(fhir.requests.every((r) => r.authorization === undefined)).toBe(true);
-  });
-
-  test('an empty access token (CRD request generator): queried without an Authorization header', async () => {
-    const body = await renalRequest(['patient', 'coverage']);
-    body['fhirAuthorization']['access_token'] = '';
+    strip(body);
     const res = await request(testApp().app).post(SERVICE).send(body);
     expect(res.status).toBe(200);
     expect(fhir.requests.length).toBe(CLINICAL_KEYS.length);
