@@ -1,6 +1,15 @@
 import { describe, expect, test } from 'vitest';
 import { loadConfig } from '../src/server/config.js';
 
+describe('the evaluation day', () => {
+  test('is the day in the plan\'s time zone: 11:30 pm in Chicago on Dec 31 is still Dec 31', async () => {
+    const { dayIn } = await import('../src/cds-hooks/order-sign.js');
+    const instant = new Date('2027-01-01T05:30:00Z');
+    expect(dayIn(instant, 'America/Chicago')).toBe('2026-12-31');
+    expect(dayIn(instant, 'UTC')).toBe('2027-01-01');
+  });
+});
+
 describe('configuration from the environment', () => {
   test('defaults match the README', () => {
     const result = loadConfig({});
@@ -34,6 +43,7 @@ describe('configuration from the environment', () => {
     ['CDS_PREFETCH', 'some', /CDS_PREFETCH: /],
     ['CDS_PUBLIC_BASE_URL', 'ftp://x', /CDS_PUBLIC_BASE_URL: /],
     ['LOG_LEVEL', 'loud', /LOG_LEVEL: /],
+    ['CDS_TIMEZONE', 'Mars/Olympus', /CDS_TIMEZONE: must be an IANA time zone/],
   ])('rejects %s=%s with a message naming the variable', (name, value, expected) => {
     const result = loadConfig({ [name]: value });
     expect(result.ok).toBe(false);

@@ -22,7 +22,7 @@ export interface PipelineDeps {
   readonly fetch: typeof fetch;
   /** Aborted when the client gives up on the call. */
   readonly signal?: AbortSignal;
-  /** The clock; the evaluation date is its UTC day. */
+  /** The clock; the evaluation date is its day in the plan's time zone (CDS_TIMEZONE). */
   readonly now?: () => Date;
   /** Whether the request's fhirServer may receive the access token (the allowlist, for the calling client). */
   readonly fhirServerAllowed?: (fhirServer: string) => boolean;
@@ -100,6 +100,11 @@ function preconditionFailed(missing: readonly DataQuery[]): Failure {
   );
 }
 
+/** The calendar day (YYYY-MM-DD) of an instant in a time zone. */
+export function dayIn(instant: Date, timeZone: string): string {
+  return new Intl.DateTimeFormat('en-CA', { timeZone, year: 'numeric', month: '2-digit', day: '2-digit' }).format(instant);
+}
+
 function unavailableText(o: QueryOutcome): string {
   if (o.status === 'partial') return 'only partly retrieved';
   return o.failure?.kind === 'timeout' ? 'the EHR did not answer in time' : 'the EHR could not provide it';
@@ -156,7 +161,7 @@ export async function orderSign(
   if (incomplete.length > 0) {
     metrics.unavailable = incomplete.map((o) => `${o.query.key}:${o.failure ? failureLabel(o.failure) : o.status}`);
   }
-  const evaluationDate = (deps.now?.() ?? new Date()).toISOString().slice(0, 10);
+  const evaluationDate = dayIn(deps.now?.() ?? new Date(), deps.config.timeZone);
   const decisions = evaluateOrders(service, req, inScope, gathered, { ...deps, evaluationDate });
   metrics.decisions = decisions.map((d) => d.outcome);
   const response = buildResponse({

@@ -44,8 +44,9 @@ function reasonText(d: OrderDecision, policyName: string): string {
   }
 }
 
+/** The assertion for an order; none without a Coverage to name or an order id to update. */
 function assertion(d: OrderDecision, match: ScopeMatch, input: ResponseInput): Assertion | undefined {
-  if (!d.coverage?.id) return undefined;
+  if (!d.coverage?.id || !d.reference) return undefined;
   const policy = input.service.policy;
   const pa = d.priorAuthorizationRequired ? ('auth-needed' as const) : ('no-auth' as const);
   const base = {

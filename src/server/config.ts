@@ -18,6 +18,8 @@ export interface Config {
   readonly shutdownGraceMs: number;
   /** Where card links point instead of the service's own policy page (a criterion's anchor is appended). */
   readonly policyUrl?: string | undefined;
+  /** The plan's time zone: the day an order is evaluated on (coverage periods, look-back windows). */
+  readonly timeZone: string;
   readonly auth: boolean;
   readonly trustedClientsFile: string;
   readonly clockSkewSec: number;
@@ -66,6 +68,17 @@ const envSchema = z.object({
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   CDS_SHUTDOWN_GRACE_MS: intFrom(0, 600_000).default(10_000),
   CDS_POLICY_URL: z.url({ protocol: /^https?$/ }).optional(),
+  CDS_TIMEZONE: z
+    .string()
+    .default('UTC')
+    .refine((tz) => {
+      try {
+        new Intl.DateTimeFormat('en-US', { timeZone: tz });
+        return true;
+      } catch {
+        return false;
+      }
+    }, 'must be an IANA time zone such as America/Chicago'),
   CDS_AUTH: z.enum(['on', 'off']).default('on'),
   CDS_TRUSTED_CLIENTS: z.string().min(1).default(DEFAULT_CLIENTS),
   CDS_JWT_CLOCK_SKEW_S: intFrom(0, 300).default(60),
@@ -120,6 +133,7 @@ export function loadConfig(env: NodeJS.ProcessEnv): ConfigResult {
       logLevel: e.LOG_LEVEL,
       shutdownGraceMs: e.CDS_SHUTDOWN_GRACE_MS,
       policyUrl: e.CDS_POLICY_URL,
+      timeZone: e.CDS_TIMEZONE,
       auth: e.CDS_AUTH === 'on',
       trustedClientsFile: e.CDS_TRUSTED_CLIENTS,
       clockSkewSec: e.CDS_JWT_CLOCK_SKEW_S,

@@ -45,12 +45,16 @@ describe('the checker catches what the kit rejects', () => {
       const ext = r.systemActions[0].resource.extension.at(-1).extension;
       ext.find((e: any) => e.url === 'covered').valueCode = 'not-covered';
     }, /q2 \(2\.1\)/],
+    ['another extension of the order dropped', (_r: any, req: any) => {
+      req.context.draftOrders.entry[0].resource.extension = [{ url: 'http://example.org/x', valueString: 'y' }];
+    }, /came back changed/],
     ['a second assertion for the same order', (r: any) => r.systemActions.push(structuredClone(r.systemActions[0])), /more than one coverage-information update/],
     ['a suggestion without uuid', (r: any) => (r.cards[0] = { ...r.cards[0], suggestions: [{ label: 'x' }], selectionBehavior: 'any' }), /uuid missing \(CRD SHALL\)/],
-  ])('%s', async (_name, mutate, expected) => {
+  ])('%s', async (_name, mutate: (response: any, request: any) => unknown, expected) => {
     const res = await request(app).post(SERVICE).send(body);
     const broken = structuredClone(res.body);
-    mutate(broken);
-    expect(conformanceProblems(body, 200, broken).join('\n')).toMatch(expected);
+    const sent = structuredClone(body);
+    mutate(broken, sent);
+    expect(conformanceProblems(sent, 200, broken).join('\n')).toMatch(expected);
   });
 });

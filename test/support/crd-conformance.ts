@@ -147,9 +147,14 @@ export function conformanceProblems(request: Rec, status: number, body: Rec): st
     updatedRefs.push(ref);
     const draft = drafts.find((d) => `${d.resourceType}/${d.id}` === ref);
     if (draft) {
-      const { extension: _a, ...sent } = draft;
-      const { extension: _b, ...returned } = a.resource;
-      if (JSON.stringify(sent) !== JSON.stringify(returned)) p.push(`${where}: the order came back changed (beyond the extension)`);
+      const withoutAssertions = (r: Rec) => {
+        const others = (r.extension ?? []).filter((e: Rec) => e.url !== CI_URL);
+        const { extension: _e, ...rest } = r;
+        return others.length > 0 ? { ...rest, extension: others } : rest;
+      };
+      if (JSON.stringify(withoutAssertions(draft)) !== JSON.stringify(withoutAssertions(a.resource))) {
+        p.push(`${where}: the order came back changed (beyond its coverage-information)`);
+      }
       for (const el of REQUIRED_ELEMENTS[ref.split('/')[0]!] ?? []) {
         if (draft[el] !== undefined && a.resource[el] === undefined) p.push(`${where}: ${el} dropped from the order`);
       }
