@@ -191,6 +191,28 @@ describe('per-client settings', () => {
   });
 });
 
+describe('a client whose keys are published at a jwksUrl', () => {
+  test('the key set is fetched once, then served from the cache', async () => {
+    let fetches = 0;
+    const jwks = createServer((_req, res) => {
+      fetches += 1;
+      res.setHeader('Content-Type', 'application/json');
+      res.end(JSON.stringify({ keys: keys.pubs }));
+    }).listen(0, '127.0.0.1');
+    await once(jwks, 'listening');
+    const jwksUrl = `http://127.0.0.1:${(jwks.address() as AddressInfo).port}/jwks`;
+    try {
+      const remote = appWith([{ iss: CLIENT, jwksUrl }]);
+      const first = await request(remote).post(SERVICE).set('Authorization', `Bearer ${await token({ header: { jku: jwksUrl } })}`).send(body);
+      const second = await request(remote).post(SERVICE).set('Authorization', `Bearer ${await token()}`).send(body);
+      expect([first.status, second.status]).toEqual([200, 200]);
+      expect(fetches).toBe(1);
+    } finally {
+      await new Promise((r) => jwks.close(r));
+    }
+  });
+});
+
 describe('SSRF: a fhirServer that is not allowlisted is never called', () => {
   let hits = 0;
   let trap: Server;
