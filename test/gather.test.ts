@@ -24,7 +24,7 @@ function planned(patientId: string, keys: string[]): PlannedQuery[] {
 }
 
 const run = (plan: PlannedQuery[], prefetch: Record<string, unknown> = {}) =>
-  gather({ planned: plan, prefetch, access: fhirAccess(`${fhir.url}/`, ''), timeoutMs: 2000, maxPages: 10, maxBytes: 1_000_000, fetch });
+  gather({ planned: plan, prefetch, access: fhirAccess(`${fhir.url}/`, ''), timeoutMs: 2000, maxPages: 10, maxBytes: 1_000_000, budget: { resources: 10_000, bytes: 10_000_000 }, fetch });
 
 describe('gather', () => {
   test('collects every page of a search, each resource once, only for this patient', async () => {

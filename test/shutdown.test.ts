@@ -63,10 +63,14 @@ test('the service process answers its in-flight request after SIGTERM and exits 
       break;
     }
   }
-  const inFlight = slowOrderSign(`http://127.0.0.1:${port}`);
-  await untilFhirIsCalled();
-  child.kill('SIGTERM');
-  const [res, [code]] = await Promise.all([inFlight, once(child, 'exit')]);
-  expect(res.status).toBe(200);
-  expect(code).toBe(0);
+  try {
+    const inFlight = slowOrderSign(`http://127.0.0.1:${port}`);
+    await untilFhirIsCalled();
+    child.kill('SIGTERM');
+    const [res, [code]] = await Promise.all([inFlight, once(child, 'exit')]);
+    expect(res.status).toBe(200);
+    expect(code).toBe(0);
+  } finally {
+    if (child.exitCode === null) child.kill('SIGKILL');
+  }
 }, 20_000);

@@ -18,25 +18,32 @@ export interface AuthOptions {
 
 export type AuthResult =
   | { ok: true; client: TrustedClient; claims: JWTPayload }
-  | { ok: false; reason: string; iss?: string };
+  /** `busy`: the replay cache is full of live entries; the caller should answer 503, not 401. */
+  | { ok: false; reason: string; iss?: string; busy?: boolean };
 
 export interface Authenticator {
   /** `audience` is the absolute URL the client called. */
   verify(authorization: string | undefined, audience: string): Promise<AuthResult>;
 }
 
-/** Seen jti per issuer until the token expires; bounded, oldest first out. */
-function replayCache(limit = 100_000) {
+/**
+ * Seen jti per issuer until the token expires. Live entries are never dropped (that would reopen them to replay);
+ * when the cache is full of them, the caller is told to back off.
+ */
+function replayCache(limit = 200_000) {
   const seen = new Map<string, number>();
+  let nextSweep = 0;
   return {
-    seenBefore(key: string, expiresAtMs: number, nowMs: number): boolean {
-      for (const [k, exp] of seen) {
-        if (exp > nowMs && seen.size < limit) break;
-        seen.delete(k);
+    check(key: string, expiresAtMs: number, nowMs: number): 'fresh' | 'replayed' | 'full' {
+      if (seen.size >= limit || nowMs >= nextSweep) {
+        for (const [k, exp] of seen) if (exp <= nowMs) seen.delete(k);
+        nextSweep = nowMs + 10_000;
       }
-      if (seen.has(key) && (seen.get(key) ?? 0) > nowMs) return true;
+      const previous = seen.get(key);
+      if (previous !== undefined && previous > nowMs) return 'replayed';
+      if (seen.size >= limit) return 'full';
       seen.set(key, expiresAtMs);
-      return false;
+      return 'fresh';
     },
   };
 }
@@ -64,9 +71,10 @@ export function authenticator(opts: AuthOptions): Authenticator {
       const { header, payload } = parts;
       if (!header.alg || !(ALGORITHMS as readonly string[]).includes(header.alg)) return { ok: false, reason: `algorithm ${String(header.alg)} is not accepted` };
       if (!header.kid) return { ok: false, reason: 'no kid in the header' };
+      if (header.crit !== undefined) return { ok: false, reason: 'crit headers are not supported' };
       const iss = typeof payload.iss === 'string' ? payload.iss : undefined;
       const client = iss ? byIssuer.get(iss) : undefined;
-      if (!client) return { ok: false, reason: 'issuer is not a trusted client', ...(iss ? { iss } : {}) };
+      if (!client) return { ok: false, reason: 'issuer is not a trusted client' };
       if (header.jku !== undefined && !client.allowedJku.includes(header.jku)) return { ok: false, reason: 'jku is not on the client\'s allowlist', iss: client.iss };
       const audiences = client.audience === undefined ? [audience] : [audience, ...[client.audience].flat()];
       let claims: JWTPayload;
@@ -90,11 +98,19 @@ export function authenticator(opts: AuthOptions): Authenticator {
       }
       const nowSec = now() / 1000;
       if (typeof claims.iat !== 'number' || claims.iat > nowSec + opts.clockSkewSec) return { ok: false, reason: 'iat is in the future', iss: client.iss };
+      if (typeof claims.exp !== 'number' || claims.exp - claims.iat > client.maxTokenLifetimeSec) {
+        return { ok: false, reason: `token lives longer than ${client.maxTokenLifetimeSec} s`, iss: client.iss };
+      }
+      if (typeof claims.jti !== 'string' || claims.jti.length === 0 || claims.jti.length > 256) {
+        return { ok: false, reason: 'jti must be a string of at most 256 characters', iss: client.iss };
+      }
       if (client.tenants && !(typeof claims['tenant'] === 'string' && client.tenants.includes(claims['tenant']))) {
         return { ok: false, reason: 'tenant is not allowed', iss: client.iss };
       }
-      if (!client.allowJtiReuse && replays.seenBefore(`${client.iss}|${String(claims.jti)}`, (claims.exp ?? nowSec) * 1000, now())) {
-        return { ok: false, reason: 'jti replayed', iss: client.iss };
+      if (!client.allowJtiReuse) {
+        const seen = replays.check(`${client.iss}|${claims.jti}`, claims.exp * 1000, now());
+        if (seen === 'replayed') return { ok: false, reason: 'jti replayed', iss: client.iss };
+        if (seen === 'full') return { ok: false, reason: 'replay cache full', iss: client.iss, busy: true };
       }
       return { ok: true, client, claims };
     },

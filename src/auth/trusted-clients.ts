@@ -24,10 +24,12 @@ const clientSchema = z
     audience: z.union([z.string().min(1), z.array(z.string().min(1)).min(1)]).optional(),
     /** Accept a repeated `jti` (test tools that sign once and call many times). */
     allowJtiReuse: z.boolean().default(false),
+    /** Longest accepted token life (exp - iat); the CRD request generator signs for a day. */
+    maxTokenLifetimeSec: z.number().int().positive().max(86_400 * 7).default(300),
     tenants: z.array(z.string().min(1)).optional(),
     /** FHIR servers this client's requests may name (added to CDS_FHIR_ALLOWLIST). */
     fhirServers: z.array(url).default([]),
-    /** Trusted for development only; production refuses to start with it. */
+    /** Trusted for development only (its private key is public); production refuses to start with it. */
     development: z.boolean().default(false),
   })
   .refine((c) => [c.jwks, c.jwksFile, c.jwksUrl].filter(Boolean).length === 1, 'give exactly one of jwks, jwksFile, jwksUrl');

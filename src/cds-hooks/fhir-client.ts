@@ -16,6 +16,8 @@ export interface FetchOptions {
   readonly timeoutMs: number;
   readonly maxPages: number;
   readonly maxBytes: number;
+  /** Shared by every query of the call, spent as answers arrive. */
+  readonly budget: { resources: number; bytes: number };
   readonly fetch: typeof fetch;
 }
 
@@ -88,16 +90,18 @@ async function get(access: FhirAccess, target: string, opts: FetchOptions): Prom
   } catch {
     return { ok: false, failure: { kind: opts.signal.aborted ? 'timeout' : 'network' } };
   }
+  const cap = Math.min(opts.maxBytes, opts.budget.bytes);
   const declared = Number(res.headers.get('content-length') ?? 0);
-  if (declared > opts.maxBytes) {
+  if (declared > cap) {
     await res.body?.cancel();
     return { ok: false, failure: { kind: 'too-large' } };
   }
   let text: string;
   try {
-    const read = await readCapped(res, opts.maxBytes);
+    const read = await readCapped(res, cap);
     if (read === undefined) return { ok: false, failure: { kind: 'too-large' } };
     text = read;
+    opts.budget.bytes -= Buffer.byteLength(read);
   } catch {
     return { ok: false, failure: { kind: opts.signal.aborted ? 'timeout' : 'network' } };
   }
@@ -118,6 +122,8 @@ export async function read(access: FhirAccess, relative: string, resourceType: s
   if (!isResource(answer.body) || answer.body.resourceType !== resourceType) {
     return { ok: false, failure: { kind: 'invalid-answer' }, requests: 1 };
   }
+  opts.budget.resources -= 1;
+  if (opts.budget.resources < 0) return { ok: false, failure: { kind: 'too-large' }, requests: 1 };
   return { ok: true, resources: [answer.body], complete: true, requests: 1 };
 }
 
@@ -125,10 +131,12 @@ export async function read(access: FhirAccess, relative: string, resourceType: s
 export async function followPages(access: FhirAccess, first: fhir4.Bundle, opts: FetchOptions, pagesSoFar = 1): Promise<QueryResult> {
   const resources = bundleResources(first);
   let next = nextLink(first);
+  const overBudget = (): boolean => opts.budget.resources < 0;
   let pages = pagesSoFar;
   let requests = 0;
   const partial = (failure: FetchFailure): QueryResult => ({ ok: true, resources, complete: false, requests, failure });
   while (next) {
+    if (overBudget()) return partial({ kind: 'too-large' });
     if (pages >= opts.maxPages) return partial({ kind: 'page-limit' });
     if (!urlUnderBase(access, next)) return partial({ kind: 'foreign-link' });
     const answer = await get(access, next, opts);
@@ -136,9 +144,12 @@ export async function followPages(access: FhirAccess, first: fhir4.Bundle, opts:
     pages += 1;
     if (!answer.ok) return partial(answer.failure);
     if (!isBundle(answer.body)) return partial({ kind: 'invalid-answer', status: answer.status });
-    resources.push(...bundleResources(answer.body));
+    const page = bundleResources(answer.body);
+    opts.budget.resources -= page.length;
+    resources.push(...page);
     next = nextLink(answer.body);
   }
+  if (overBudget()) return partial({ kind: 'too-large' });
   return { ok: true, resources, complete: true, requests };
 }
 
@@ -150,6 +161,7 @@ export async function search(access: FhirAccess, relative: string, opts: FetchOp
     const failure: FetchFailure = answer.status === 200 ? { kind: 'invalid-answer' } : { kind: 'http', status: answer.status };
     return { ok: false, failure, requests: 1 };
   }
+  opts.budget.resources -= bundleResources(answer.body).length;
   const rest = await followPages(access, answer.body, opts);
   return { ...rest, requests: rest.requests + 1 };
 }

@@ -51,6 +51,8 @@ export interface GatherInput {
   readonly maxPages: number;
   /** Largest FHIR answer read, in bytes. */
   readonly maxBytes: number;
+  /** What the whole call may bring in (resources, prefetched ones included; bytes of FHIR answers). */
+  readonly budget: { resources: number; bytes: number };
   readonly fetch: typeof fetch;
   /** Aborted when the caller gives up (the client closed the request). */
   readonly signal?: AbortSignal;
@@ -101,7 +103,12 @@ export function missingWithoutServer(planned: readonly PlannedQuery[], prefetch:
 export async function gather(input: GatherInput): Promise<Gathered> {
   const timeout = AbortSignal.timeout(input.timeoutMs);
   const signal = input.signal ? AbortSignal.any([timeout, input.signal]) : timeout;
-  const opts: FetchOptions = { signal, timeoutMs: input.timeoutMs, maxPages: input.maxPages, maxBytes: input.maxBytes, fetch: input.fetch };
+  const prefetched = input.planned.reduce((n, p) => {
+    const slot = classifyPrefetch(p.query, input.prefetch);
+    return n + (slot.kind === 'use' ? slot.resources.length : 0);
+  }, 0);
+  const budget = { resources: input.budget.resources - prefetched, bytes: input.budget.bytes };
+  const opts: FetchOptions = { signal, timeoutMs: input.timeoutMs, maxPages: input.maxPages, maxBytes: input.maxBytes, budget, fetch: input.fetch };
   let fhirRequests = 0;
   const count = (r: QueryResult): QueryResult => {
     fhirRequests += r.requests;

@@ -11,6 +11,7 @@ import { hookRequestSchema, parseWith, unprocessable, type HookRequest, type Hoo
 import { scopeMatch, type DraftOrder, type ScopeMatch } from './scope.js';
 import { attestationsFor } from '../rules/attestation.js';
 import { decide, type OrderDecision } from '../rules/decision.js';
+import type { SharedDefinitions } from '../rules/evaluate.js';
 import { environment } from '../rules/environment.js';
 import { questionnaireUrl } from '../rules/questionnaire.js';
 import type { DataQuery } from './service-definition.js';
@@ -76,8 +77,8 @@ function checkBounds(req: HookRequest, config: Config): Failure | undefined {
     (n, v) => n + (isObject(v) && Array.isArray(v['entry']) ? v['entry'].length : 1),
     0,
   );
-  if (resources > config.limits.prefetchResources) {
-    return unprocessable('prefetch', `at most ${config.limits.prefetchResources} prefetched resources per call`);
+  if (resources > config.limits.resources) {
+    return unprocessable('prefetch', `at most ${config.limits.resources} prefetched resources per call`);
   }
   return undefined;
 }
@@ -153,6 +154,7 @@ export async function orderSign(
     timeoutMs: deps.config.fhirTimeoutMs,
     maxPages: deps.config.fhirMaxPages,
     maxBytes: deps.config.limits.fhirResponseBytes,
+    budget: { resources: deps.config.limits.resources, bytes: deps.config.limits.fhirTotalBytes },
     fetch: deps.fetch,
     ...(deps.signal ? { signal: deps.signal } : {}),
   });
@@ -190,8 +192,10 @@ export function evaluateOrders(
   const patientId = req.context.patientId;
   const questionnaire = questionnaireUrl(service.policy, { baseUrl: deps.config.publicBaseUrl });
   const responses = resources.filter((r) => r.resourceType === 'QuestionnaireResponse');
+  const shared = new Map() as SharedDefinitions;
   return inScope.map(({ order, match }) =>
     decide({
+      shared,
       policy: service.policy,
       order,
       candidateSections: match.sections,

@@ -42,6 +42,8 @@ export function isUnderBase(base: string, url: string): boolean {
     return false;
   }
   if (b.origin !== u.origin || u.username !== '' || u.password !== '') return false;
+  // %2F and %5C are path separators to servers that decode them: they could climb out of the base path.
+  if (/%2f|%5c/i.test(u.pathname)) return false;
   const basePath = b.pathname.replace(/\/+$/, '');
   return u.pathname === basePath || u.pathname.startsWith(`${basePath}/`);
 }

@@ -2,7 +2,15 @@ import { orderReference } from '../fhir/order.js';
 import type { Attestations } from './attestation.js';
 import type { Environment } from './environment.js';
 import { toEvidence } from './evidence.js';
-import { evaluateDefinitions, evaluateNode, failedLeaves, openQuestions, type EvaluationContext, type NodeResult } from './evaluate.js';
+import {
+  evaluateDefinitions,
+  evaluateNode,
+  failedLeaves,
+  openQuestions,
+  type EvaluationContext,
+  type NodeResult,
+  type SharedDefinitions,
+} from './evaluate.js';
 import type { Policy, PolicyNode } from './policy.js';
 
 /**
@@ -56,6 +64,8 @@ export interface DecideInput {
   readonly env: Environment;
   readonly attestations: Attestations;
   readonly incompleteData: readonly string[];
+  /** Order-independent definitions already computed for another order of the same request. */
+  readonly shared?: SharedDefinitions;
 }
 
 function evaluateIndication(node: PolicyNode, sectionId: string, ctx: EvaluationContext): NodeResult {
@@ -149,7 +159,7 @@ function outcomeOf(d: {
 
 export function decide(input: DecideInput): OrderDecision {
   const { policy, env } = input;
-  const { values, errors, failed: failedDefinitions } = evaluateDefinitions(policy, env);
+  const { values, errors, failed: failedDefinitions } = evaluateDefinitions(policy, env, input.shared);
   const base: Omit<EvaluationContext, 'definitionResults'> = { env, definitions: values, failed: failedDefinitions, attestations: input.attestations };
   const definitionResults = new Map<string, NodeResult>();
   const ctx0: EvaluationContext = { ...base, definitionResults };

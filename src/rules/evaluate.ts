@@ -31,24 +31,41 @@ export interface EvaluationContext {
   readonly definitionResults: ReadonlyMap<string, NodeResult>;
 }
 
-/** Evaluates the policy's named definitions in dependency order; a failing one, and all that use it, fail. */
-export function evaluateDefinitions(policy: Policy, env: Environment): { values: Record<string, unknown>; errors: string[]; failed: Set<string> } {
+/** Definitions that do not depend on the order, evaluated once for all the orders of a request. */
+export type SharedDefinitions = Map<string, { value: unknown; error?: string }>;
+
+/**
+ * Evaluates the policy's named definitions in dependency order; a failing one, and all that use it, fail.
+ * Definitions independent of the order come from `shared` when another order of the request computed them.
+ */
+export function evaluateDefinitions(
+  policy: Policy,
+  env: Environment,
+  shared: SharedDefinitions = new Map(),
+): { values: Record<string, unknown>; errors: string[]; failed: Set<string> } {
   const values: Record<string, unknown> = {};
   const errors: string[] = [];
   const failed = new Set<string>();
   for (const def of policy.definitions) {
     values[def.name] = [];
-    const broken = def.expression.references.find((r) => failed.has(r));
-    if (broken) {
-      failed.add(def.name);
+    const cached = def.perOrder ? undefined : shared.get(def.name);
+    if (cached) {
+      values[def.name] = cached.value;
+      if (cached.error !== undefined) failed.add(def.name);
       continue;
     }
-    try {
-      values[def.name] = def.expression.evaluate(env, values);
-    } catch (e) {
-      failed.add(def.name);
-      errors.push(`${def.name}: ${errorMessage(e)}`);
+    const broken = def.expression.references.find((r) => failed.has(r));
+    let error: string | undefined = broken ? `uses ${broken}` : undefined;
+    if (!broken) {
+      try {
+        values[def.name] = def.expression.evaluate(env, values);
+      } catch (e) {
+        error = errorMessage(e);
+        errors.push(`${def.name}: ${error}`);
+      }
     }
+    if (error !== undefined) failed.add(def.name);
+    if (!def.perOrder) shared.set(def.name, { value: values[def.name], ...(error !== undefined ? { error } : {}) });
   }
   return { values, errors, failed };
 }

@@ -51,7 +51,12 @@ export interface PolicySection {
 export interface NamedDefinition {
   readonly name: string;
   readonly expression: CompiledExpression;
+  /** Whether it depends on the order under review (else it is evaluated once per request). */
+  readonly perOrder: boolean;
 }
+
+/** Engine variables that differ from one order to the next in the same request. */
+const ORDER_VARIABLES = new Set(['order', 'indications', 'indicationSource']);
 
 export interface Policy {
   readonly id: string;
@@ -191,9 +196,13 @@ export function loadPolicy(folder: string): PolicyResult {
   const c = compiler(codeListMap, table, known);
 
   const ordered = dependencyOrder(definitions.definitions, errors, definitionsFile);
+  const perOrder = new Set<string>();
   const named = ordered.flatMap((name) => {
     const expression = c.compile(definitions.definitions[name] ?? '', `${definitionsFile}: definitions.${name}`);
-    return expression ? [{ name, expression }] : [];
+    if (!expression) return [];
+    const dependsOnOrder = expression.references.some((r) => ORDER_VARIABLES.has(r) || perOrder.has(r));
+    if (dependsOnOrder) perOrder.add(name);
+    return [{ name, expression, perOrder: dependsOnOrder }];
   });
 
   const nodes = new Map<string, PolicyNode>();

@@ -121,6 +121,7 @@ function clientAuthentication(config: Config, logger: Logger, auth: Authenticato
     const result = await auth.verify(req.get('authorization'), audience);
     if (!result.ok) {
       Object.assign(logFields(res), { authFailure: result.reason, ...(result.iss ? { client: result.iss.slice(0, 200) } : {}) });
+      if (result.busy) return sendFailure(res, { ...failure(503, 'exception', 'Busy; retry shortly'), headers: { 'Retry-After': '5' } });
       return sendFailure(res, {
         ...failure(401, 'login', 'Authentication required'),
         headers: { 'WWW-Authenticate': 'Bearer realm="cds-services"' },

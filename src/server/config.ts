@@ -28,7 +28,10 @@ export interface Config {
   readonly limits: {
     readonly jsonDepth: number;
     readonly draftOrders: number;
-    readonly prefetchResources: number;
+    /** Resources one call may bring in, prefetched and fetched together. */
+    readonly resources: number;
+    /** Bytes of FHIR answers one call may read, all queries and pages together. */
+    readonly fhirTotalBytes: number;
     readonly fhirResponseBytes: number;
     readonly requestTimeoutMs: number;
   };
@@ -84,8 +87,9 @@ const envSchema = z.object({
   CDS_JWT_CLOCK_SKEW_S: intFrom(0, 300).default(60),
   CDS_FHIR_ALLOWLIST: z.string().optional(),
   CDS_MAX_JSON_DEPTH: intFrom(8, 1000).default(64),
-  CDS_MAX_DRAFT_ORDERS: intFrom(1, 1000).default(50),
-  CDS_MAX_PREFETCH_RESOURCES: intFrom(1, 100_000).default(5000),
+  CDS_MAX_DRAFT_ORDERS: intFrom(1, 1000).default(20),
+  CDS_MAX_RESOURCES: intFrom(1, 100_000).default(5000),
+  CDS_FHIR_MAX_TOTAL: z.string().regex(/^\d+(b|kb|mb)$/i, 'must look like 500kb or 5mb').default('20mb'),
   CDS_FHIR_MAX_RESPONSE: z.string().regex(/^\d+(b|kb|mb)$/i, 'must look like 500kb or 5mb').default('10mb'),
   CDS_REQUEST_TIMEOUT_MS: intFrom(1000, 600_000).default(15_000),
 });
@@ -141,7 +145,8 @@ export function loadConfig(env: NodeJS.ProcessEnv): ConfigResult {
       limits: {
         jsonDepth: e.CDS_MAX_JSON_DEPTH,
         draftOrders: e.CDS_MAX_DRAFT_ORDERS,
-        prefetchResources: e.CDS_MAX_PREFETCH_RESOURCES,
+        resources: e.CDS_MAX_RESOURCES,
+        fhirTotalBytes: bytes(e.CDS_FHIR_MAX_TOTAL),
         fhirResponseBytes: bytes(e.CDS_FHIR_MAX_RESPONSE),
         requestTimeoutMs: e.CDS_REQUEST_TIMEOUT_MS,
       },

@@ -33,6 +33,13 @@ function clientAuthenticator(): Authenticator | undefined {
     fail([`${config.trustedClientsFile}: trusts development clients (${dev.map((c) => c.iss).join(', ')}); NODE_ENV=production refuses them`]);
   }
   logger.info({ clients: clients.clients.map((c) => c.iss) }, 'trusted CDS clients');
+  if (dev.length > 0) {
+    const exposed = !/^(127\.|localhost$|::1$)/.test(config.host);
+    logger.warn(
+      { developmentClients: dev.map((c) => c.iss), host: config.host },
+      `development trust: clients whose private keys are public are trusted${exposed ? ' AND the service listens beyond loopback' : ''}; set NODE_ENV=production and CDS_TRUSTED_CLIENTS for real deployments`,
+    );
+  }
   return authenticator({ clients: clients.clients, clockSkewSec: config.clockSkewSec });
 }
 

@@ -1,3 +1,4 @@
+import { createPrivateKey, sign as cryptoSign } from 'node:crypto';
 import { Writable } from 'node:stream';
 import { createServer, type Server } from 'node:http';
 import { once } from 'node:events';
@@ -65,9 +66,21 @@ async function token(o: { key?: JWK; alg?: string; claims?: Record<string, unkno
   return clientJwt({ aud: SERVICE_URL, key: o.key ?? keys.es384, alg: o.alg ?? 'ES384', claims: { iss: CLIENT, ...o.claims }, header: o.header ?? {}, omit: o.omit ?? [], nowSec });
 }
 
+/** Calls the service with a fresh log; waits for the request's log line (written when the exchange closes). */
 async function call(authorization: string | undefined, path = SERVICE) {
+  logText = '';
   const r = request(app).post(path).send(body);
-  return authorization === undefined ? r : r.set('Authorization', authorization);
+  const res = await (authorization === undefined ? r : r.set('Authorization', authorization));
+  await new Promise((done) => setTimeout(done, 20));
+  return res;
+}
+
+/** A JWS signed by hand, for headers jose will not sign (crit). */
+function handSigned(header: Record<string, unknown>, claims: Record<string, unknown>, jwk: JWK): string {
+  const enc = (o: unknown) => Buffer.from(JSON.stringify(o)).toString('base64url');
+  const input = `${enc(header)}.${enc(claims)}`;
+  const key = createPrivateKey({ key: jwk as never, format: 'jwk' });
+  return `${input}.${cryptoSign('sha384', Buffer.from(input), { key, dsaEncoding: 'ieee-p1363' }).toString('base64url')}`;
 }
 
 function lastFailure(): string {
@@ -160,6 +173,26 @@ describe('rejected with 401', () => {
     expect401(await call(`Bearer ${h}.${forged}.${s}`), /signature does not verify/);
   });
 
+  test('a token that lives longer than the client allows', async () =>
+    expect401(await call(`Bearer ${await token({ claims: { exp: nowSec + 86_400 * 365 } })}`), /lives longer than 300 s/));
+  test('a crit header', async () => {
+    const claims = { iss: CLIENT, aud: SERVICE_URL, iat: nowSec, exp: nowSec + 300, jti: 'crit-1', exp2: 1 };
+    const jws = handSigned({ alg: 'ES384', typ: 'JWT', kid: 'k-es384', crit: ['exp2'], exp2: 1 }, claims, keys.es384);
+    expect401(await call(`Bearer ${jws}`), /crit headers are not supported/);
+  });
+  test('a jti of 10 kB', async () => expect401(await call(`Bearer ${await token({ claims: { jti: 'x'.repeat(10_000) } })}`), /jti must be a string/));
+  test('a jti that is not a string', async () => expect401(await call(`Bearer ${await token({ claims: { jti: { a: 1 } } })}`), /jti must be a string|claim jti/));
+  test('an aud with a trailing slash', async () => expect401(await call(`Bearer ${await token({ claims: { aud: `${SERVICE_URL}/` } })}`), /claim aud/));
+  test("a trusted iss signing with another trusted client's key", async () => {
+    const two = appWith([
+      { iss: CLIENT, jwks: { keys: [keys.pubs[0]] } },
+      { iss: 'https://other-ehr.example.org', jwks: { keys: [keys.pubs[1]] } },
+    ]);
+    logText = '';
+    const res = await request(two).post(SERVICE).set('Authorization', `Bearer ${await token({ key: keys.rs384, alg: 'RS384' })}`).send(body);
+    await new Promise((done) => setTimeout(done, 20));
+    expect401(res, /kid not found/);
+  });
   test('no Authorization header', async () => expect401(await call(undefined), /no Authorization header/));
   test('Bearer with garbage', async () => expect401(await call('Bearer not-a-jwt'), /not a Bearer JWT/));
   test('a Basic credential', async () => expect401(await call('Basic dXNlcjpwYXNz'), /not a Bearer JWT/));
@@ -185,9 +218,12 @@ describe('per-client settings', () => {
     expect((await request(tenanted).post(SERVICE).set('Authorization', `Bearer ${await token({ claims: { tenant: 'hospital-b' } })}`).send(body)).status).toBe(401);
   });
 
-  test('the CDS Hooks Sandbox is trusted offline with its shipped public key', () => {
+  test('the development file trusts the CDS Hooks Sandbox offline, as a development client (its private key is public)', () => {
     const dev = trustedClients(configFrom().trustedClientsFile);
-    expect(dev.ok && dev.clients.map((c) => c.iss)).toEqual(['https://sandbox.cds-hooks.org', DEV_ISS]);
+    expect(dev.ok && dev.clients.map((c) => [c.iss, c.development])).toEqual([
+      ['https://sandbox.cds-hooks.org', true],
+      [DEV_ISS, true],
+    ]);
   });
 });
 
@@ -249,7 +285,7 @@ describe('SSRF: a fhirServer that is not allowlisted is never called', () => {
 
 describe('logs', () => {
   test('rejections are logged with their reason, never the token or patient data', async () => {
-    const t = await token({ claims: { exp: nowSec - 10, iat: nowSec - 100 } });
+    const t = await token({ claims: { exp: nowSec - 600, iat: nowSec - 700 } });
     await call(`Bearer ${t}`);
     expect(logText).toContain('"authFailure":"token expired"');
     for (const secret of [t, t.split('.')[1]!, 'pat-renal-1', 'Testpatient', 'SYN-000101']) expect(logText).not.toContain(secret);

@@ -246,8 +246,8 @@ describe('bounds on one request (422 beyond them)', () => {
     expect(res.body.issue[0].expression).toEqual(['context.draftOrders.entry']);
   });
 
-  test('more prefetched resources than CDS_MAX_PREFETCH_RESOURCES', async () => {
-    const res = await request(testApp({ CDS_MAX_PREFETCH_RESOURCES: '3' }).app).post(SERVICE).send(valid());
+  test('more prefetched resources than CDS_MAX_RESOURCES', async () => {
+    const res = await request(testApp({ CDS_MAX_RESOURCES: '3' }).app).post(SERVICE).send(valid());
     expect(res.status).toBe(422);
     expect(res.body.issue[0].expression).toEqual(['prefetch']);
   });

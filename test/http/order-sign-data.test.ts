@@ -199,6 +199,24 @@ describe('the FHIR server fails or is too slow: 200 with what the data allows, s
     expect(t.logs.find((l) => l['path'] === SERVICE)?.['unavailable']).toEqual(expect.arrayContaining(['conditions:too-large']));
   });
 
+  test('fetched resources count against CDS_MAX_RESOURCES: past it, the data is incomplete', async () => {
+    const paged = await startFhirTestServer({ resources: patientResources('renal-rcc'), pageSize: 2 });
+    try {
+      await paged.seed(Array.from({ length: 11 }, (_, i) => ({ resourceType: 'Condition', id: `m${i}`, subject: { reference: 'Patient/pat-renal-1' } }) as fhir4.Condition));
+      const body = fixtureRequest('renal-cryoablation-fhir.json');
+      body['fhirServer'] = paged.url;
+      body['prefetch'] = await prefetchFrom(fhir, service, CONTEXT, ALL_KEYS.filter((k) => k !== 'conditions'));
+      const t = testApp({ CDS_MAX_RESOURCES: '8' });
+      const res = await request(t.app).post(SERVICE).send(body);
+      expect(res.status).toBe(200);
+      expect(t.logs.find((l) => l['path'] === SERVICE)?.['unavailable']).toEqual(['conditions:too-large']);
+      // 12 Conditions on 6 pages of 2; the 4 resources left after the prefetch stop the paging after 3 pages
+      expect(paged.requests.filter((r) => r.path.startsWith('Condition')).length).toBe(3);
+    } finally {
+      await paged.close();
+    }
+  });
+
   const faults = [
     { name: 'slow past the timeout', fault: { hang: true }, reason: /did not answer in time/, logged: 'conditions:timeout' },
     { name: 'answering 401', fault: { status: 401 }, reason: /could not provide it/, logged: 'conditions:http-401' },
