@@ -22,7 +22,3 @@ export function scopeMatch(order: DraftOrder, scope: ServiceDefinition['scope'])
   }
   return codings.length > 0 ? { codings, sections: [...sections] } : undefined;
 }
-
-export function isInScope(order: DraftOrder, scope: ServiceDefinition['scope']): boolean {
-  return scopeMatch(order, scope) !== undefined;
-}

@@ -19,8 +19,6 @@ export interface Attestations {
   answer(linkId: string): Answer | undefined;
 }
 
-export const noAttestations: Attestations = { answer: () => undefined };
-
 type Rec = Record<string, unknown>;
 
 function canonicalWithoutVersion(url: unknown): string | undefined {
