@@ -4,7 +4,7 @@ import { isObject } from '../fhir/bundle.js';
 import { orderReference } from '../fhir/order.js';
 import { buildResponse } from '../crd/response.js';
 import { failureLabel, fhirAccess, type FhirAccess } from './fhir-client.js';
-import { classifyPrefetch, gather, isIncomplete, missingWithoutServer, type Gathered, type PlannedQuery, type QueryOutcome } from './gather.js';
+import { classifyPrefetch, gather, isIncomplete, missingWithoutServer, type PlannedQuery, type QueryOutcome } from './gather.js';
 import { expandTemplate, type TokenContext } from './prefetch.js';
 import type { HookService } from './registry.js';
 import { hookRequestSchema, parseWith, unprocessable, type HookRequest, type HookResponse } from './schemas.js';
@@ -16,7 +16,7 @@ import { environment } from '../rules/environment.js';
 import { questionnaireUrl } from '../rules/questionnaire.js';
 import type { DataQuery } from './service-definition.js';
 
-/** The order-sign pipeline: validate → scope → gather → (evaluate) → respond. Errors are returned, not thrown. */
+/** The order-sign pipeline: validate → scope → gather → evaluate → respond. Errors are returned, not thrown. */
 
 export interface PipelineDeps {
   readonly config: Config;
@@ -164,7 +164,7 @@ export async function orderSign(
     metrics.unavailable = incomplete.map((o) => `${o.query.key}:${o.failure ? failureLabel(o.failure) : o.status}`);
   }
   const evaluationDate = dayIn(deps.now?.() ?? new Date(), deps.config.timeZone);
-  const decisions = evaluateOrders(service, req, inScope, gathered, { ...deps, evaluationDate });
+  const decisions = evaluateOrders(service, req, inScope, gathered.outcomes, incomplete, { config: deps.config, evaluationDate });
   metrics.decisions = decisions.map((d) => d.outcome);
   const response = buildResponse({
     service,
@@ -179,20 +179,20 @@ export async function orderSign(
 }
 
 /** Evaluates the policy for each order in scope against everything gathered. */
-export function evaluateOrders(
+function evaluateOrders(
   service: HookService,
   req: HookRequest,
   inScope: readonly { order: DraftOrder; match: ScopeMatch }[],
-  gathered: Gathered,
-  deps: Pick<PipelineDeps, 'config'> & { evaluationDate: string },
+  outcomes: readonly QueryOutcome[],
+  incomplete: readonly QueryOutcome[],
+  { config, evaluationDate }: { config: Config; evaluationDate: string },
 ): OrderDecision[] {
-  const resources = gathered.outcomes.flatMap((o) => o.resources);
-  const incompleteData = gathered.outcomes.filter(isIncomplete).map((o) => o.query.key);
-  const evaluationDate = deps.evaluationDate;
+  const resources = outcomes.flatMap((o) => o.resources);
+  const incompleteData = incomplete.map((o) => o.query.key);
   const patientId = req.context.patientId;
-  const questionnaire = questionnaireUrl(service.policy, { baseUrl: deps.config.publicBaseUrl });
+  const questionnaire = questionnaireUrl(service.policy, { baseUrl: config.publicBaseUrl });
   const responses = resources.filter((r) => r.resourceType === 'QuestionnaireResponse');
-  const shared = new Map() as SharedDefinitions;
+  const shared: SharedDefinitions = new Map();
   return inScope.map(({ order, match }) =>
     decide({
       shared,

@@ -58,6 +58,11 @@ export function decisiveCriteria(d: OrderDecision): string[] {
   return [];
 }
 
+/** How an exclusion is named in text: its id without its group prefix (EX.I → "I"). */
+export function exclusionName(id: string): string {
+  return id.includes('.') ? id.slice(id.indexOf('.') + 1) : id;
+}
+
 /** A met group some of whose children are not met (only an `any` group can be). */
 function partlyMet(r: NodeResult): boolean {
   return r.state === 'met' && r.children.some((c) => c.state !== 'met');
@@ -112,7 +117,7 @@ export function decisionCard(view: OrderView, ctx: CardContext): Card {
   const criteria = decisiveCriteria(d);
   const summary = fill(
     t.summaries[d.outcome],
-    { procedure, code, policy: t.policyName, criteria: criteria.join(', '), exclusion: criteria[0]?.replace(/^EX\./, '') ?? '', plan: ctx.source.label },
+    { procedure, code, policy: t.policyName, criteria: criteria.join(', '), exclusion: criteria[0] ? exclusionName(criteria[0]) : '', plan: ctx.source.label },
     SUMMARY_MAX,
   );
   const codes = view.codings.map((c) => c.code).filter(Boolean).join(', ');
@@ -128,7 +133,8 @@ export function decisionCard(view: OrderView, ctx: CardContext): Card {
     `**Next step:** ${oneLine(t.nextSteps[d.outcome])}`,
   ].join('\n');
   const sections = d.sections.filter((s) => s.applicable).map((s) => s.id);
-  const anchor = d.outcome === 'investigative' ? (criteria[0] ?? 'EX.II') : (sections[0] ?? d.sections[0]?.id);
+  const exclusion = d.outcome === 'investigative' ? criteria[0] : undefined;
+  const anchor = exclusion ?? sections[0] ?? d.sections[0]?.id;
   const investigative = d.outcome === 'investigative' && d.reference;
   return {
     uuid: randomUUID(),
@@ -138,7 +144,7 @@ export function decisionCard(view: OrderView, ctx: CardContext): Card {
     source: cardSource(ctx.source, TOPIC[d.outcome]),
     links: [
       {
-        label: `${t.policyName}${anchor ? `, ${anchor.startsWith('EX.') ? `exclusion ${anchor.slice(3)}` : `section ${anchor}`}` : ''}`,
+        label: `${t.policyName}${exclusion ? `, exclusion ${exclusionName(exclusion)}` : anchor ? `, section ${anchor}` : ''}`,
         url: anchor ? link(anchor) : ctx.policyUrl,
         type: 'absolute',
       },

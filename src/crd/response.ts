@@ -7,7 +7,7 @@ import type { OrderDecision } from '../rules/decision.js';
 import { questionnaireCanonical } from '../rules/questionnaire.js';
 import { applyPreferences, cardPreferences } from './configuration.js';
 import { coverageInformation, withAssertion, type Assertion } from './coverage-information.js';
-import { decisionCard, decisiveCriteria, noCoverageCard, priorAuthorizationCard, type CardContext, type OrderView } from './decision-cards.js';
+import { decisionCard, decisiveCriteria, exclusionName, noCoverageCard, priorAuthorizationCard, type CardContext, type OrderView } from './decision-cards.js';
 
 /**
  * The order-sign answer for the orders a service owns: a coverage-information `update` per order (CRD), a card per
@@ -38,7 +38,7 @@ function reasonText(d: OrderDecision, policyName: string): string {
     case 'not-medically-necessary':
       return `Not medically necessary under ${policyName}: ${ids(d.failed)} not met`;
     case 'investigative':
-      return `Investigative under ${policyName} exclusion ${decisiveCriteria(d).map((id) => id.replace(/^EX\./, '')).join(', ')}`;
+      return `Investigative under ${policyName} exclusion ${decisiveCriteria(d).map(exclusionName).join(', ')}`;
     case 'no-coverage':
       return 'No active coverage';
   }

@@ -86,7 +86,7 @@ function evaluateIndication(node: PolicyNode, sectionId: string, ctx: Evaluation
       state: 'not-met',
       decidedBy: 'record',
       evidence: toEvidence(ctx.env.vars['indications'] as unknown[]),
-      notes: ['the reasons stated on the order match no other heading'],
+      notes: ['the reasons stated on the order do not match this heading'],
     };
   }
   const answer = ctx.attestations.answer(INDICATION_LINK_ID);
@@ -100,7 +100,6 @@ function evaluateIndication(node: PolicyNode, sectionId: string, ctx: Evaluation
   };
 }
 
-/** The catch-all exclusion; it stands aside when a named exclusion already applies. */
 /** Whether the indication predicate holds for the patient's current conditions rather than the order's reasons. */
 function matchesRecord(node: PolicyNode, ctx: EvaluationContext): ReturnType<typeof toEvidence> {
   if (!node.met) return [];
@@ -112,6 +111,7 @@ function matchesRecord(node: PolicyNode, ctx: EvaluationContext): ReturnType<typ
   }
 }
 
+/** The catch-all exclusion; it stands aside when a named exclusion already applies. */
 function unmatchedIndication(
   node: PolicyNode,
   sections: readonly SectionEvaluation[],
