@@ -1,18 +1,19 @@
-/** npm run scenarios — regenerates fixtures/scenarios/<file>/<name>.json from fixtures/scenarios/source/*.yaml. */
-import { mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { loadRegistry } from '../src/cds-hooks/registry.js';
-import { configFrom } from '../src/server/config.js';
-import { buildAll, SCENARIO_DIR, SERVICE_ID } from './scenario-builder.js';
+/**
+ * npm run scenarios — regenerates every policy's scenario fixtures, hooks/<policy>/scenarios/<file>/<name>.json,
+ * from hooks/<policy>/scenarios/<file>.yaml, for the shipped hooks folder and the test-only one (test/hooks).
+ */
+import { mkdirSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { join, relative } from 'node:path';
+import { buildPolicyScenarios, scenariosDir } from './scenario-builder.js';
+import { scenarioServices, templatesOf } from '../test/support/scenarios.js';
 
-const registry = loadRegistry(configFrom().hooksDir);
-if (!registry.ok) throw new Error(registry.errors.join('\n'));
-const service = registry.registry.get(SERVICE_ID)!;
-const templates = Object.fromEntries(service.queries.map((q) => [q.key, q.template]));
-const scenarios = buildAll(templates);
-for (const dir of readdirSync(SCENARIO_DIR)) if (dir !== 'source') rmSync(join(SCENARIO_DIR, dir), { recursive: true, force: true });
-for (const s of scenarios) {
-  mkdirSync(join(SCENARIO_DIR, s.file), { recursive: true });
-  writeFileSync(join(SCENARIO_DIR, s.file, `${s.name}.json`), `${JSON.stringify(s.fixture, null, 2)}\n`);
+for (const service of scenarioServices()) {
+  const dir = scenariosDir(service.folder);
+  const scenarios = buildPolicyScenarios(service.folder, service.definition.id, templatesOf(service));
+  for (const entry of readdirSync(dir)) if (statSync(join(dir, entry)).isDirectory()) rmSync(join(dir, entry), { recursive: true, force: true });
+  for (const s of scenarios) {
+    mkdirSync(join(dir, s.file), { recursive: true });
+    writeFileSync(join(dir, s.file, `${s.name}.json`), `${JSON.stringify(s.fixture, null, 2)}\n`);
+  }
+  process.stdout.write(`${scenarios.length} scenarios written to ${relative(process.cwd(), dir)}/\n`);
 }
-process.stdout.write(`${scenarios.length} scenarios written to fixtures/scenarios/\n`);

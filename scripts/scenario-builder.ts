@@ -1,192 +1,362 @@
 /**
- * Builds scenario fixtures (fixtures/scenarios/<file>/<name>.json) from their compact YAML source
- * (fixtures/scenarios/source/<file>.yaml). Each fixture is a complete, replayable order-sign request whose
+ * Builds a policy's scenario fixtures (hooks/<policy>/scenarios/<file>/<name>.json) from their compact YAML
+ * sources (hooks/<policy>/scenarios/<file>.yaml), with the shorthands the policy declares in
+ * hooks/<policy>/scenarios/shorthands.yaml. Each fixture is a complete, replayable order-sign request whose
  * prefetch answers every data query of the service exactly as the query would (status and code filters
  * applied), plus the expected decision. `npm run scenarios` rewrites the fixtures; a test checks they are fresh.
  */
-import { readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse } from 'yaml';
+import { z } from 'zod';
 
-export const SCENARIO_DIR = new URL('../fixtures/scenarios/', import.meta.url).pathname;
-export const SOURCE_DIR = join(SCENARIO_DIR, 'source');
-export const SERVICE_ID = 'cryoablation-order-sign';
+export const SCENARIOS_FOLDER = 'scenarios';
+export const SHORTHANDS_FILE = 'shorthands.yaml';
 export const DEFAULT_DATE = '2026-11-23';
-export const QUESTIONNAIRE = 'http://localhost:3000/fhir/Questionnaire/cryoablation-medical-necessity';
-const MCODE_INTENT = 'http://hl7.org/fhir/us/mcode/StructureDefinition/mcode-procedure-intent';
 
-const SYSTEMS: Record<string, string> = {
-  icd10: 'http://hl7.org/fhir/sid/icd-10-cm',
-  sct: 'http://snomed.info/sct',
-  loinc: 'http://loinc.org',
-  cpt: 'http://www.ama-assn.org/go/cpt',
-  ajcc: 'http://cancerstaging.org',
-  hcpcs: 'https://www.cms.gov/Medicare/Coding/HCPCSReleaseCodeSets',
-  icd10oid: 'urn:oid:2.16.840.1.113883.6.90',
-};
+/** The scenario folder of a policy folder (hooks/<policy>/scenarios). */
+export const scenariosDir = (policyFolder: string): string => join(policyFolder, SCENARIOS_FOLDER);
 
-type Rec = Record<string, any>;
+// ------------------------------------------------------------------------------------------ declarations
+
+const nonEmpty = z.string().trim().min(1);
+/** `prefix:code`, the prefix one of the declared systems. */
+const codeRef = z.string().regex(/^[A-Za-z0-9]+:\S/, 'must look like prefix:code, e.g. icd10:C64.1');
+
+const observationShorthand = z.strictObject({
+  code: codeRef,
+  fixedCode: z.boolean().default(false),
+  value: z.enum(['quantity', 'concept']),
+  kinds: z.record(nonEmpty, codeRef).optional(),
+  component: codeRef.optional(),
+});
+export type ObservationShorthand = z.infer<typeof observationShorthand>;
+
+export const shorthandsSchema = z.strictObject({
+  systems: z.record(z.string().regex(/^[A-Za-z0-9]+$/), z.string().min(1)),
+  displays: z.record(codeRef, nonEmpty).default({}),
+  unitDisplays: z.record(nonEmpty, nonEmpty).default({}),
+  payor: nonEmpty,
+  questionnaire: z.strictObject({ url: z.url(), version: nonEmpty }),
+  orderIntent: z.strictObject({ url: z.url(), codes: z.record(nonEmpty, codeRef), otherwise: codeRef }).optional(),
+  observations: z.record(z.string().regex(/^[a-z][A-Za-z0-9]*$/), observationShorthand).default({}),
+});
+export type Shorthands = z.infer<typeof shorthandsSchema>;
+
+// ------------------------------------------------------------------------------------------ sources
+
+const date = nonEmpty;
+const quantityText = z.union([nonEmpty, z.number()]);
+const conditionSpec = z.strictObject({
+  id: nonEmpty.optional(),
+  code: codeRef,
+  clinical: nonEmpty.optional(),
+  verification: nonEmpty.optional(),
+  onset: date.optional(),
+});
+type ConditionSpec = z.infer<typeof conditionSpec>;
+/** A condition is its code alone, or the code with its statuses and onset. */
+const conditionEntry = z.union([codeRef, conditionSpec]);
+const procedureEntry = z.strictObject({ id: nonEmpty.optional(), code: codeRef, status: nonEmpty.optional(), date: date.optional() });
+const observationEntry = z.strictObject({ id: nonEmpty.optional(), code: codeRef, value: nonEmpty, status: nonEmpty.optional(), date: date.optional() });
+const shorthandEntry = z.strictObject({
+  id: nonEmpty.optional(),
+  code: codeRef.optional(),
+  value: quantityText,
+  unitText: nonEmpty.optional(),
+  kind: nonEmpty.optional(),
+  site: codeRef.optional(),
+  status: nonEmpty.optional(),
+  date: date.optional(),
+});
+export type ShorthandEntry = z.infer<typeof shorthandEntry>;
+
+/** One record entry: `condition`, `procedure`, `observation`, or an observation shorthand of the policy. */
+const recordEntry = z.union([
+  z.strictObject({ condition: conditionEntry }),
+  z.strictObject({ procedure: procedureEntry }),
+  z.strictObject({ observation: observationEntry }),
+  z.record(z.string(), shorthandEntry).refine((e) => Object.keys(e).length === 1, 'a record entry names one kind'),
+]);
+export type RecordEntry = z.infer<typeof recordEntry>;
+
+const orderSpec = z.strictObject({
+  id: nonEmpty.optional(),
+  cpt: nonEmpty.optional(),
+  codes: z.array(codeRef).optional(),
+  text: nonEmpty.optional(),
+  intent: nonEmpty.optional(),
+  requester: z.boolean().optional(),
+  reasons: z.array(codeRef).nullable().optional(),
+  reasonRefs: z.array(nonEmpty).optional(),
+});
+export type OrderSpec = z.infer<typeof orderSpec>;
+
+const coverageSpec = z
+  .strictObject({ none: z.boolean().optional(), id: nonEmpty.optional(), status: nonEmpty.optional(), payor: nonEmpty.optional(), end: date.optional() })
+  .nullable();
+export type CoverageSpec = z.infer<typeof coverageSpec>;
+
+const attestSpec = z.strictObject({
+  id: nonEmpty.optional(),
+  questionnaire: nonEmpty.optional(),
+  status: nonEmpty.optional(),
+  authored: nonEmpty.optional(),
+  forOrder: z.union([z.boolean(), nonEmpty]).optional(),
+  grouped: z.boolean().optional(),
+  answers: z.record(nonEmpty, z.union([z.boolean(), nonEmpty])).optional(),
+  attestation: z.boolean().optional(),
+});
+export type AttestSpec = z.infer<typeof attestSpec>;
+
+const outcome = z.enum(['covered', 'documentation-needed', 'not-medically-necessary', 'investigative', 'no-coverage', 'out-of-scope']);
+const expectation = z.strictObject({
+  outcome,
+  nodes: z.record(nonEmpty, z.enum(['met', 'not-met', 'unknown'])).optional(),
+  toDocument: z.array(nonEmpty).optional(),
+});
+export type Expectation = z.infer<typeof expectation>;
+
+const scenarioSpec = z.strictObject({
+  name: z.string().regex(/^[a-z0-9-]+$/, 'scenario names are kebab-case'),
+  description: nonEmpty,
+  tags: z.array(nonEmpty).optional(),
+  evaluationDate: date.optional(),
+  patientId: nonEmpty.optional(),
+  fhirServer: nonEmpty.optional(),
+  order: orderSpec.optional(),
+  orders: z.array(orderSpec).min(1).optional(),
+  record: z.array(recordEntry).optional(),
+  replaceRecord: z.boolean().optional(),
+  coverage: coverageSpec.optional(),
+  attest: z.union([attestSpec, z.array(attestSpec)]).optional(),
+  withhold: z.array(nonEmpty).optional(),
+  /** The first order's expectation, or one per order id. */
+  expect: z.union([expectation, z.record(nonEmpty, expectation)]),
+});
+export type ScenarioSpec = z.infer<typeof scenarioSpec>;
+
+const defaultsSpec = z.strictObject({
+  patientId: nonEmpty.optional(),
+  evaluationDate: date.optional(),
+  order: orderSpec.optional(),
+  record: z.array(recordEntry).optional(),
+  coverage: coverageSpec.optional(),
+});
+export type DefaultsSpec = z.infer<typeof defaultsSpec>;
+
+export const scenarioSourceSchema = z
+  .strictObject({ defaults: defaultsSpec.default({}), scenarios: z.array(scenarioSpec).min(1) })
+  .superRefine((source, ctx) => {
+    const seen = new Set<string>();
+    source.scenarios.forEach((s, i) => {
+      if (seen.has(s.name)) ctx.addIssue({ code: 'custom', path: ['scenarios', i, 'name'], message: `scenario ${s.name} twice` });
+      seen.add(s.name);
+    });
+  });
+export type ScenarioSource = z.infer<typeof scenarioSourceSchema>;
+
+// ------------------------------------------------------------------------------------------ built fixtures
+
+export type Json = Record<string, unknown>;
+
+export interface ExpectedDecision {
+  outcome: string;
+  nodes?: Record<string, string>;
+  toDocument?: string[];
+}
+
+export interface ScenarioFixture {
+  description: string;
+  service: string;
+  evaluationDate: string;
+  tags?: string[];
+  expected: Record<string, ExpectedDecision>;
+  request: Record<string, any>;
+}
 
 export interface Scenario {
   readonly file: string;
   readonly name: string;
-  readonly fixture: Rec;
+  readonly fixture: ScenarioFixture;
 }
 
-/** Displays for the codes EHRs always label; other codings go without a display, as they often do. */
-const DISPLAYS: Record<string, string> = {
-  'loinc:2857-1': 'PSA',
-  'loinc:35741-8': 'PSA (ultrasensitive)',
-  'loinc:83112-3': 'PSA',
-  'loinc:98979-8': 'eGFR (CKD-EPI 2021)',
-  'loinc:33914-3': 'eGFR (MDRD)',
-  'loinc:21889-1': 'Tumor size',
-  'loinc:33728-7': 'Longest dimension',
-  'loinc:97509-4': 'Cancer disease status',
-};
-
-function coding(short: string): Rec {
-  const i = short.indexOf(':');
-  const system = SYSTEMS[short.slice(0, i)];
-  if (i < 0 || !system) throw new Error(`code "${short}" must look like icd10:C64.1, sct:..., loinc:..., cpt:..., ajcc:...`);
-  const display = DISPLAYS[short];
-  return { system, code: short.slice(i + 1), ...(display ? { display } : {}) };
-}
-const concept = (short: string): Rec => ({ coding: [coding(short)] });
-
-function quantity(text: string): Rec {
-  const m = /^(-?[\d.]+)\s+(.+)$/.exec(String(text));
-  if (!m) throw new Error(`quantity "${text}" must look like "35 mm"`);
-  const unit = m[2] === 'mL/min/{1.73_m2}' ? 'mL/min/1.73m2' : m[2];
-  return { value: Number(m[1]), unit, system: 'http://unitsofmeasure.org', code: m[2] };
+/** What a policy folder contributes to its scenarios: the service they call, its queries, its shorthands. */
+export interface ScenarioPolicy {
+  readonly serviceId: string;
+  /** The service's data queries, key → template. */
+  readonly templates: Readonly<Record<string, string>>;
+  readonly shorthands: Shorthands;
 }
 
-const OBSERVATION_CODES: Record<string, string> = {
-  T: 'sct:399504009',
-  N: 'sct:399534004',
-  M: 'sct:399387003',
-  group: 'sct:399537006',
-};
+// ------------------------------------------------------------------------------------------ building
 
-/** One shorthand record entry → one FHIR resource about the patient. */
-function resource(entry: Rec, patientId: string, n: number): Rec {
+function issues(file: string, error: z.ZodError): Error {
+  return new Error(error.issues.map((i) => `${file}: ${i.path.map(String).join('.') || '(root)'}: ${i.message}`).join('\n'));
+}
+
+function readYaml<T>(path: string, schema: z.ZodType<T>): T {
+  const parsed = schema.safeParse(parse(readFileSync(path, 'utf8')));
+  if (!parsed.success) throw issues(path, parsed.error);
+  return parsed.data;
+}
+
+export function loadShorthands(policyFolder: string): Shorthands {
+  return readYaml(join(scenariosDir(policyFolder), SHORTHANDS_FILE), shorthandsSchema);
+}
+
+export function loadSource(path: string): ScenarioSource {
+  return readYaml(path, scenarioSourceSchema);
+}
+
+interface Terms {
+  coding(short: string): Json;
+  concept(short: string): Json;
+  quantity(text: string | number): Json;
+}
+
+function terms(sh: Shorthands): Terms {
+  const coding = (short: string): Json => {
+    const i = short.indexOf(':');
+    const system = i < 0 ? undefined : sh.systems[short.slice(0, i)];
+    if (!system) throw new Error(`code "${short}" must start with a declared system: ${Object.keys(sh.systems).join(', ')}`);
+    const display = sh.displays[short];
+    return { system, code: short.slice(i + 1), ...(display ? { display } : {}) };
+  };
+  const quantity = (text: string | number): Json => {
+    const m = /^(-?[\d.]+)\s+(.+)$/.exec(String(text));
+    if (!m?.[1] || !m[2]) throw new Error(`quantity "${text}" must look like "35 mm"`);
+    return { value: Number(m[1]), unit: sh.unitDisplays[m[2]] ?? m[2], system: 'http://unitsofmeasure.org', code: m[2] };
+  };
+  return { coding, concept: (short) => ({ coding: [coding(short)] }), quantity };
+}
+
+function observationValue(t: Terms, kind: 'quantity' | 'concept', e: ShorthandEntry): Json {
+  if (kind === 'concept') return { valueCodeableConcept: t.concept(String(e.value)) };
+  return { valueQuantity: e.unitText ? { value: Number(e.value), unit: e.unitText } : t.quantity(e.value) };
+}
+
+/** One record entry → one FHIR resource about the patient. */
+function resource(sh: Shorthands, t: Terms, entry: RecordEntry, patientId: string, n: number): Json {
   const subject = { reference: `Patient/${patientId}` };
-  const [kind, spec] = Object.entries(entry)[0] as [string, any];
-  const s: Rec = typeof spec === 'string' ? { code: spec } : { ...spec };
-  const id = s.id ?? `${kind.toLowerCase()}-${n}`;
-  const observation = (code: string, extra: Rec): Rec => ({
+  const [kind, raw] = Object.entries(entry)[0] as [string, unknown];
+  const defaultId = `${kind.toLowerCase()}-${n}`;
+  const observation = (e: { id?: string | undefined; status?: string | undefined; date?: string | undefined }, code: string, rest: Json): Json => ({
     resourceType: 'Observation',
-    id,
-    status: s.status ?? 'final',
-    code: concept(code),
+    id: e.id ?? defaultId,
+    status: e.status ?? 'final',
+    code: t.concept(code),
     subject,
-    ...(s.date ? { effectiveDateTime: s.date } : {}),
-    ...extra,
+    ...(e.date ? { effectiveDateTime: e.date } : {}),
+    ...rest,
   });
-  const valueOf = (v: string): Rec => (/^[a-z0-9]+:/.test(v) ? { valueCodeableConcept: concept(v) } : { valueQuantity: quantity(v) });
-  switch (kind) {
-    case 'condition':
-      return {
-        resourceType: 'Condition',
-        id,
-        clinicalStatus: { coding: [{ system: 'http://terminology.hl7.org/CodeSystem/condition-clinical', code: s.clinical ?? 'active' }] },
-        verificationStatus: {
-          coding: [{ system: 'http://terminology.hl7.org/CodeSystem/condition-ver-status', code: s.verification ?? 'confirmed' }],
-        },
-        code: concept(s.code),
-        subject,
-        ...(s.onset ? { onsetDateTime: s.onset } : {}),
-      };
-    case 'observation':
-      return observation(s.code, valueOf(s.value));
-    case 'psa':
-      return observation(s.code ?? 'loinc:2857-1', { valueQuantity: quantity(s.value) });
-    case 'egfr':
-      return observation(s.code ?? 'loinc:98979-8', { valueQuantity: s.unitText ? { value: Number(s.value), unit: s.unitText } : quantity(s.value) });
-    case 'tumorSize':
-      return observation('loinc:21889-1', {
-        ...(s.site ? { bodySite: concept(s.site) } : {}),
-        component: [{ code: concept('loinc:33728-7'), valueQuantity: quantity(s.value) }],
-      });
-    case 'stage':
-      return observation(s.code ?? OBSERVATION_CODES[s.kind] ?? 'sct:399504009', { valueCodeableConcept: concept(s.value) });
-    case 'diseaseStatus':
-      return observation('loinc:97509-4', { valueCodeableConcept: concept(s.value) });
-    case 'procedure':
-      return {
-        resourceType: 'Procedure',
-        id,
-        status: s.status ?? 'completed',
-        code: concept(s.code),
-        subject,
-        ...(s.date ? { performedDateTime: s.date } : {}),
-      };
-    default:
-      throw new Error(`unknown record entry "${kind}"`);
+  if (kind === 'condition') {
+    const parsed = conditionEntry.parse(raw);
+    const c: ConditionSpec = typeof parsed === 'string' ? { code: parsed } : parsed;
+    return {
+      resourceType: 'Condition',
+      id: c.id ?? defaultId,
+      clinicalStatus: { coding: [{ system: 'http://terminology.hl7.org/CodeSystem/condition-clinical', code: c.clinical ?? 'active' }] },
+      verificationStatus: {
+        coding: [{ system: 'http://terminology.hl7.org/CodeSystem/condition-ver-status', code: c.verification ?? 'confirmed' }],
+      },
+      code: t.concept(c.code),
+      subject,
+      ...(c.onset ? { onsetDateTime: c.onset } : {}),
+    };
   }
+  if (kind === 'procedure') {
+    const p = procedureEntry.parse(raw);
+    return {
+      resourceType: 'Procedure',
+      id: p.id ?? defaultId,
+      status: p.status ?? 'completed',
+      code: t.concept(p.code),
+      subject,
+      ...(p.date ? { performedDateTime: p.date } : {}),
+    };
+  }
+  if (kind === 'observation') {
+    const o = observationEntry.parse(raw);
+    const value = /^[a-z0-9]+:/.test(o.value) ? { valueCodeableConcept: t.concept(o.value) } : { valueQuantity: t.quantity(o.value) };
+    return observation(o, o.code, value);
+  }
+  const declared = sh.observations[kind];
+  if (!declared) throw new Error(`unknown record entry "${kind}" (declared: condition, procedure, observation, ${Object.keys(sh.observations).join(', ')})`);
+  const e = shorthandEntry.parse(raw);
+  const code = (declared.fixedCode ? undefined : e.code) ?? (e.kind ? declared.kinds?.[e.kind] : undefined) ?? declared.code;
+  const value = observationValue(t, declared.value, e);
+  return observation(e, code, {
+    ...(e.site ? { bodySite: t.concept(e.site) } : {}),
+    ...(declared.component ? { component: [{ code: t.concept(declared.component), ...value }] } : value),
+  });
 }
 
-function coverageResource(spec: Rec | undefined, patientId: string): Rec | undefined {
-  if (spec === undefined) spec = {};
-  if (spec === null || spec['none']) return undefined;
+function coverageResource(sh: Shorthands, spec: CoverageSpec | undefined, patientId: string): Json | undefined {
+  const s = spec === undefined ? {} : spec;
+  if (s === null || s.none) return undefined;
   return {
     resourceType: 'Coverage',
-    id: spec['id'] ?? 'cov-1',
-    status: spec['status'] ?? 'active',
+    id: s.id ?? 'cov-1',
+    status: s.status ?? 'active',
     subscriberId: 'SYN-0001',
     beneficiary: { reference: `Patient/${patientId}` },
-    payor: [{ reference: 'Organization/plan', display: spec['payor'] ?? 'Aspirus Health Plan' }],
-    ...(spec['end'] ? { period: { start: '2024-01-01', end: spec['end'] } } : {}),
+    payor: [{ reference: 'Organization/plan', display: s.payor ?? sh.payor }],
+    ...(s.end ? { period: { start: '2024-01-01', end: s.end } } : {}),
   };
 }
 
-function answers(items: Rec): Rec[] {
+function answers(sh: Shorthands, items: Record<string, boolean | string>): Json[] {
   return Object.entries(items).map(([linkId, value]) => ({
     linkId,
-    answer: [typeof value === 'boolean' ? { valueBoolean: value } : { valueCoding: { system: `${QUESTIONNAIRE}/indication`, code: String(value) } }],
+    answer: [typeof value === 'boolean' ? { valueBoolean: value } : { valueCoding: { system: `${sh.questionnaire.url}/indication`, code: String(value) } }],
   }));
 }
 
-function questionnaireResponse(spec: Rec, patientId: string, n: number, orderRef: string): Rec {
+function questionnaireResponse(sh: Shorthands, spec: AttestSpec, patientId: string, n: number, orderRef: string): Json {
   return {
     resourceType: 'QuestionnaireResponse',
-    id: spec['id'] ?? `qr-${n}`,
-    questionnaire: spec['questionnaire'] ?? `${QUESTIONNAIRE}|1.0.0`,
-    status: spec['status'] ?? 'completed',
+    id: spec.id ?? `qr-${n}`,
+    questionnaire: spec.questionnaire ?? `${sh.questionnaire.url}|${sh.questionnaire.version}`,
+    status: spec.status ?? 'completed',
     subject: { reference: `Patient/${patientId}` },
-    authored: spec['authored'] ?? '2026-11-20T10:00:00Z',
-    ...(spec['forOrder'] ? { basedOn: [{ reference: spec['forOrder'] === true ? orderRef : spec['forOrder'] }] } : {}),
-    item: spec['grouped']
-      ? [{ linkId: 'group', item: answers(spec['answers'] ?? {}) }]
-      : answers({ ...(spec['answers'] ?? {}), ...(spec['attestation'] === undefined ? { attestation: true } : { attestation: spec['attestation'] }) }),
+    authored: spec.authored ?? '2026-11-20T10:00:00Z',
+    ...(spec.forOrder ? { basedOn: [{ reference: spec.forOrder === true ? orderRef : spec.forOrder }] } : {}),
+    item: spec.grouped
+      ? [{ linkId: 'group', item: answers(sh, spec.answers ?? {}) }]
+      : answers(sh, { ...(spec.answers ?? {}), attestation: spec.attestation ?? true }),
   };
 }
 
-function order(spec: Rec, patientId: string, index: number): Rec {
-  const id = spec['id'] ?? `sr-${index + 1}`;
-  const codes: string[] = [spec['cpt'] ? `cpt:${spec['cpt']}` : undefined, ...(spec['codes'] ?? [])].filter(Boolean);
+function order(sh: Shorthands, t: Terms, spec: OrderSpec, patientId: string, index: number): Json {
+  const id = spec.id ?? `sr-${index + 1}`;
+  const codes = [...(spec.cpt ? [`cpt:${spec.cpt}`] : []), ...(spec.codes ?? [])];
+  const intent = spec.intent && sh.orderIntent;
+  if (spec.intent && !intent) throw new Error(`order ${id}: intent needs orderIntent in ${SHORTHANDS_FILE}`);
   return {
     resourceType: 'ServiceRequest',
     id,
     status: 'draft',
     intent: 'order',
-    ...(spec['intent'] ? { extension: [{ url: MCODE_INTENT, valueCodeableConcept: concept(spec['intent'] === 'palliative' ? 'sct:363676003' : 'sct:373808002') }] } : {}),
-    code: { coding: codes.map(coding), ...(spec['text'] ? { text: spec['text'] } : {}) },
+    ...(intent && spec.intent
+      ? { extension: [{ url: intent.url, valueCodeableConcept: t.concept(intent.codes[spec.intent] ?? intent.otherwise) }] }
+      : {}),
+    code: { coding: codes.map(t.coding), ...(spec.text ? { text: spec.text } : {}) },
     subject: { reference: `Patient/${patientId}` },
     authoredOn: '2026-11-20',
-    ...(spec['requester'] === false ? {} : { requester: { reference: 'Practitioner/prac-1' } }),
-    ...(spec['reasons'] ? { reasonCode: (spec['reasons'] as string[]).map(concept) } : {}),
-    ...(spec['reasonRefs'] ? { reasonReference: (spec['reasonRefs'] as string[]).map((r) => ({ reference: `Condition/${r}` })) } : {}),
+    ...(spec.requester === false ? {} : { requester: { reference: 'Practitioner/prac-1' } }),
+    ...(spec.reasons ? { reasonCode: spec.reasons.map(t.concept) } : {}),
+    ...(spec.reasonRefs ? { reasonReference: spec.reasonRefs.map((r) => ({ reference: `Condition/${r}` })) } : {}),
     insurance: [{ reference: 'Coverage/cov-1' }],
   };
 }
 
-function searchset(resources: Rec[]): Rec {
+function searchset(resources: readonly Json[]): Json {
   return {
     resourceType: 'Bundle',
     type: 'searchset',
     total: resources.length,
-    entry: resources.map((r) => ({ fullUrl: `http://ehr.example.org/fhir/${r['resourceType']}/${r['id']}`, resource: r, search: { mode: 'match' } })),
+    entry: resources.map((r) => ({ fullUrl: `http://ehr.example.org/fhir/${String(r['resourceType'])}/${String(r['id'])}`, resource: r, search: { mode: 'match' } })),
   };
 }
 
@@ -196,58 +366,69 @@ function codeFilter(template: string): Set<string> | undefined {
   return m?.[1] ? new Set(m[1].split(',')) : undefined;
 }
 
-function answersQuery(template: string, r: Rec): boolean {
+function answersQuery(template: string, r: Json): boolean {
   const type = template.split(/[/?]/)[0];
   if (r['resourceType'] !== type) return false;
   const codes = codeFilter(template);
-  if (codes && !(r['code']?.coding ?? []).some((c: Rec) => codes.has(`${c['system']}|${c['code']}`))) return false;
+  const codings = ((r['code'] as { coding?: Json[] } | undefined)?.coding ?? []) as Json[];
+  if (codes && !codings.some((c) => codes.has(`${String(c['system'])}|${String(c['code'])}`))) return false;
   const status = /[?&]status=([^&]*)/.exec(template)?.[1];
-  return !status || status.split(',').includes(r['status']);
+  return !status || status.split(',').includes(String(r['status']));
 }
 
-export function buildScenario(file: string, defaults: Rec, s: Rec, templates: Record<string, string>): Scenario {
-  const patientId = s['patientId'] ?? defaults['patientId'] ?? `pat-${file}`;
-  const orders: Rec[] = (s['orders'] ?? [s['order'] ?? defaults['order'] ?? {}]).map((o: Rec) => ({ ...(defaults['order'] ?? {}), ...o }));
-  const builtOrders = orders.map((o, i) => order(o, patientId, i));
-  const record: Rec[] = [...(s['replaceRecord'] ? [] : (defaults['record'] ?? [])), ...(s['record'] ?? [])];
-  const resources = record.map((e, i) => resource(e, patientId, i + 1));
-  const coverage = coverageResource(s['coverage'] !== undefined ? s['coverage'] : defaults['coverage'], patientId);
-  const responses = (s['attest'] ? [].concat(s['attest']) : []).map((a: Rec, i: number) =>
-    questionnaireResponse(a, patientId, i + 1, `ServiceRequest/${builtOrders[0]?.['id']}`),
-  );
+function isExpectation(e: ScenarioSpec['expect']): e is Expectation {
+  return typeof (e as { outcome?: unknown }).outcome === 'string';
+}
+
+function expectationFor(s: ScenarioSpec, orderId: string, index: number): Expectation | undefined {
+  if (isExpectation(s.expect)) return index === 0 ? s.expect : undefined;
+  return s.expect[orderId];
+}
+
+export function buildScenario(policy: ScenarioPolicy, file: string, defaults: DefaultsSpec, s: ScenarioSpec): Scenario {
+  const sh = policy.shorthands;
+  const t = terms(sh);
+  const patientId = s.patientId ?? defaults.patientId ?? `pat-${file}`;
+  const orders = (s.orders ?? [s.order ?? defaults.order ?? {}]).map((o) => ({ ...(defaults.order ?? {}), ...o }));
+  const builtOrders = orders.map((o, i) => order(sh, t, o, patientId, i));
+  const record = [...(s.replaceRecord ? [] : (defaults.record ?? [])), ...(s.record ?? [])];
+  const resources = record.map((e, i) => resource(sh, t, e, patientId, i + 1));
+  const coverage = coverageResource(sh, s.coverage !== undefined ? s.coverage : defaults.coverage, patientId);
+  const attestations = s.attest === undefined ? [] : Array.isArray(s.attest) ? s.attest : [s.attest];
+  const responses = attestations.map((a, i) => questionnaireResponse(sh, a, patientId, i + 1, `ServiceRequest/${String(builtOrders[0]?.['id'])}`));
   const patient = { resourceType: 'Patient', id: patientId, gender: 'unknown', birthDate: '1960-01-01' };
-  const all: Rec[] = [...(coverage ? [coverage] : []), ...resources, ...responses];
-  const prefetch: Rec = {};
-  for (const [key, template] of Object.entries(templates)) {
-    if ((s['withhold'] ?? []).includes(key)) continue;
+  const all: Json[] = [...(coverage ? [coverage] : []), ...resources, ...responses];
+  const prefetch: Json = {};
+  for (const [key, template] of Object.entries(policy.templates)) {
+    if ((s.withhold ?? []).includes(key)) continue;
     prefetch[key] = template.startsWith('Patient/') ? patient : searchset(all.filter((r) => answersQuery(template, r)));
   }
-  const expected: Rec = {};
-  const expectations: Rec = s['expect'] ?? {};
+  const expected: Record<string, ExpectedDecision> = {};
   builtOrders.forEach((o, i) => {
-    const e = expectations[o['id']] ?? (i === 0 ? expectations : undefined);
-    if (!e?.outcome) throw new Error(`${file}/${s['name']}: expect an outcome for ${o['id']}`);
-    expected[`ServiceRequest/${o['id']}`] = { outcome: e.outcome, ...(e.nodes ? { nodes: e.nodes } : {}), ...(e.toDocument ? { toDocument: e.toDocument } : {}) };
+    const id = String(o['id']);
+    const e = expectationFor(s, id, i);
+    if (!e) throw new Error(`${file}/${s.name}: expect an outcome for ${id}`);
+    expected[`ServiceRequest/${id}`] = { outcome: e.outcome, ...(e.nodes ? { nodes: e.nodes } : {}), ...(e.toDocument ? { toDocument: e.toDocument } : {}) };
   });
-  const request: Rec = {
+  const request = {
     hook: 'order-sign',
-    hookInstance: `00000000-0000-4000-8000-${String(Math.abs(hash(`${file}/${s['name']}`))).padStart(12, '0').slice(0, 12)}`,
-    ...(s['fhirServer'] ? { fhirServer: s['fhirServer'] } : {}),
+    hookInstance: `00000000-0000-4000-8000-${String(Math.abs(hash(`${file}/${s.name}`))).padStart(12, '0').slice(0, 12)}`,
+    ...(s.fhirServer ? { fhirServer: s.fhirServer } : {}),
     context: {
       userId: 'Practitioner/prac-1',
       patientId,
-      draftOrders: { resourceType: 'Bundle', type: 'collection', entry: builtOrders.map((resource) => ({ resource })) },
+      draftOrders: { resourceType: 'Bundle', type: 'collection', entry: builtOrders.map((r) => ({ resource: r })) },
     },
     prefetch,
   };
   return {
     file,
-    name: s['name'],
+    name: s.name,
     fixture: {
-      description: s['description'],
-      service: SERVICE_ID,
-      evaluationDate: s['evaluationDate'] ?? defaults['evaluationDate'] ?? DEFAULT_DATE,
-      ...(s['tags'] ? { tags: s['tags'] } : {}),
+      description: s.description,
+      service: policy.serviceId,
+      evaluationDate: s.evaluationDate ?? defaults.evaluationDate ?? DEFAULT_DATE,
+      ...(s.tags ? { tags: s.tags } : {}),
       expected,
       request,
     },
@@ -260,19 +441,28 @@ function hash(text: string): number {
   return h;
 }
 
-export function buildAll(templates: Record<string, string>): Scenario[] {
-  return readdirSync(SOURCE_DIR)
-    .filter((f) => f.endsWith('.yaml'))
+/** The scenario source files of a policy folder (every scenarios/*.yaml but the shorthands), sorted. */
+export function sourceFiles(policyFolder: string): string[] {
+  const dir = scenariosDir(policyFolder);
+  if (!existsSync(dir)) return [];
+  return readdirSync(dir)
+    .filter((f) => f.endsWith('.yaml') && f !== SHORTHANDS_FILE)
     .sort()
-    .flatMap((f) => {
-      const file = f.replace(/\.yaml$/, '');
-      const source = parse(readFileSync(join(SOURCE_DIR, f), 'utf8')) as Rec;
-      const names = new Set<string>();
-      return (source['scenarios'] as Rec[]).map((s) => {
-        if (!/^[a-z0-9-]+$/.test(s['name'] ?? '')) throw new Error(`${f}: scenario name "${s['name']}" must be kebab-case`);
-        if (names.has(s['name'])) throw new Error(`${f}: scenario ${s['name']} twice`);
-        names.add(s['name']);
-        return buildScenario(file, source['defaults'] ?? {}, s, templates);
-      });
-    });
+    .map((f) => join(dir, f));
+}
+
+/** Builds every scenario of one source file. */
+export function buildSource(policy: ScenarioPolicy, file: string, source: ScenarioSource): Scenario[] {
+  return source.scenarios.map((s) => buildScenario(policy, file, source.defaults, s));
+}
+
+/** Builds every scenario of a policy folder from its sources and shorthands. */
+export function buildPolicyScenarios(policyFolder: string, serviceId: string, templates: Readonly<Record<string, string>>): Scenario[] {
+  const policy: ScenarioPolicy = { serviceId, templates, shorthands: loadShorthands(policyFolder) };
+  return sourceFiles(policyFolder).flatMap((path) => buildSource(policy, sourceName(path), loadSource(path)));
+}
+
+/** The section name of a source file: its file name without .yaml. */
+export function sourceName(path: string): string {
+  return (path.split('/').pop() ?? path).replace(/\.yaml$/, '');
 }

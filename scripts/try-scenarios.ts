@@ -1,60 +1,57 @@
 /**
- * npm run try-scenarios -- <source.yaml> [section ids...]
+ * npm run try-scenarios -- hooks/<policy>/scenarios/<file>.yaml [section ids...]
  * Builds the scenarios of one source file in memory (writes nothing), runs each through the order-sign
  * pipeline, and prints expected vs actual outcomes and node states; then, for the given section ids (or every
  * node when none is given), which node states no scenario of this file has exercised yet.
  */
-import { readFileSync } from 'node:fs';
-import { basename } from 'node:path';
-import { parse } from 'yaml';
-import { loadRegistry } from '../src/cds-hooks/registry.js';
+import { dirname, resolve } from 'node:path';
 import { orderSign } from '../src/cds-hooks/order-sign.js';
 import { configFrom } from '../src/server/config.js';
 import { walk, type NodeResult } from '../src/rules/evaluate.js';
-import { buildScenario, SERVICE_ID } from './scenario-builder.js';
+import { buildSource, type ExpectedDecision, loadShorthands, loadSource, sourceName } from './scenario-builder.js';
+import { scenarioServices, templatesOf } from '../test/support/scenarios.js';
 
 const [file, ...sections] = process.argv.slice(2);
-if (!file) throw new Error('usage: npm run try-scenarios -- fixtures/scenarios/source/<file>.yaml [section ids]');
-const registry = loadRegistry(configFrom().hooksDir);
-if (!registry.ok) throw new Error(registry.errors.join('\n'));
-const service = registry.registry.get(SERVICE_ID)!;
-const templates = Object.fromEntries(service.queries.map((q) => [q.key, q.template]));
-const source = parse(readFileSync(file, 'utf8')) as Record<string, any>;
-const name = basename(file).replace(/\.yaml$/, '');
+if (!file) throw new Error('usage: npm run try-scenarios -- hooks/<policy>/scenarios/<file>.yaml [section ids]');
+// The policy folder is the one that holds the scenarios folder the source lives in.
+const folder = dirname(dirname(resolve(file)));
+const service = scenarioServices().find((s) => resolve(s.folder) === folder);
+if (!service) throw new Error(`${file}: not in the scenarios folder of a loaded policy (hooks/<policy>/scenarios/ or test/hooks/<policy>/scenarios/)`);
+const policy = { serviceId: service.definition.id, templates: templatesOf(service), shorthands: loadShorthands(folder) };
+const built = buildSource(policy, sourceName(file), loadSource(file));
 const seen = new Map<string, Set<string>>();
 let failures = 0;
-for (const s of source['scenarios'] as Record<string, any>[]) {
-  const built = buildScenario(name, source['defaults'] ?? {}, s, templates);
-  const f = built.fixture;
-  const result = await orderSign(service, f['request'], {
+for (const s of built) {
+  const f = s.fixture;
+  const result = await orderSign(service, f.request, {
     config: configFrom({ CDS_FHIR_TIMEOUT_MS: '1000' }),
     fetch,
-    now: () => new Date(`${f['evaluationDate']}T12:00:00Z`),
+    now: () => new Date(`${f.evaluationDate}T12:00:00Z`),
   });
   if (!result.ok) {
     failures += 1;
-    process.stdout.write(`✗ ${s['name']}: HTTP ${result.failure.status} ${JSON.stringify(result.failure.outcome.issue)}\n`);
+    process.stdout.write(`✗ ${s.name}: HTTP ${result.failure.status} ${JSON.stringify(result.failure.outcome.issue)}\n`);
     continue;
   }
-  for (const [reference, exp] of Object.entries(f['expected'] as Record<string, { outcome: string }>)) {
+  for (const [reference, exp] of Object.entries(f.expected)) {
     const decided = result.decisions.some((d) => d.reference === reference);
     if (exp.outcome === 'out-of-scope' && decided) {
       failures += 1;
-      process.stdout.write(`✗ ${s['name']} ${reference}: decided, expected out of scope\n`);
+      process.stdout.write(`✗ ${s.name} ${reference}: decided, expected out of scope\n`);
     }
   }
   for (const d of result.decisions) {
     const results: NodeResult[] = [...d.general, ...d.exclusions, ...d.definitions, ...d.sections.flatMap((x) => [x.indication, x.result])].flatMap((r) => [...walk(r)]);
     for (const r of results) (seen.get(r.id) ?? seen.set(r.id, new Set()).get(r.id)!).add(r.state);
-    const exp = f['expected'][d.reference ?? ''] ?? {};
+    const exp: ExpectedDecision = f.expected[d.reference ?? ''] ?? { outcome: 'absent' };
     const actualNodes = Object.fromEntries(Object.keys(exp.nodes ?? {}).map((id) => [id, results.find((r) => r.id === id)?.state ?? 'absent']));
     const nodeMismatch = Object.entries(exp.nodes ?? {}).filter(([id, st]) => actualNodes[id] !== st);
     const docMismatch = exp.toDocument && JSON.stringify([...exp.toDocument].sort()) !== JSON.stringify(d.toDocument.map((n) => n.id).sort());
     const ok = exp.outcome === d.outcome && nodeMismatch.length === 0 && !docMismatch;
     if (!ok) failures += 1;
-    process.stdout.write(`${ok ? '✓' : '✗'} ${s['name']} ${d.reference}: ${d.outcome}${ok ? '' : ` (expected ${exp.outcome})`}\n`);
+    process.stdout.write(`${ok ? '✓' : '✗'} ${s.name} ${d.reference}: ${d.outcome}${ok ? '' : ` (expected ${exp.outcome})`}\n`);
     for (const [id, st] of nodeMismatch) process.stdout.write(`    ${id}: ${actualNodes[id]} (expected ${String(st)})\n`);
-    if (docMismatch) process.stdout.write(`    toDocument: ${d.toDocument.map((n) => n.id).join(', ')} (expected ${exp.toDocument.join(', ')})\n`);
+    if (docMismatch) process.stdout.write(`    toDocument: ${d.toDocument.map((n) => n.id).join(', ')} (expected ${(exp.toDocument ?? []).join(', ')})\n`);
   }
 }
 const wanted = [...service.policy.nodes.values()].filter(

@@ -1,19 +1,41 @@
-import { readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { orderSign } from '../../src/cds-hooks/order-sign.js';
-import type { HookService } from '../../src/cds-hooks/registry.js';
+import { loadRegistry, type HookService } from '../../src/cds-hooks/registry.js';
 import { configFrom } from '../../src/server/config.js';
 import type { OrderDecision } from '../../src/rules/decision.js';
 import { walk, type NodeResult } from '../../src/rules/evaluate.js';
-import { SCENARIO_DIR } from '../../scripts/scenario-builder.js';
+import { scenariosDir, type ScenarioFixture } from '../../scripts/scenario-builder.js';
 
-export interface ScenarioFixture {
-  description: string;
-  service: string;
-  evaluationDate: string;
-  tags?: string[];
-  expected: Record<string, { outcome: string; nodes?: Record<string, string>; toDocument?: string[] }>;
-  request: Record<string, any>;
+export type { ScenarioFixture } from '../../scripts/scenario-builder.js';
+
+/** Policy folders used only by tests (never loaded in production): the same layout as hooks/. */
+export const TEST_HOOKS_DIR = fileURLToPath(new URL('../hooks', import.meta.url));
+
+/** Every hooks folder whose services carry scenarios: the shipped one (CDS_HOOKS_DIR default) and test/hooks. */
+export function scenarioHookDirs(): string[] {
+  return [configFrom().hooksDir, TEST_HOOKS_DIR];
+}
+
+function load(dir: string): readonly HookService[] {
+  const result = loadRegistry(dir);
+  if (!result.ok) throw new Error(result.errors.join('\n'));
+  return result.registry.services;
+}
+
+/** Every service the registry loads from the given hooks folders; each must carry its own scenarios. */
+export function scenarioServices(dirs: readonly string[] = scenarioHookDirs()): HookService[] {
+  const services = dirs.flatMap(load);
+  const ids = services.map((s) => s.definition.id);
+  const twice = ids.filter((id, i) => ids.indexOf(id) !== i);
+  if (twice.length > 0) throw new Error(`service ids used twice across ${dirs.join(', ')}: ${twice.join(', ')}`);
+  return services;
+}
+
+/** A service's data queries as key → template, the form the scenario builder takes. */
+export function templatesOf(service: HookService): Record<string, string> {
+  return Object.fromEntries(service.queries.map((q) => [q.key, q.template]));
 }
 
 export interface LoadedScenario {
@@ -23,19 +45,28 @@ export interface LoadedScenario {
   fixture: ScenarioFixture;
 }
 
-export function scenarioFiles(): LoadedScenario[] {
-  return readdirSync(SCENARIO_DIR)
-    .filter((d) => d !== 'source')
+/** The built scenarios of one policy folder: scenarios/<file>/<name>.json, sorted. */
+export function policyScenarios(policyFolder: string): LoadedScenario[] {
+  const dir = scenariosDir(policyFolder);
+  if (!existsSync(dir)) return [];
+  return readdirSync(dir, { withFileTypes: true })
+    .filter((d) => d.isDirectory())
+    .map((d) => d.name)
     .sort()
-    .flatMap((dir) =>
-      readdirSync(join(SCENARIO_DIR, dir))
+    .flatMap((file) =>
+      readdirSync(join(dir, file))
         .filter((f) => f.endsWith('.json'))
         .sort()
         .map((f) => {
-          const path = join(SCENARIO_DIR, dir, f);
-          return { file: dir, name: f.replace(/\.json$/, ''), path, fixture: JSON.parse(readFileSync(path, 'utf8')) as ScenarioFixture };
+          const path = join(dir, file, f);
+          return { file, name: f.replace(/\.json$/, ''), path, fixture: JSON.parse(readFileSync(path, 'utf8')) as ScenarioFixture };
         }),
     );
+}
+
+/** The built scenarios of the shipped services (hooks/), unless other policy folders are named. */
+export function scenarioFiles(policyFolders: readonly string[] = load(configFrom().hooksDir).map((s) => s.folder)): LoadedScenario[] {
+  return policyFolders.flatMap(policyScenarios);
 }
 
 /** Runs the scenario's request through the order-sign pipeline on its evaluation date. */
