@@ -49,7 +49,7 @@ async function seen(p: PolicyUnderTest): Promise<{ states: Map<string, Set<NodeS
 }
 
 test('the scenario tests cover the shipped policy and the test-only one', () => {
-  expect(policies.map(([name]) => name)).toEqual(expect.arrayContaining([expect.stringMatching(/^cryoablation /)]));
+  expect(policies.map(([name]) => name)).toEqual(expect.arrayContaining([expect.stringMatching(/^cryoablation /), expect.stringMatching(/^lumbar-mri /)]));
 });
 
 describe.each(policies)('policy %s', (_policy, p) => {
