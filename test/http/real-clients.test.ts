@@ -336,6 +336,17 @@ describe('CDS Hooks Sandbox tokens', () => {
     expect(res.status).toBe(200);
   });
 
+  // needs src: issue 9 item 2 — in development without CDS_PUBLIC_BASE_URL, the expected `aud` is the URL the client
+  // called (scheme, Host, path), so a Sandbox opened on 127.0.0.1 is accepted (today only http://localhost:$PORT is).
+  test.fails('a Sandbox that calls 127.0.0.1 signs aud with 127.0.0.1, which is accepted in development', async () => {
+    const res = await request(authedApp())
+      .post(SERVICE)
+      .set('Host', '127.0.0.1:3000')
+      .set('Authorization', `Bearer ${await sandboxToken(`http://127.0.0.1:3000${SERVICE}`)}`)
+      .send(body('cds-hooks-sandbox-rx-sign'));
+    expect(res.status).toBe(200);
+  });
+
   test('the Sandbox signs a fresh jti per call: the same token twice is refused', async () => {
     const app = authedApp();
     const t = await sandboxToken(`${BASE}${SERVICE}`);
@@ -370,6 +381,17 @@ describe('Inferno CRD test kit tokens', () => {
   test('a jku other than the suite’s own is refused', async () => {
     const t = await infernoToken(`${BASE}${SERVICE}`, 'ES384', 'http://localhost/custom/crd_server', 'http://localhost/custom/other/jwks.json');
     expect((await request(authedApp()).post(SERVICE).set('Authorization', `Bearer ${t}`).send(body('inferno-order-sign', false))).status).toBe(401);
+  });
+
+  // needs src: issue 9 item 4 — the 401 names the failed check in WWW-Authenticate (RFC 6750 error_description)
+  // and in the OperationOutcome, without echoing the token.
+  test.fails('that refusal says the jku is not listed for the client, and does not echo the token', async () => {
+    const t = await infernoToken(`${BASE}${SERVICE}`, 'ES384', 'http://localhost/custom/crd_server', 'http://localhost/custom/other/jwks.json');
+    const res = await request(authedApp()).post(SERVICE).set('Authorization', `Bearer ${t}`).send(body('inferno-order-sign', false));
+    expect(res.status).toBe(401);
+    expect(res.headers['www-authenticate']).toMatch(/^Bearer error="invalid_token", error_description=".*jku.*"$/);
+    expect(JSON.stringify(res.body)).toMatch(/jku/);
+    expect(JSON.stringify(res.body) + String(res.headers['www-authenticate'])).not.toContain(t);
   });
 
   // needs src: src/auth/trusted-clients.ts clientSchema — refuse `allowJtiReuse: true` unless `development: true`
