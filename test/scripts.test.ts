@@ -136,7 +136,7 @@ describe('npm run replay', () => {
     }, TEST_TIMEOUT_MS);
 
     test('an answer other than 200 is printed and exits 1', async () => {
-      const run = await script('replay', ['fixtures/scenarios/V-renal/tumor-5cm-egfr-48-covered-by-v-b.json', `${base}/no-such-prefix`]);
+      const run = await script('replay', ['hooks/cryoablation/scenarios/V-renal/tumor-5cm-egfr-48-covered-by-v-b.json', `${base}/no-such-prefix`]);
       expect(run.code).toBe(1);
       expect(run.stdout).toMatch(/^HTTP 404\n/);
     }, TEST_TIMEOUT_MS);
@@ -157,7 +157,7 @@ describe('npm run explain', () => {
   }, TEST_TIMEOUT_MS);
 
   test('a scenario: the tree, exit 0', async () => {
-    const run = await script('explain', ['fixtures/scenarios/V-renal/tumor-5cm-egfr-48-covered-by-v-b.json']);
+    const run = await script('explain', ['hooks/cryoablation/scenarios/V-renal/tumor-5cm-egfr-48-covered-by-v-b.json']);
     expect(run.code).toBe(0);
     expect(run.stdout).toMatch(/COVERED \(met: V\)/);
   }, TEST_TIMEOUT_MS);
