@@ -34,6 +34,9 @@ function openPostgres(config: Extract<StoreConfig, { engine: 'postgres' }>): Kys
   // An idle client whose connection dies emits 'error' on the pool; without a listener that crashes the process.
   // The pool drops that client and opens a new one on the next query, which is how the store recovers.
   pool.on('error', () => undefined);
+  // A checked-out client (say between two statements of a transaction) emits 'error' on itself when its
+  // connection dies; the statement in flight or the next one fails with it, so the event needs only a listener.
+  pool.on('connect', (client) => client.on('error', () => undefined));
   return new Kysely<StoreDatabase>({ dialect: new PostgresDialect({ pool }) });
 }
 

@@ -36,7 +36,7 @@ export interface Target {
   /** A config for this target; `url` swaps the PostgreSQL address (for the proxy). */
   config(options?: { retention?: RetentionDays; url?: string }): StoreConfig;
   /** host and port of the PostgreSQL server, for a proxy in front of it. */
-  server?: { host: string; port: number; database: string };
+  server?: { host: string; port: number; database: string; url: string };
 }
 
 /** A new empty database: a file in a new temporary folder (not yet created), or `crd_test_<random>` on the server. */
@@ -64,7 +64,7 @@ export async function freshTarget(engine: Engine): Promise<Target> {
   const parsed = new URL(url);
   return {
     engine,
-    server: { host: parsed.hostname, port: Number(parsed.port || 5432), database },
+    server: { host: parsed.hostname, port: Number(parsed.port || 5432), database, url },
     config: (options = {}) => ({
       engine: 'postgres',
       databaseUrl: options.url ?? url,
