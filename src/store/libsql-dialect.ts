@@ -62,9 +62,16 @@ function toQueryResult<R>(rs: ResultSet): QueryResult<R> {
   };
 }
 
+const BROKEN_CONNECTION = /^SQLITE_(BUSY|LOCKED|IOERR|CANTOPEN|PROTOCOL|NOTADB|CORRUPT)/;
+
 class LibsqlConnection implements DatabaseConnection {
   readonly #client: Client;
   #transaction: Transaction | undefined;
+  /**
+   * Set when a statement failed in a way that can leave the connection stuck: seen here, a connection whose
+   * BEGIN IMMEDIATE hit SQLITE_BUSY stays busy after the other writer is gone. The driver then reopens it.
+   */
+  broken = false;
 
   constructor(client: Client) {
     this.#client = client;
@@ -72,8 +79,18 @@ class LibsqlConnection implements DatabaseConnection {
 
   async executeQuery<R>(query: CompiledQuery): Promise<QueryResult<R>> {
     const statement = { sql: query.sql, args: query.parameters as InArgs };
-    const rs = await (this.#transaction ?? this.#client).execute(statement);
+    const rs = await this.#watch(() => (this.#transaction ?? this.#client).execute(statement));
     return toQueryResult<R>(rs);
+  }
+
+  async #watch<T>(operation: () => Promise<T>): Promise<T> {
+    try {
+      return await operation();
+    } catch (error) {
+      const code = (error as { code?: unknown }).code;
+      if (typeof code === 'string' && BROKEN_CONNECTION.test(code)) this.broken = true;
+      throw error;
+    }
   }
 
   // eslint-disable-next-line require-yield
@@ -83,15 +100,23 @@ class LibsqlConnection implements DatabaseConnection {
 
   async begin(): Promise<void> {
     // "write" is BEGIN IMMEDIATE: the write lock is taken at the start, so two writers never deadlock on upgrade.
-    this.#transaction = await this.#client.transaction('write');
+    this.#transaction = await this.#watch(() => this.#client.transaction('write'));
   }
 
   async commit(): Promise<void> {
     const tx = this.#takeTransaction();
-    await tx.commit();
+    await this.#watch(() => tx.commit());
+  }
+
+  close(): void {
+    this.#transaction?.close();
+    this.#transaction = undefined;
+    this.#client.close();
   }
 
   async rollback(): Promise<void> {
+    // Kysely also rolls back when BEGIN itself failed (say SQLITE_BUSY): then there is nothing to undo.
+    if (this.#transaction === undefined) return;
     const tx = this.#takeTransaction();
     try {
       await tx.rollback();
@@ -237,12 +262,29 @@ class LibsqlDriver implements Driver {
   async releaseConnection(): Promise<void> {
     const release = this.#release;
     this.#release = undefined;
-    release?.();
+    try {
+      if (this.#connection?.broken === true) await this.#reopen();
+    } finally {
+      release?.();
+    }
+  }
+
+  /** Replaces a stuck connection by a new one (called holding the mutex); a failure leaves the old one to retry. */
+  async #reopen(): Promise<void> {
+    try {
+      const client = await openClient(this.#options);
+      this.#connection?.close();
+      this.#client = client;
+      this.#connection = new LibsqlConnection(client);
+    } catch {
+      // the file is still unusable; the next failing statement marks the connection again
+    }
   }
 
   async destroy(): Promise<void> {
     const release = await this.#mutex.lock();
     try {
+      this.#connection?.close();
       this.#client?.close();
       this.#client = undefined;
       this.#connection = undefined;
