@@ -135,6 +135,7 @@ export class ResilientStore {
   async recordCall(...args: Parameters<Store['recordCall']>): ReturnType<Store['recordCall']> {
     const result = await this.store.recordCall(...args);
     if (result.status === 'unavailable') this.#markUnavailable();
+    else if (!this.#available) void this.ready().catch(() => undefined);
     return result;
   }
 
