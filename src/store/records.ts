@@ -1,0 +1,128 @@
+/** What callers hand the store and get back; camelCase, JSON as values. */
+
+export type Decision = 'covered' | 'documentation-needed' | 'not-medically-necessary' | 'investigative' | 'no-coverage';
+
+export interface AssertionInput {
+  /** The coverage-assertion-id sent to the client. */
+  id: string;
+  serviceId: string;
+  hookInstance: string;
+  /** e.g. "ServiceRequest/abc" as the draft order names itself. */
+  orderRef: string;
+  orderCode: string | null;
+  /** e.g. "Coverage/xyz". */
+  coverageRef: string;
+  patientRef: string | null;
+  decision: Decision | string;
+  /** The coverage-information extension exactly as sent. */
+  coverageInformation: unknown;
+  /** The evaluation trace with its evidence. */
+  trace: unknown;
+  policyVersion: string | null;
+  questionnaireCanonical: string | null;
+  questionnaireVersion: string | null;
+  /** The draft order as received. */
+  orderSnapshot: unknown;
+  /** Uuids of the cards that speak for this assertion, so feedback on a card finds it. */
+  cardUuids?: string[];
+}
+
+export interface StoredAssertion extends Omit<AssertionInput, 'cardUuids'> {
+  createdAt: string;
+}
+
+export type AuditKind = 'hook-call' | 'discovery' | 'feedback' | 'admin-lookup' | 'other';
+
+export interface AuditInput {
+  id?: string;
+  kind: AuditKind;
+  /** `iss` of the client JWT (never the JWT itself). */
+  clientIss: string | null;
+  serviceId: string | null;
+  hookInstance: string | null;
+  /** Request metadata; secrets (authorization, tokens, JWTs) are removed before writing. */
+  requestMeta: Record<string, unknown>;
+  response: unknown;
+  status: number;
+  durationMs: number;
+  /** The named consumer for admin lookups. */
+  consumer?: string | null;
+  /** Defaults to the store's clock at write time; queued records keep the time of the call. */
+  createdAt?: string;
+}
+
+export interface StoredAudit extends Required<Omit<AuditInput, 'consumer'>> {
+  consumer: string | null;
+}
+
+export interface JtiClaim {
+  iss: string;
+  jti: string;
+  expiresAt: Date | string;
+}
+
+export type FeedbackOutcome = 'accepted' | 'overridden';
+
+export interface OverrideReasonInput {
+  system?: string | null;
+  code?: string | null;
+  display?: string | null;
+}
+
+export interface FeedbackInput {
+  serviceId: string;
+  /** card.uuid as echoed by the client. */
+  card: string;
+  outcome: FeedbackOutcome;
+  outcomeTimestamp: string;
+  overrideReason?: OverrideReasonInput | null;
+  userComment?: string | null;
+  acceptedSuggestions?: string[];
+  /** When known; otherwise looked up through the card. */
+  assertionId?: string | null;
+}
+
+export interface StoredFeedback {
+  id: string;
+  createdAt: string;
+  serviceId: string;
+  card: string;
+  assertionId: string | null;
+  outcome: FeedbackOutcome;
+  outcomeTimestamp: string;
+  overrideReason: OverrideReasonInput | null;
+  userComment: string | null;
+  acceptedSuggestions: string[];
+}
+
+export interface RecordCallInput {
+  assertions: AssertionInput[];
+  audit: AuditInput;
+  jti?: JtiClaim;
+}
+
+export type RecordCallResult =
+  | { status: 'committed'; auditId: string }
+  | { status: 'replay' }
+  | { status: 'unavailable'; code: string };
+
+export interface PurgeCounts {
+  assertions: number;
+  cardLinks: number;
+  audit: number;
+  feedback: number;
+  jti: number;
+}
+
+const SECRET_KEY = /authori[sz]ation|token|jwt|secret|password|cookie|^bearer$/i;
+
+/** Drops every property whose name says it holds a credential, at any depth. */
+export function redactSecrets(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(redactSecrets);
+  if (typeof value !== 'object' || value === null) return value;
+  const out: Record<string, unknown> = {};
+  for (const [key, inner] of Object.entries(value)) {
+    if (!SECRET_KEY.test(key)) out[key] = redactSecrets(inner);
+  }
+  return out;
+}
