@@ -28,7 +28,7 @@ const service = registry.registry.get(serviceId ?? '');
 if (!service) throw new Error(`no service ${serviceId}`);
 const date = typeof fixture['evaluationDate'] === 'string' ? new Date(`${fixture['evaluationDate']}T12:00:00Z`) : new Date();
 
-const result = await orderSign(service, body, { config: config.config, fetch, now: () => date });
+const result = await orderSign(service, body, { settings: config.config, fetch, now: () => date });
 if (!result.ok) {
   process.stdout.write(`HTTP ${result.failure.status}\n${JSON.stringify(result.failure.outcome, null, 2)}\n`);
   process.exit(1);

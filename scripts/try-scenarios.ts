@@ -27,7 +27,7 @@ for (const s of source['scenarios'] as Record<string, any>[]) {
   const built = buildScenario(name, source['defaults'] ?? {}, s, templates);
   const f = built.fixture;
   const result = await orderSign(service, f['request'], {
-    config: configFrom({ CDS_FHIR_TIMEOUT_MS: '1000' }),
+    settings: configFrom({ CDS_FHIR_TIMEOUT_MS: '1000' }),
     fetch,
     now: () => new Date(`${f['evaluationDate']}T12:00:00Z`),
   });

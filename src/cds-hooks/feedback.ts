@@ -1,6 +1,6 @@
 import { isObject } from '../fhir/bundle.js';
 import { feedbackSchema, parseWith, type Feedback } from './schemas.js';
-import type { Failure } from '../server/outcome.js';
+import type { Failure } from '../fhir/outcome.js';
 
 /** CDS Hooks feedback (`POST {service}/feedback`): what clinicians did with the cards. */
 

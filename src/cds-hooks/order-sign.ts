@@ -1,14 +1,15 @@
-import type { Config } from '../server/config.js';
-import { failure, type Failure } from '../server/outcome.js';
+import { failure, type Failure } from '../fhir/outcome.js';
 import { isObject } from '../fhir/bundle.js';
-import { orderReference } from '../fhir/order.js';
+import { orderReference, type DraftOrder } from '../fhir/order.js';
 import { buildResponse } from '../crd/response.js';
 import { failureLabel, fhirAccess, type FhirAccess } from './fhir-client.js';
 import { classifyPrefetch, gather, isIncomplete, missingWithoutServer, type PlannedQuery, type QueryOutcome } from './gather.js';
 import { expandTemplate, type TokenContext } from './prefetch.js';
+import type { PipelineSettings } from './settings.js';
 import type { HookService } from './registry.js';
-import { hookRequestSchema, parseWith, unprocessable, type HookRequest, type HookResponse } from './schemas.js';
-import { scopeMatch, type DraftOrder, type ScopeMatch } from './scope.js';
+import type { HookResponse } from '../crd/hook-response.js';
+import { hookRequestSchema, parseWith, unprocessable, type HookRequest } from './schemas.js';
+import { scopeMatch, type ScopeMatch } from './scope.js';
 import { attestationsFor } from '../rules/attestation.js';
 import { decide, type OrderDecision } from '../rules/decision.js';
 import type { SharedDefinitions } from '../rules/evaluate.js';
@@ -19,7 +20,7 @@ import type { DataQuery } from './service-definition.js';
 /** The order-sign pipeline: validate → scope → gather → evaluate → respond. Errors are returned, not thrown. */
 
 export interface PipelineDeps {
-  readonly config: Config;
+  readonly settings: PipelineSettings;
   readonly fetch: typeof fetch;
   /** Aborted when the client gives up on the call. */
   readonly signal?: AbortSignal;
@@ -62,23 +63,23 @@ function checkPrefetch(service: HookService, prefetch: Record<string, unknown>):
 /** The FHIR server the service may call for this request, or why it may not. */
 function serverAccess(req: HookRequest, deps: PipelineDeps): { access?: FhirAccess; refused?: string } {
   if (!req.fhirServer) return {};
-  if (deps.config.production && new URL(req.fhirServer).protocol !== 'https:') return { refused: 'plain http in production' };
+  if (deps.settings.production && new URL(req.fhirServer).protocol !== 'https:') return { refused: 'plain http in production' };
   if (deps.fhirServerAllowed && !deps.fhirServerAllowed(req.fhirServer)) return { refused: 'not on the FHIR server allowlist' };
   return { access: fhirAccess(req.fhirServer, req.fhirAuthorization?.access_token) };
 }
 
 /** Bounds on what one request may carry (beyond the body size), so one call cannot monopolize the service. */
-function checkBounds(req: HookRequest, config: Config): Failure | undefined {
+function checkBounds(req: HookRequest, { limits }: PipelineSettings): Failure | undefined {
   const orders = req.context.draftOrders.entry?.length ?? 0;
-  if (orders > config.limits.draftOrders) {
-    return unprocessable('context.draftOrders.entry', `at most ${config.limits.draftOrders} draft orders per call`);
+  if (orders > limits.draftOrders) {
+    return unprocessable('context.draftOrders.entry', `at most ${limits.draftOrders} draft orders per call`);
   }
   const resources = Object.values(req.prefetch ?? {}).reduce<number>(
     (n, v) => n + (isObject(v) && Array.isArray(v['entry']) ? v['entry'].length : 1),
     0,
   );
-  if (resources > config.limits.resources) {
-    return unprocessable('prefetch', `at most ${config.limits.resources} prefetched resources per call`);
+  if (resources > limits.resources) {
+    return unprocessable('prefetch', `at most ${limits.resources} prefetched resources per call`);
   }
   return undefined;
 }
@@ -125,7 +126,7 @@ export async function orderSign(
   if (req.hook !== service.definition.hook) {
     return { ok: false, failure: unprocessable('hook', `this service answers ${service.definition.hook}`), metrics };
   }
-  const bounds = checkBounds(req, deps.config);
+  const bounds = checkBounds(req, deps.settings);
   if (bounds) return { ok: false, failure: bounds, metrics };
   const prefetch = req.prefetch ?? {};
   const prefetchFailure = checkPrefetch(service, prefetch);
@@ -151,10 +152,10 @@ export async function orderSign(
     planned,
     prefetch,
     access,
-    timeoutMs: deps.config.fhirTimeoutMs,
-    maxPages: deps.config.fhirMaxPages,
-    maxBytes: deps.config.limits.fhirResponseBytes,
-    budget: { resources: deps.config.limits.resources, bytes: deps.config.limits.fhirTotalBytes },
+    timeoutMs: deps.settings.fhirTimeoutMs,
+    maxPages: deps.settings.fhirMaxPages,
+    maxBytes: deps.settings.limits.fhirResponseBytes,
+    budget: { resources: deps.settings.limits.resources, bytes: deps.settings.limits.fhirTotalBytes },
     fetch: deps.fetch,
     ...(deps.signal ? { signal: deps.signal } : {}),
   });
@@ -163,16 +164,22 @@ export async function orderSign(
   if (incomplete.length > 0) {
     metrics.unavailable = incomplete.map((o) => `${o.query.key}:${o.failure ? failureLabel(o.failure) : o.status}`);
   }
-  const evaluationDate = dayIn(deps.now?.() ?? new Date(), deps.config.timeZone);
-  const decisions = evaluateOrders(service, req, inScope, gathered.outcomes, incomplete, { config: deps.config, evaluationDate });
+  const evaluationDate = dayIn(deps.now?.() ?? new Date(), deps.settings.timeZone);
+  const decisions = evaluateOrders(service, req, inScope, gathered.outcomes, incomplete, { settings: deps.settings, evaluationDate });
   metrics.decisions = decisions.map((d) => d.outcome);
   const response = buildResponse({
-    service,
-    orders: inScope.map((s, i) => ({ ...s, decision: decisions[i]! })),
+    service: {
+      policy: service.policy,
+      cardTexts: service.cardTexts,
+      source: service.definition.source,
+      configurationOptions: service.definition.configurationOptions,
+      preferredSystem: service.definition.scope.orderCodes[0]?.system,
+    },
+    orders: inScope.map((s, i) => ({ order: s.order, codings: s.match.codings, decision: decisions[i]! })),
     extension: req.extension,
     evaluationDate,
-    baseUrl: deps.config.publicBaseUrl,
-    policyUrl: deps.config.policyUrl,
+    baseUrl: deps.settings.publicBaseUrl,
+    policyUrl: deps.settings.policyUrl,
     unavailableData: incomplete.map((o) => ({ description: o.query.description, reason: unavailableText(o) })),
   });
   return { ok: true, response, decisions, metrics };
@@ -185,12 +192,12 @@ function evaluateOrders(
   inScope: readonly { order: DraftOrder; match: ScopeMatch }[],
   outcomes: readonly QueryOutcome[],
   incomplete: readonly QueryOutcome[],
-  { config, evaluationDate }: { config: Config; evaluationDate: string },
+  { settings, evaluationDate }: { settings: PipelineSettings; evaluationDate: string },
 ): OrderDecision[] {
   const resources = outcomes.flatMap((o) => o.resources);
   const incompleteData = incomplete.map((o) => o.query.key);
   const patientId = req.context.patientId;
-  const questionnaire = questionnaireUrl(service.policy, { baseUrl: config.publicBaseUrl });
+  const questionnaire = questionnaireUrl(service.policy, { baseUrl: settings.publicBaseUrl });
   const responses = resources.filter((r) => r.resourceType === 'QuestionnaireResponse');
   const shared: SharedDefinitions = new Map();
   return inScope.map(({ order, match }) =>

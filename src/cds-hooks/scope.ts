@@ -1,7 +1,5 @@
-import { orderCodings, type OrderCoding } from '../fhir/order.js';
+import { orderCodings, type DraftOrder, type OrderCoding } from '../fhir/order.js';
 import type { ServiceDefinition } from './service-definition.js';
-
-export type DraftOrder = Record<string, unknown> & { resourceType: string };
 
 export interface ScopeMatch {
   /** The order's codings that put it in scope (the billing codes of the assertion). */

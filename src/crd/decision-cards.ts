@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { Card } from '../cds-hooks/schemas.js';
+import type { Card } from './hook-response.js';
 import type { OrderCoding } from '../fhir/order.js';
 import type { OrderDecision, Outcome } from '../rules/decision.js';
 import type { NodeResult } from '../rules/evaluate.js';

@@ -3,6 +3,9 @@ import { canonicalSystem } from './systems.js';
 
 /** What the engine reads of a draft order, whatever its resource type and however loosely it is formed. */
 
+/** A draft order as the engine handles it: any resource type, loosely formed. */
+export type DraftOrder = Record<string, unknown> & { resourceType: string };
+
 export interface OrderCoding {
   readonly system?: string;
   readonly code?: string;

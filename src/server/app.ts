@@ -7,11 +7,12 @@ import type { HookService, Registry } from '../cds-hooks/registry.js';
 import { policyPage } from '../crd/policy-page.js';
 import { buildQuestionnaire } from '../rules/questionnaire.js';
 import type { Config } from './config.js';
+import { pipelineSettings } from './pipeline-settings.js';
 import type { Authenticator } from '../auth/client-auth.js';
 import { fhirServerAllowed } from '../auth/fhir-allowlist.js';
 import type { TrustedClient } from '../auth/trusted-clients.js';
 import type { Logger } from './logger.js';
-import { badJson, failure, internalError, methodNotAllowed, notFound, tooLarge, type Failure } from './outcome.js';
+import { badJson, failure, internalError, methodNotAllowed, notFound, tooLarge, type Failure } from '../fhir/outcome.js';
 
 export interface AppDeps {
   readonly config: Config;
@@ -206,7 +207,7 @@ export function createApp(deps: AppDeps): express.Express {
     if (!call) return;
     const clientServers = clientOf(res)?.fhirServers ?? [];
     const pipeline = {
-      config,
+      settings: pipelineSettings(config),
       fetch: fetchFn,
       signal: clientGone(res),
       fhirServerAllowed: (url: string) => fhirServerAllowed(url, config.fhirAllowlist, clientServers, config.production),

@@ -1,7 +1,6 @@
 import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
-
-export type PrefetchMode = 'minimal' | 'full';
+import type { PrefetchMode } from '../cds-hooks/settings.js';
 
 export interface Config {
   readonly port: number;
