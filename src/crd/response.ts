@@ -8,7 +8,7 @@ import type { ServiceSource } from './cards.js';
 import { applyPreferences, cardPreferences, type ConfigurationOption } from './configuration.js';
 import type { Action, Card, HookResponse } from './hook-response.js';
 import { coverageInformation, withAssertion, type Assertion } from './coverage-information.js';
-import { decisionCard, decisiveCriteria, exclusionName, noCoverageCard, priorAuthorizationCard, type CardContext, type OrderView } from './decision-cards.js';
+import { decisionCard, exclusionName, noCoverageCard, priorAuthorizationCard, type CardContext, type OrderView } from './decision-cards.js';
 
 /**
  * The order-sign answer for the orders a service owns: a coverage-information `update` per order (CRD), a card per
@@ -48,7 +48,7 @@ function reasonText(d: OrderDecision, policyName: string): string {
   const ids = (nodes: readonly { id: string }[]) => nodes.map((n) => n.id).join(', ');
   switch (d.outcome) {
     case 'covered':
-      return `Meets ${policyName} ${decisiveCriteria(d).join(', ')}; prior authorization ${d.priorAuthorizationRequired ? 'required' : 'not required'}`;
+      return `Meets ${policyName} ${d.decisive.join(', ')}; prior authorization ${d.priorAuthorizationRequired ? 'required' : 'not required'}`;
     case 'documentation-needed':
       return d.toDocument.length > 0
         ? `Documentation needed for ${policyName}: ${ids(d.toDocument)}`
@@ -56,7 +56,7 @@ function reasonText(d: OrderDecision, policyName: string): string {
     case 'not-medically-necessary':
       return `Not medically necessary under ${policyName}: ${ids(d.failed)} not met`;
     case 'investigative':
-      return `Investigative under ${policyName} exclusion ${decisiveCriteria(d).map(exclusionName).join(', ')}`;
+      return `Investigative under ${policyName} exclusion ${d.decisive.map(exclusionName).join(', ')}`;
     case 'no-coverage':
       return 'No active coverage';
   }
