@@ -7,6 +7,7 @@ import type { z } from 'zod';
 import { codeLists, type CodeList } from './code-lists.js';
 import { ENGINE_VARIABLES, FHIRPATH_VARIABLES, type Environment } from './environment.js';
 import { functionTable } from './fhirpath-functions.js';
+import { literalArguments, variableReferences } from './fhirpath-syntax.js';
 import {
   codeListsSchema,
   criteriaSchema,
@@ -75,18 +76,6 @@ export interface Policy {
 
 export type PolicyResult = { ok: true; policy: Policy } | { ok: false; errors: string[] };
 
-const STRING_LITERAL = /'(?:[^'\\]|\\.)*'/g;
-
-/** `%name` references outside string literals. */
-export function variableReferences(expression: string): string[] {
-  const code = expression.replace(STRING_LITERAL, "''");
-  return [...new Set([...code.matchAll(/%([A-Za-z_][A-Za-z0-9_]*)/g)].map((m) => m[1] ?? ''))];
-}
-
-function literalArguments(expression: string, fn: string): string[] {
-  return [...expression.matchAll(new RegExp(`\\b${fn}\\(\\s*'((?:[^'\\\\]|\\\\.)*)'\\s*\\)`, 'g'))].map((m) => m[1] ?? '');
-}
-
 interface Compiler {
   compile(source: string, where: string): CompiledExpression | undefined;
   readonly errors: string[];
@@ -98,7 +87,8 @@ function compiler(lists: ReadonlyMap<string, CodeList>, table: ReturnType<typeof
     errors,
     compile(source, where) {
       let problem = false;
-      for (const name of variableReferences(source)) {
+      const references = variableReferences(source);
+      for (const name of references) {
         if (!known.has(name)) {
           errors.push(`${where}: unknown name %${name}`);
           problem = true;
@@ -126,7 +116,7 @@ function compiler(lists: ReadonlyMap<string, CodeList>, table: ReturnType<typeof
       if (problem) return undefined;
       return {
         source,
-        references: variableReferences(source),
+        references,
         evaluate: (env, definitions) => {
           const out = fn(env.bundle, { ...env.vars, ...definitions });
           return Array.isArray(out) ? out : [out];
