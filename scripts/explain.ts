@@ -5,7 +5,7 @@
  * evaluationDate when it has one; a fhirServer named in the request is queried as the service would.
  */
 import { readFileSync } from 'node:fs';
-import { orderLabel } from '../src/fhir/order.js';
+import { orderName } from '../src/fhir/order.js';
 import { loadRegistry } from '../src/cds-hooks/registry.js';
 import { orderSign } from '../src/cds-hooks/order-sign.js';
 import { loadConfig } from '../src/server/config.js';
@@ -37,5 +37,5 @@ if (result.decisions.length === 0) process.stdout.write('No order in scope of th
 const entries = ((body['context'] as { draftOrders?: { entry?: { resource: Record<string, unknown> }[] } }).draftOrders?.entry ?? []).map((e) => e.resource);
 for (const d of result.decisions) {
   const order = entries.find((o) => `${String(o['resourceType'])}/${String(o['id'])}` === d.reference);
-  process.stdout.write(`${explainDecision(`${d.reference ?? 'order'} — ${order ? orderLabel(order) : ''}`, d)}\n\n`);
+  process.stdout.write(`${explainDecision(`${d.reference ?? 'order'} — ${order ? orderName(order, undefined, { withCode: true }) : ''}`, d)}\n\n`);
 }

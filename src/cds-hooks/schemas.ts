@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { failure, operationOutcome, type Failure } from '../fhir/outcome.js';
+import { issuePath } from '../fhir/issues.js';
 import { isFhirId, nonEmpty, resourceSchema } from '../fhir/schemas.js';
 
 /**
@@ -79,20 +80,12 @@ const feedbackItemSchema = z.looseObject({
 export const feedbackSchema = z.looseObject({ feedback: z.array(feedbackItemSchema).min(1) });
 export type Feedback = z.infer<typeof feedbackSchema>;
 
-/** A path as CDS Hooks clients read it: context.draftOrders.entry[0].resource */
-export function jsonPath(path: readonly PropertyKey[]): string {
-  return path.reduce<string>((acc, part) => {
-    if (typeof part === 'number') return `${acc}[${part}]`;
-    return acc === '' ? String(part) : `${acc}.${String(part)}`;
-  }, '');
-}
-
 export function schemaFailure(error: z.ZodError): Failure {
   return {
     status: 422,
     outcome: operationOutcome(
       error.issues.slice(0, 20).map((i) => {
-        const path = jsonPath(i.path);
+        const path = issuePath(i.path, 'json');
         return {
           code: 'invalid' as const,
           diagnostics: path ? `${path}: ${i.message}` : i.message,

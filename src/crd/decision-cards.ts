@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { Card } from './hook-response.js';
-import type { OrderCoding } from '../fhir/order.js';
+import type { Coding } from '../fhir/coding.js';
 import type { OrderDecision, Outcome } from '../rules/decision.js';
 import type { NodeResult } from '../rules/evaluate.js';
 import { fill, type CardTexts } from './card-texts.js';
@@ -12,7 +12,7 @@ export interface OrderView {
   readonly decision: OrderDecision;
   /** How the order is named for clinicians: its text, else the code's display. */
   readonly label: string;
-  readonly codings: readonly OrderCoding[];
+  readonly codings: readonly Coding[];
   /** Whether the order's code also covers methods other than the one the policy governs (the card then says so). */
   readonly methodNote: boolean;
 }

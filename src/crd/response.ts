@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import { orderName, type DraftOrder, type OrderCoding } from '../fhir/order.js';
+import { orderName, type DraftOrder } from '../fhir/order.js';
+import type { Coding } from '../fhir/coding.js';
 import type { OrderDecision } from '../rules/decision.js';
 import type { Policy } from '../rules/policy.js';
 import { questionnaireCanonical } from '../rules/questionnaire.js';
@@ -30,7 +31,7 @@ export interface ResponseService {
 export interface DecidedOrder {
   readonly order: DraftOrder;
   /** The order's codings that put it in scope (the billing codes of the assertion). */
-  readonly codings: readonly OrderCoding[];
+  readonly codings: readonly Coding[];
   readonly decision: OrderDecision;
 }
 
@@ -63,7 +64,7 @@ function reasonText(d: OrderDecision, policyName: string): string {
 }
 
 /** The assertion for an order; none without a Coverage to name or an order id to update. */
-function assertion(d: OrderDecision, codings: readonly OrderCoding[], input: ResponseInput): Assertion | undefined {
+function assertion(d: OrderDecision, codings: readonly Coding[], input: ResponseInput): Assertion | undefined {
   if (!d.coverage?.id || !d.reference) return undefined;
   const policy = input.service.policy;
   const pa = d.priorAuthorizationRequired ? ('auth-needed' as const) : ('no-auth' as const);

@@ -1,4 +1,4 @@
-import { isObject } from '../fhir/bundle.js';
+import { isObject, type Rec } from '../fhir/bundle.js';
 
 /**
  * Clinician attestation from QuestionnaireResponses to the service's own Questionnaire. Items are read by
@@ -18,8 +18,6 @@ export interface Answer {
 export interface Attestations {
   answer(linkId: string): Answer | undefined;
 }
-
-type Rec = Record<string, unknown>;
 
 function canonicalWithoutVersion(url: unknown): string | undefined {
   return typeof url === 'string' ? url.split('|')[0] : undefined;

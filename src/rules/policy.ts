@@ -2,7 +2,6 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import fhirpath from 'fhirpath';
 import r4 from 'fhirpath/fhir-context/r4/index.js';
-import { parse as parseYaml } from 'yaml';
 import type { z } from 'zod';
 import { codeLists, type CodeList } from './code-lists.js';
 import { ENGINE_VARIABLES, FHIRPATH_VARIABLES, type Environment } from './environment.js';
@@ -18,6 +17,7 @@ import {
 } from './policy-schema.js';
 import { isValidUcum, unitAliases } from './units.js';
 import { errorMessage } from './errors.js';
+import { readYamlFile } from './yaml-file.js';
 
 /** A policy loaded from its hook folder, every FHIRPath expression compiled once. */
 
@@ -127,25 +127,10 @@ function compiler(lists: ReadonlyMap<string, CodeList>, table: ReturnType<typeof
 }
 
 function readFile<T>(folder: string, file: string, schema: z.ZodType<T>, errors: string[]): T | undefined {
-  const path = join(folder, file);
-  const display = `${folder.split('/').slice(-2).join('/')}/${file}`;
-  if (!existsSync(path)) {
-    errors.push(`${display}: missing`);
-    return undefined;
-  }
-  let raw: unknown;
-  try {
-    raw = parseYaml(readFileSync(path, 'utf8'));
-  } catch (e) {
-    errors.push(`${display}: ${errorMessage(e)}`);
-    return undefined;
-  }
-  const parsed = schema.safeParse(raw);
-  if (!parsed.success) {
-    errors.push(...parsed.error.issues.map((i) => `${display}: ${i.path.map(String).join('.') || '(root)'}: ${i.message}`));
-    return undefined;
-  }
-  return parsed.data;
+  const result = readYamlFile(join(folder, file), `${folder.split('/').slice(-2).join('/')}/${file}`, schema);
+  if (result.ok) return result.value;
+  errors.push(...result.errors);
+  return undefined;
 }
 
 function dependencyOrder(defs: Record<string, string>, errors: string[], file: string): string[] {
