@@ -126,8 +126,11 @@ function compiler(lists: ReadonlyMap<string, CodeList>, table: ReturnType<typeof
   };
 }
 
+/** How messages name a policy folder: its last two path segments (`hooks/cryoablation`). */
+const shortName = (folder: string): string => folder.split('/').slice(-2).join('/');
+
 function readFile<T>(folder: string, file: string, schema: z.ZodType<T>, errors: string[]): T | undefined {
-  const result = readYamlFile(join(folder, file), `${folder.split('/').slice(-2).join('/')}/${file}`, schema);
+  const result = readYamlFile(join(folder, file), `${shortName(folder)}/${file}`, schema);
   if (result.ok) return result.value;
   errors.push(...result.errors);
   return undefined;
@@ -157,7 +160,7 @@ export function loadPolicy(folder: string): PolicyResult {
   const definitions = readFile(folder, POLICY_FILES.definitions, definitionsSchema, errors);
   const lists = readFile(folder, POLICY_FILES.codeLists, codeListsSchema, errors);
   if (!criteria || !definitions || !lists) return { ok: false, errors };
-  const folderName = folder.split('/').slice(-2).join('/');
+  const folderName = shortName(folder);
   const criteriaFile = `${folderName}/${POLICY_FILES.criteria}`;
   const definitionsFile = `${folderName}/${POLICY_FILES.definitions}`;
 
