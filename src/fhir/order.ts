@@ -30,7 +30,7 @@ export function orderReference(order: Record<string, unknown>): string | undefin
 
 /**
  * How clinicians name the order: its text, else the display of its first coding, else its type; with
- * `withCode`, followed by the code of its first coded coding: `Cryoablation, renal (50593)`.
+ * `withCode`, followed by the code of its first coded coding: `<text> (<code>)`.
  */
 export function orderName(order: Record<string, unknown>, preferredSystem?: string, { withCode = false } = {}): string {
   const text = codeableConcept(order)?.['text'];

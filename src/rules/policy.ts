@@ -126,7 +126,7 @@ function compiler(lists: ReadonlyMap<string, CodeList>, table: ReturnType<typeof
   };
 }
 
-/** How messages name a policy folder: its last two path segments (`hooks/cryoablation`). */
+/** How messages name a policy folder: its last two path segments (`hooks/<policy>`). */
 const shortName = (folder: string): string => folder.split('/').slice(-2).join('/');
 
 function readFile<T>(folder: string, file: string, schema: z.ZodType<T>, errors: string[]): T | undefined {
