@@ -37,11 +37,15 @@ function child(node: SyntaxNode | undefined, type: string): SyntaxNode | undefin
   return node?.children?.find((c) => c.type === type);
 }
 
-/** The `%name`s an expression refers to, in order of appearance, each once. */
-export function variableReferences(expression: string): string[] {
-  const tree = syntaxTree(expression);
-  if (!tree) return [];
-  const names = [...nodes(tree)]
+export interface ExpressionSyntax {
+  /** The `%name`s the expression refers to, in order of appearance, each once. */
+  readonly references: readonly string[];
+  /** The string arguments of every call of `fn` whose sole argument is a string literal: `inValueSet('list')`. */
+  literalArguments(fn: string): string[];
+}
+
+function references(all: readonly SyntaxNode[]): string[] {
+  const names = all
     .filter((n) => n.type === 'ExternalConstant')
     .flatMap((n) => {
       const name = n.children?.[0];
@@ -50,11 +54,8 @@ export function variableReferences(expression: string): string[] {
   return [...new Set(names)];
 }
 
-/** The string arguments of every call of `fn` whose sole argument is a string literal: `inValueSet('list')`. */
-export function literalArguments(expression: string, fn: string): string[] {
-  const tree = syntaxTree(expression);
-  if (!tree) return [];
-  return [...nodes(tree)]
+function literalsOf(all: readonly SyntaxNode[], fn: string): string[] {
+  return all
     .filter((n) => n.type === 'Functn' && child(n, 'Identifier')?.text === fn)
     .flatMap((n) => {
       const params = child(n, 'ParamList')?.children ?? [];
@@ -62,3 +63,14 @@ export function literalArguments(expression: string, fn: string): string[] {
       return literal?.text === undefined ? [] : [unquote(literal.text)];
     });
 }
+
+/** The expression parsed once; an expression that does not parse refers to nothing (compiling it says why). */
+export function expressionSyntax(expression: string): ExpressionSyntax {
+  const tree = syntaxTree(expression);
+  const all = tree ? [...nodes(tree)] : [];
+  return { references: references(all), literalArguments: (fn) => literalsOf(all, fn) };
+}
+
+export const variableReferences = (expression: string): string[] => [...expressionSyntax(expression).references];
+
+export const literalArguments = (expression: string, fn: string): string[] => expressionSyntax(expression).literalArguments(fn);

@@ -6,7 +6,7 @@ import type { z } from 'zod';
 import { codeLists, type CodeList } from './code-lists.js';
 import { ENGINE_VARIABLES, FHIRPATH_VARIABLES, type Environment } from './environment.js';
 import { functionTable } from './fhirpath-functions.js';
-import { literalArguments, variableReferences } from './fhirpath-syntax.js';
+import { expressionSyntax, variableReferences } from './fhirpath-syntax.js';
 import {
   codeListsSchema,
   criteriaSchema,
@@ -87,20 +87,21 @@ function compiler(lists: ReadonlyMap<string, CodeList>, table: ReturnType<typeof
     errors,
     compile(source, where) {
       let problem = false;
-      const references = variableReferences(source);
+      const syntax = expressionSyntax(source);
+      const { references } = syntax;
       for (const name of references) {
         if (!known.has(name)) {
           errors.push(`${where}: unknown name %${name}`);
           problem = true;
         }
       }
-      for (const list of literalArguments(source, 'inValueSet')) {
+      for (const list of syntax.literalArguments('inValueSet')) {
         if (!lists.has(list)) {
           errors.push(`${where}: unknown code list '${list}'`);
           problem = true;
         }
       }
-      for (const unit of literalArguments(source, 'valueIn')) {
+      for (const unit of syntax.literalArguments('valueIn')) {
         if (!isValidUcum(unit)) {
           errors.push(`${where}: '${unit}' is not a valid UCUM unit`);
           problem = true;

@@ -5,6 +5,7 @@ import { expandTemplate, type TokenContext } from '../prefetch.js';
 import type { HookService } from '../registry.js';
 import type { DataQuery } from '../service-definition.js';
 import type { PipelineSettings } from '../settings.js';
+import type { StageResult } from './result.js';
 import type { ValidCall } from './validate.js';
 
 /** Stage 3: every data query answered, from prefetch or the client's FHIR server, under one deadline. */
@@ -26,7 +27,7 @@ export interface GatheredData {
 }
 
 /** The gathered data, or the 412 when data is missing and no FHIR server may be asked; either way, why a named server was refused. */
-export type GatherResult = ({ ok: true; value: GatheredData } | { ok: false; failure: Failure }) & { fhirServerRefused?: string };
+export type GatherResult = StageResult<GatheredData> & { fhirServerRefused?: string };
 
 function tokenContext({ request }: ValidCall): TokenContext {
   const ctx = request.context;
