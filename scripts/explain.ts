@@ -5,7 +5,7 @@
  * evaluationDate when it has one; a fhirServer named in the request is queried as the service would.
  * Exits 1 when the request is refused or cannot be read, 2 on bad arguments.
  */
-import { orderLabel } from '../src/fhir/order.js';
+import { orderName } from '../src/fhir/order.js';
 import { loadRegistry } from '../src/cds-hooks/registry.js';
 import { orderSign } from '../src/cds-hooks/order-sign.js';
 import { loadConfig } from '../src/server/config.js';
@@ -51,7 +51,7 @@ await run('explain', async () => {
   const service = registry.registry.get(serviceId);
   if (!service) throw new CliError(`no service ${serviceId} in ${config.config.hooksDir}`);
 
-  const result = await orderSign(service, f.body, { config: config.config, fetch, now: () => f.date });
+  const result = await orderSign(service, f.body, { settings: config.config, fetch, now: () => f.date });
   if (!result.ok) {
     process.stdout.write(`HTTP ${result.failure.status}\n${JSON.stringify(result.failure.outcome, null, 2)}\n`);
     return 1;
@@ -60,7 +60,7 @@ await run('explain', async () => {
   const entries = draftEntries(f.body);
   for (const d of result.decisions) {
     const order = entries.find((o) => `${String(o['resourceType'])}/${String(o['id'])}` === d.reference);
-    process.stdout.write(`${explainDecision(`${d.reference ?? 'order'} — ${order ? orderLabel(order) : ''}`, d)}\n\n`);
+    process.stdout.write(`${explainDecision(`${d.reference ?? 'order'} — ${order ? orderName(order, undefined, { withCode: true }) : ''}`, d)}\n\n`);
   }
   return 0;
 });

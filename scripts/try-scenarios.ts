@@ -24,7 +24,7 @@ let failures = 0;
 for (const s of built) {
   const f = s.fixture;
   const result = await orderSign(service, f.request, {
-    config: configFrom({ CDS_FHIR_TIMEOUT_MS: '1000' }),
+    settings: configFrom({ CDS_FHIR_TIMEOUT_MS: '1000' }),
     fetch,
     now: () => new Date(`${f.evaluationDate}T12:00:00Z`),
   });

@@ -3,7 +3,7 @@ import { loadConfig } from '../src/server/config.js';
 
 describe('the evaluation day', () => {
   test('is the day in the plan\'s time zone: 11:30 pm in Chicago on Dec 31 is still Dec 31', async () => {
-    const { dayIn } = await import('../src/cds-hooks/order-sign.js');
+    const { dayIn } = await import('../src/cds-hooks/stages/evaluate.js');
     const instant = new Date('2027-01-01T05:30:00Z');
     expect(dayIn(instant, 'America/Chicago')).toBe('2026-12-31');
     expect(dayIn(instant, 'UTC')).toBe('2027-01-01');

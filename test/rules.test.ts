@@ -5,7 +5,8 @@ import request from 'supertest';
 import { afterEach, describe, expect, test } from 'vitest';
 import { loadRegistry } from '../src/cds-hooks/registry.js';
 import { configFrom } from '../src/server/config.js';
-import { loadPolicy, variableReferences } from '../src/rules/policy.js';
+import { literalArguments, variableReferences } from '../src/rules/fhirpath-syntax.js';
+import { loadPolicy } from '../src/rules/policy.js';
 import { buildQuestionnaire } from '../src/rules/questionnaire.js';
 import { unitAliases, valueIn } from '../src/rules/units.js';
 import { testApp, shippedRegistry } from './support/app.js';
@@ -61,6 +62,24 @@ describe('policy loading fails start-up with the file and the node id', () => {
 
   test('%names inside string literals are not references', () => {
     expect(variableReferences("%a.where(x = '%not-a-name') | %b")).toEqual(['a', 'b']);
+  });
+
+  test('%names inside comments are not references', () => {
+    expect(variableReferences('%a // and %notAName\n| %b /* nor %this */')).toEqual(['a', 'b']);
+  });
+
+  test("a comment naming an unknown %name in a criterion's expression loads; a real unknown name still fails", () => {
+    const withComment = (name: string) => (t: string) =>
+      t.replace('"iif(%normalRenalFunction.empty(), %renalInsufficiency, {}) | %solitaryKidney"', `"iif(%normalRenalFunction.empty(), %renalInsufficiency, {}) /* see %noSuchName */ | ${name} // or %another"`);
+    const commented = loadPolicy(folderWith('criteria.yaml', withComment('%solitaryKidney')));
+    expect(commented.ok ? [] : commented.errors).toEqual([]);
+    expect(loadErrors(folderWith('criteria.yaml', withComment('%solitaryKidny')))).toMatch(/criteria\.yaml: V\.B \(met\): unknown name %solitaryKidny/);
+    expect(loadErrors(folderWith('criteria.yaml', withComment('%solitaryKidny')))).not.toMatch(/noSuchName|another/);
+  });
+
+  test('code list and unit arguments are read from the syntax tree', () => {
+    expect(literalArguments("code.inValueSet('a') and x.inValueSet( 'b' ) // inValueSet('c')", 'inValueSet')).toEqual(['a', 'b']);
+    expect(literalArguments("value.valueIn('mg/dL') > 1 and '.valueIn(\\'x\\')'.exists()", 'valueIn')).toEqual(['mg/dL']);
   });
 });
 

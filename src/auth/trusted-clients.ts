@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { createLocalJWKSet, createRemoteJWKSet, type JSONWebKeySet, type JWTVerifyGetKey } from 'jose';
 import { z } from 'zod';
+import { issueLines } from '../fhir/issues.js';
 
 /**
  * Trusted CDS clients (CDS_TRUSTED_CLIENTS): who may call the service, with which keys, for which audience, and
@@ -54,7 +55,7 @@ export function trustedClients(file: string): ClientsResult {
     return { ok: false, errors: [`${file}: ${(e as Error).message}`] };
   }
   const parsed = fileSchema.safeParse(raw);
-  if (!parsed.success) return { ok: false, errors: parsed.error.issues.map((i) => `${file}: ${i.path.join('.') || '(root)'}: ${i.message}`) };
+  if (!parsed.success) return { ok: false, errors: issueLines(parsed.error, file) };
   const errors: string[] = [];
   const clients = parsed.data.clients.flatMap((c, i): TrustedClient[] => {
     let keys: JWTVerifyGetKey;

@@ -1,4 +1,4 @@
-import type { PrefetchMode } from '../server/config.js';
+import type { PrefetchMode } from './settings.js';
 import type { Registry, HookService } from './registry.js';
 
 /** The CDS Hooks 2.0 discovery document (`GET /cds-services`) with the CRD configuration options. */

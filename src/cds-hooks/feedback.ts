@@ -1,6 +1,7 @@
 import { isObject } from '../fhir/bundle.js';
+import { readCoding } from '../fhir/coding.js';
 import { feedbackSchema, parseWith, type Feedback } from './schemas.js';
-import type { Failure } from '../server/outcome.js';
+import type { Failure } from '../fhir/outcome.js';
 
 /** CDS Hooks feedback (`POST {service}/feedback`): what clinicians did with the cards. */
 
@@ -14,8 +15,7 @@ export interface FeedbackSummary {
 /** The override reason code, whether sent as {reason: Coding} (2.0) or as a bare Coding (early clients). */
 function overrideCode(reason: Record<string, unknown> | undefined): string | undefined {
   if (!reason) return undefined;
-  const coding = isObject(reason['reason']) ? reason['reason'] : reason;
-  return typeof coding['code'] === 'string' ? coding['code'].slice(0, 100) : undefined;
+  return readCoding(isObject(reason['reason']) ? reason['reason'] : reason)?.code?.slice(0, 100);
 }
 
 /** Summaries safe to log: card ids, outcomes and reason codes; never the clinician's free-text comment. */

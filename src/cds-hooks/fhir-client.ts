@@ -15,6 +15,7 @@ export interface FetchOptions {
   readonly signal: AbortSignal;
   readonly timeoutMs: number;
   readonly maxPages: number;
+  /** Largest FHIR answer read, in bytes. */
   readonly maxBytes: number;
   /** Shared by every query of the call, spent as answers arrive. */
   readonly budget: { resources: number; bytes: number };

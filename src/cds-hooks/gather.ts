@@ -43,17 +43,11 @@ export interface PlannedQuery {
   readonly url: string | undefined;
 }
 
-export interface GatherInput {
+/** `budget` is what the whole call may bring in: resources (prefetched ones included) and bytes of FHIR answers. */
+export interface GatherInput extends Omit<FetchOptions, 'signal'> {
   readonly planned: readonly PlannedQuery[];
   readonly prefetch: Readonly<Record<string, unknown>>;
   readonly access: FhirAccess | undefined;
-  readonly timeoutMs: number;
-  readonly maxPages: number;
-  /** Largest FHIR answer read, in bytes. */
-  readonly maxBytes: number;
-  /** What the whole call may bring in (resources, prefetched ones included; bytes of FHIR answers). */
-  readonly budget: { resources: number; bytes: number };
-  readonly fetch: typeof fetch;
   /** Aborted when the caller gives up (the client closed the request). */
   readonly signal?: AbortSignal;
 }

@@ -1,32 +1,19 @@
-import type { Config } from '../server/config.js';
-import { failure, type Failure } from '../server/outcome.js';
+import type { HookResponse } from '../crd/hook-response.js';
 import { isObject } from '../fhir/bundle.js';
-import { orderReference } from '../fhir/order.js';
-import { buildResponse } from '../crd/response.js';
-import { failureLabel, fhirAccess, type FhirAccess } from './fhir-client.js';
-import { classifyPrefetch, gather, isIncomplete, missingWithoutServer, type PlannedQuery, type QueryOutcome } from './gather.js';
-import { expandTemplate, type TokenContext } from './prefetch.js';
+import type { Failure } from '../fhir/outcome.js';
+import type { OrderDecision } from '../rules/decision.js';
 import type { HookService } from './registry.js';
-import { hookRequestSchema, parseWith, unprocessable, type HookRequest, type HookResponse } from './schemas.js';
-import { scopeMatch, type DraftOrder, type ScopeMatch } from './scope.js';
-import { attestationsFor } from '../rules/attestation.js';
-import { decide, type OrderDecision } from '../rules/decision.js';
-import type { SharedDefinitions } from '../rules/evaluate.js';
-import { environment } from '../rules/environment.js';
-import { questionnaireUrl } from '../rules/questionnaire.js';
-import type { DataQuery } from './service-definition.js';
+import { evaluate } from './stages/evaluate.js';
+import { gatherData, unavailableLabels, type GatherDeps } from './stages/gather.js';
+import { nothingInScope, respond } from './stages/respond.js';
+import { scope } from './stages/scope.js';
+import { validate } from './stages/validate.js';
 
 /** The order-sign pipeline: validate → scope → gather → evaluate → respond. Errors are returned, not thrown. */
 
-export interface PipelineDeps {
-  readonly config: Config;
-  readonly fetch: typeof fetch;
-  /** Aborted when the client gives up on the call. */
-  readonly signal?: AbortSignal;
+export interface PipelineDeps extends GatherDeps {
   /** The clock; the evaluation date is its day in the plan's time zone (CDS_TIMEZONE). */
   readonly now?: () => Date;
-  /** Whether the request's fhirServer may receive the access token (the allowlist, for the calling client). */
-  readonly fhirServerAllowed?: (fhirServer: string) => boolean;
 }
 
 export interface OrderSignMetrics {
@@ -46,71 +33,6 @@ export type OrderSignResult =
   | { ok: true; response: HookResponse; decisions: OrderDecision[]; metrics: OrderSignMetrics }
   | { ok: false; failure: Failure; metrics: OrderSignMetrics };
 
-function tokenContext(req: HookRequest): TokenContext {
-  const ctx = req.context;
-  return { userId: ctx.userId, patientId: ctx.patientId, encounterId: ctx.encounterId };
-}
-
-function checkPrefetch(service: HookService, prefetch: Record<string, unknown>): Failure | undefined {
-  for (const query of service.queries) {
-    const slot = classifyPrefetch(query, prefetch);
-    if (slot.kind === 'invalid') return unprocessable(`prefetch.${query.key}`, slot.problem);
-  }
-  return undefined;
-}
-
-/** The FHIR server the service may call for this request, or why it may not. */
-function serverAccess(req: HookRequest, deps: PipelineDeps): { access?: FhirAccess; refused?: string } {
-  if (!req.fhirServer) return {};
-  if (deps.config.production && new URL(req.fhirServer).protocol !== 'https:') return { refused: 'plain http in production' };
-  if (deps.fhirServerAllowed && !deps.fhirServerAllowed(req.fhirServer)) return { refused: 'not on the FHIR server allowlist' };
-  return { access: fhirAccess(req.fhirServer, req.fhirAuthorization?.access_token) };
-}
-
-/** Bounds on what one request may carry (beyond the body size), so one call cannot monopolize the service. */
-function checkBounds(req: HookRequest, config: Config): Failure | undefined {
-  const orders = req.context.draftOrders.entry?.length ?? 0;
-  if (orders > config.limits.draftOrders) {
-    return unprocessable('context.draftOrders.entry', `at most ${config.limits.draftOrders} draft orders per call`);
-  }
-  const resources = Object.values(req.prefetch ?? {}).reduce<number>(
-    (n, v) => n + (isObject(v) && Array.isArray(v['entry']) ? v['entry'].length : 1),
-    0,
-  );
-  if (resources > config.limits.resources) {
-    return unprocessable('prefetch', `at most ${config.limits.resources} prefetched resources per call`);
-  }
-  return undefined;
-}
-
-function draftOrders(req: HookRequest): DraftOrder[] {
-  return (req.context.draftOrders.entry ?? []).map((e) => e.resource as DraftOrder);
-}
-
-function plan(service: HookService, ctx: TokenContext): PlannedQuery[] {
-  return service.queries.map((query) => ({ query, url: expandTemplate(query.template, ctx) }));
-}
-
-function preconditionFailed(missing: readonly DataQuery[]): Failure {
-  const list = missing.map((q) => `${q.key} (${q.template})`).join(', ');
-  return failure(
-    412,
-    'incomplete',
-    `Data needed for the orders in scope was neither prefetched nor fetchable from a fhirServer: ${list}`,
-    missing.map((q) => `prefetch.${q.key}`),
-  );
-}
-
-/** The calendar day (YYYY-MM-DD) of an instant in a time zone. */
-export function dayIn(instant: Date, timeZone: string): string {
-  return new Intl.DateTimeFormat('en-CA', { timeZone, year: 'numeric', month: '2-digit', day: '2-digit' }).format(instant);
-}
-
-function unavailableText(o: QueryOutcome): string {
-  if (o.status === 'partial') return 'only partly retrieved';
-  return o.failure?.kind === 'timeout' ? 'the EHR did not answer in time' : 'the EHR could not provide it';
-}
-
 /** `metrics` is filled as the call progresses, so a call abandoned midway is still logged with what is known. */
 export async function orderSign(
   service: HookService,
@@ -119,96 +41,25 @@ export async function orderSign(
   metrics: OrderSignMetrics = {},
 ): Promise<OrderSignResult> {
   if (isObject(body) && typeof body['hookInstance'] === 'string') metrics.hookInstance = body['hookInstance'].slice(0, 200);
-  const parsed = parseWith(hookRequestSchema, body);
-  if (!parsed.ok) return { ok: false, failure: parsed.failure, metrics };
-  const req = parsed.value;
-  if (req.hook !== service.definition.hook) {
-    return { ok: false, failure: unprocessable('hook', `this service answers ${service.definition.hook}`), metrics };
-  }
-  const bounds = checkBounds(req, deps.config);
-  if (bounds) return { ok: false, failure: bounds, metrics };
-  const prefetch = req.prefetch ?? {};
-  const prefetchFailure = checkPrefetch(service, prefetch);
-  if (prefetchFailure) return { ok: false, failure: prefetchFailure, metrics };
+  const call = validate(service, body, deps.settings);
+  if (!call.ok) return { ok: false, failure: call.failure, metrics };
 
-  const orders = draftOrders(req);
-  const inScope = orders.flatMap((order) => {
-    const match = scopeMatch(order, service.definition.scope);
-    return match ? [{ order, match }] : [];
-  });
-  metrics.orders = orders.length;
-  metrics.ordersInScope = inScope.length;
-  if (inScope.length === 0) return { ok: true, response: { cards: [], systemActions: [] }, decisions: [], metrics };
+  const scoped = scope(service, call.value);
+  metrics.orders = scoped.orderCount;
+  metrics.ordersInScope = scoped.inScope.length;
+  if (scoped.inScope.length === 0) return { ok: true, response: nothingInScope(), decisions: [], metrics };
 
-  const planned = plan(service, tokenContext(req));
-  const { access, refused } = serverAccess(req, deps);
-  if (refused) metrics.fhirServerRefused = refused;
-  if (!access) {
-    const missing = missingWithoutServer(planned, prefetch);
-    if (missing.length > 0) return { ok: false, failure: preconditionFailed(missing), metrics };
-  }
-  const gathered = await gather({
-    planned,
-    prefetch,
-    access,
-    timeoutMs: deps.config.fhirTimeoutMs,
-    maxPages: deps.config.fhirMaxPages,
-    maxBytes: deps.config.limits.fhirResponseBytes,
-    budget: { resources: deps.config.limits.resources, bytes: deps.config.limits.fhirTotalBytes },
-    fetch: deps.fetch,
-    ...(deps.signal ? { signal: deps.signal } : {}),
-  });
-  metrics.fhirRequests = gathered.fhirRequests;
-  const incomplete = gathered.outcomes.filter(isIncomplete);
-  if (incomplete.length > 0) {
-    metrics.unavailable = incomplete.map((o) => `${o.query.key}:${o.failure ? failureLabel(o.failure) : o.status}`);
-  }
-  const evaluationDate = dayIn(deps.now?.() ?? new Date(), deps.config.timeZone);
-  const decisions = evaluateOrders(service, req, inScope, gathered.outcomes, incomplete, { config: deps.config, evaluationDate });
+  const data = await gatherData(service, call.value, deps);
+  if (data.fhirServerRefused) metrics.fhirServerRefused = data.fhirServerRefused;
+  if (!data.ok) return { ok: false, failure: data.failure, metrics };
+  metrics.fhirRequests = data.value.fhirRequests;
+  if (data.value.incomplete.length > 0) metrics.unavailable = unavailableLabels(data.value);
+
+  const evaluated = evaluate(service, call.value, scoped, data.value, { settings: deps.settings, now: deps.now?.() ?? new Date() });
+  const decisions = evaluated.orders.map((o) => o.decision);
   metrics.decisions = decisions.map((d) => d.outcome);
-  const response = buildResponse({
-    service,
-    orders: inScope.map((s, i) => ({ ...s, decision: decisions[i]! })),
-    extension: req.extension,
-    evaluationDate,
-    baseUrl: deps.config.publicBaseUrl,
-    policyUrl: deps.config.policyUrl,
-    unavailableData: incomplete.map((o) => ({ description: o.query.description, reason: unavailableText(o) })),
-  });
-  return { ok: true, response, decisions, metrics };
-}
 
-/** Evaluates the policy for each order in scope against everything gathered. */
-function evaluateOrders(
-  service: HookService,
-  req: HookRequest,
-  inScope: readonly { order: DraftOrder; match: ScopeMatch }[],
-  outcomes: readonly QueryOutcome[],
-  incomplete: readonly QueryOutcome[],
-  { config, evaluationDate }: { config: Config; evaluationDate: string },
-): OrderDecision[] {
-  const resources = outcomes.flatMap((o) => o.resources);
-  const incompleteData = incomplete.map((o) => o.query.key);
-  const patientId = req.context.patientId;
-  const questionnaire = questionnaireUrl(service.policy, { baseUrl: config.publicBaseUrl });
-  const responses = resources.filter((r) => r.resourceType === 'QuestionnaireResponse');
-  const shared: SharedDefinitions = new Map();
-  return inScope.map(({ order, match }) =>
-    decide({
-      shared,
-      policy: service.policy,
-      order,
-      candidateSections: match.sections,
-      env: environment({ order, resources, patientId, evaluationDate, unavailableData: incompleteData }),
-      attestations: attestationsFor({
-        responses,
-        questionnaireUrl: questionnaire,
-        patientId,
-        orderReference: orderReference(order),
-        maxAgeDays: service.policy.questionnaire.attestationMaxAgeDays,
-        evaluationDate,
-      }),
-      incompleteData,
-    }),
-  );
+  const response = respond(service, call.value, data.value, evaluated, deps.settings);
+  // persist (next issue): the assertions and audit record are written here, from `evaluated` and `response`.
+  return { ok: true, response, decisions, metrics };
 }

@@ -1,3 +1,5 @@
+import { isFhirId } from '../fhir/schemas.js';
+
 /**
  * Prefetch templates (CDS Hooks 2.0 §Prefetch Template): validation at load, expansion per request,
  * and what the discovery document advertises.
@@ -60,11 +62,9 @@ export function templateProblem(template: string, allowedTokens: readonly string
   return undefined;
 }
 
-const FHIR_ID = /^[A-Za-z0-9\-.]{1,64}$/;
-
 /** Token values are ids; anything else (an empty value, `..`, a URL) cannot be put in a query. */
 function asId(value: string | undefined): string | undefined {
-  return value !== undefined && FHIR_ID.test(value) && value !== '.' && value !== '..' ? value : undefined;
+  return value !== undefined && isFhirId(value) ? value : undefined;
 }
 
 function tokenValue(token: string, context: TokenContext): string | undefined {

@@ -1,9 +1,8 @@
-import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { readdirSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
-import { parse as parseYaml, YAMLParseError } from 'yaml';
-import type { z } from 'zod';
 import { cardTextsSchema, type CardTexts } from '../crd/card-texts.js';
 import { loadPolicy, type Policy } from '../rules/policy.js';
+import { readYamlFile } from '../rules/yaml-file.js';
 import { dataQueries, serviceDefinitionSchema, type DataQuery, type ServiceDefinition } from './service-definition.js';
 
 /** A CDS service loaded from its folder under hooks/: its discovery entry, data queries and policy. */
@@ -25,42 +24,18 @@ export type RegistryResult = { ok: true; registry: Registry } | { ok: false; err
 export const SERVICE_FILE = 'service.yaml';
 export const CARDS_FILE = 'cards.yaml';
 
-function issuePath(path: readonly PropertyKey[]): string {
-  return path.length === 0 ? '(root)' : path.map(String).join('.');
-}
-
-export function formatIssues(file: string, error: z.ZodError): string[] {
-  return error.issues.map((i) => `${file}: ${issuePath(i.path)}: ${i.message}`);
-}
-
-function readYaml(path: string, display: string): { ok: true; value: unknown } | { ok: false; error: string } {
-  try {
-    return { ok: true, value: parseYaml(readFileSync(path, 'utf8')) };
-  } catch (e) {
-    if (e instanceof YAMLParseError) return { ok: false, error: `${display}: ${e.message.split('\n')[0]}` };
-    return { ok: false, error: `${display}: ${(e as Error).message}` };
-  }
-}
-
 function loadService(hooksDir: string, folder: string): { ok: true; service: HookService } | { ok: false; errors: string[] } {
   const dir = join(hooksDir, folder);
   const file = join(dir, SERVICE_FILE);
   const display = relative(process.cwd(), file) || file;
-  const raw = readYaml(file, display);
-  if (!raw.ok) return { ok: false, errors: [raw.error] };
-  const parsed = serviceDefinitionSchema.safeParse(raw.value);
+  const parsed = readYamlFile(file, display, serviceDefinitionSchema);
+  if (!parsed.ok && parsed.unreadable) return parsed;
   const policy = loadPolicy(dir);
-  const cardsDisplay = display.replace(SERVICE_FILE, CARDS_FILE);
-  const cardsRaw = readYaml(join(dir, CARDS_FILE), cardsDisplay);
-  const cards = cardsRaw.ok ? cardTextsSchema.safeParse(cardsRaw.value) : undefined;
-  const errors = [
-    ...(parsed.success ? [] : formatIssues(display, parsed.error)),
-    ...(policy.ok ? [] : policy.errors),
-    ...(!cardsRaw.ok ? [cardsRaw.error] : cards && !cards.success ? formatIssues(cardsDisplay, cards.error) : []),
-  ];
-  if (!parsed.success || !policy.ok || !cards?.success) return { ok: false, errors };
+  const cards = readYamlFile(join(dir, CARDS_FILE), display.replace(SERVICE_FILE, CARDS_FILE), cardTextsSchema);
+  const errors = [...(parsed.ok ? [] : parsed.errors), ...(policy.ok ? [] : policy.errors), ...(cards.ok ? [] : cards.errors)];
+  if (!parsed.ok || !policy.ok || !cards.ok) return { ok: false, errors };
   const sectionIds = new Set(policy.policy.sections.map((s) => s.node.id));
-  parsed.data.scope.orderCodes.forEach((set, i) => {
+  parsed.value.scope.orderCodes.forEach((set, i) => {
     for (const [code, sections] of Object.entries(set.codes)) {
       for (const section of sections) {
         if (!sectionIds.has(section)) errors.push(`${display}: scope.orderCodes.${i}.codes.${code}: unknown policy section ${section}`);
@@ -70,7 +45,7 @@ function loadService(hooksDir: string, folder: string): { ok: true; service: Hoo
   if (errors.length > 0) return { ok: false, errors };
   return {
     ok: true,
-    service: { definition: parsed.data, queries: dataQueries(parsed.data), policy: policy.policy, cardTexts: cards.data, folder: dir },
+    service: { definition: parsed.value, queries: dataQueries(parsed.value), policy: policy.policy, cardTexts: cards.value, folder: dir },
   };
 }
 

@@ -1,18 +1,13 @@
 import { z } from 'zod';
-import { failure, operationOutcome, type Failure } from '../server/outcome.js';
+import { failure, operationOutcome, type Failure } from '../fhir/outcome.js';
+import { issuePath } from '../fhir/issues.js';
+import { isFhirId, nonEmpty, resourceSchema } from '../fhir/schemas.js';
 
 /**
  * CDS Hooks 2.0 request schemas. The CDS Hooks types used across the engine are derived from these.
  * They are tolerant where real clients deviate (unknown keys, non-R4-valid orders, empty access tokens,
  * null prefetch values) and strict where the service could not work otherwise.
  */
-
-const nonEmpty = z.string().min(1, 'must be a non-empty string');
-
-/** FHIR id: [A-Za-z0-9\-\.]{1,64}; `.` and `..` are refused because they are path segments in a URL. */
-export function isFhirId(value: string): boolean {
-  return /^[A-Za-z0-9\-.]{1,64}$/.test(value) && value !== '.' && value !== '..';
-}
 
 /** An id in context, tolerating the `Type/id` form some clients send. */
 const contextId = (type: string) =>
@@ -28,8 +23,6 @@ const baseUrl = z
     const url = new URL(u);
     return url.search === '' && url.hash === '' && url.username === '' && url.password === '';
   }, 'must be a base URL without query, fragment or credentials');
-
-export const resourceSchema = z.looseObject({ resourceType: nonEmpty });
 
 const bundleEntrySchema = z.looseObject({ resource: resourceSchema });
 
@@ -87,20 +80,12 @@ const feedbackItemSchema = z.looseObject({
 export const feedbackSchema = z.looseObject({ feedback: z.array(feedbackItemSchema).min(1) });
 export type Feedback = z.infer<typeof feedbackSchema>;
 
-/** A path as CDS Hooks clients read it: context.draftOrders.entry[0].resource */
-export function jsonPath(path: readonly PropertyKey[]): string {
-  return path.reduce<string>((acc, part) => {
-    if (typeof part === 'number') return `${acc}[${part}]`;
-    return acc === '' ? String(part) : `${acc}.${String(part)}`;
-  }, '');
-}
-
 export function schemaFailure(error: z.ZodError): Failure {
   return {
     status: 422,
     outcome: operationOutcome(
       error.issues.slice(0, 20).map((i) => {
-        const path = jsonPath(i.path);
+        const path = issuePath(i.path, 'json');
         return {
           code: 'invalid' as const,
           diagnostics: path ? `${path}: ${i.message}` : i.message,
@@ -118,63 +103,3 @@ export function parseWith<T>(schema: z.ZodType<T>, body: unknown): { ok: true; v
 
 export const unprocessable = (path: string, message: string): Failure =>
   failure(422, 'invalid', `${path}: ${message}`, [path]);
-
-const codingSchema = z.strictObject({ system: nonEmpty, code: nonEmpty, display: nonEmpty.optional() });
-
-export const sourceSchema = z.strictObject({
-  label: nonEmpty,
-  url: z.url().optional(),
-  icon: z.url().optional(),
-  topic: codingSchema.optional(),
-});
-
-export const linkSchema = z.strictObject({
-  label: nonEmpty,
-  url: z.url(),
-  type: z.enum(['absolute', 'smart']),
-  appContext: nonEmpty.optional(),
-  autolaunchable: z.boolean().optional(),
-});
-
-export const actionSchema = z.strictObject({
-  type: z.enum(['create', 'update', 'delete']),
-  description: nonEmpty,
-  resource: resourceSchema.optional(),
-  resourceId: nonEmpty.optional(),
-});
-
-export const suggestionSchema = z.strictObject({
-  label: nonEmpty,
-  uuid: z.uuid().optional(),
-  isRecommended: z.boolean().optional(),
-  actions: z.array(actionSchema).min(1).optional(),
-});
-
-export const cardSchema = z
-  .strictObject({
-    uuid: z.uuid().optional(),
-    summary: nonEmpty.max(139, 'summary must be shorter than 140 characters'),
-    detail: nonEmpty.optional(),
-    indicator: z.enum(['info', 'warning', 'critical']),
-    source: sourceSchema,
-    suggestions: z.array(suggestionSchema).min(1).optional(),
-    selectionBehavior: z.enum(['at-most-one', 'any']).optional(),
-    overrideReasons: z.array(codingSchema.required({ display: true })).min(1).optional(),
-    links: z.array(linkSchema).min(1).optional(),
-    extension: z.record(z.string(), z.unknown()).optional(),
-  })
-  .refine((c) => (c.suggestions === undefined) === (c.selectionBehavior === undefined), {
-    message: 'selectionBehavior is required with suggestions and only with them',
-    path: ['selectionBehavior'],
-  });
-
-/** The order-sign answer: `systemActions` is always present (CRD clients and Inferno require it). */
-export const hookResponseSchema = z.strictObject({
-  cards: z.array(cardSchema),
-  systemActions: z.array(actionSchema),
-});
-
-export type Card = z.infer<typeof cardSchema>;
-export type CardSource = z.infer<typeof sourceSchema>;
-export type Action = z.infer<typeof actionSchema>;
-export type HookResponse = z.infer<typeof hookResponseSchema>;

@@ -1,12 +1,12 @@
 import { z } from 'zod';
+import { jsonPropertyName } from '../fhir/schemas.js';
+import { configurationOptionSchema } from '../crd/configuration.js';
 import { ORDER_SIGN_TOKENS, templateProblem, templateTarget } from './prefetch.js';
 
 /**
  * The declarative definition of one CDS service (`hooks/<name>/service.yaml`): its discovery entry, the orders
  * it answers for, the data it reads and the CRD configuration options it offers.
  */
-
-const jsonPropertyName = /^[A-Za-z_][A-Za-z0-9_-]*$/;
 
 /** Order codes of one system, each mapped to the policy sections that may apply to it. */
 const codeSet = z.strictObject({
@@ -24,19 +24,6 @@ const query = z.strictObject({
   description: z.string().min(1),
 });
 
-const configurationOption = z
-  .strictObject({
-    code: z.string().regex(jsonPropertyName, 'must be a valid JSON property name'),
-    type: z.enum(['boolean', 'integer']),
-    name: z.string().min(1),
-    description: z.string().min(1),
-    default: z.union([z.boolean(), z.number().int().nonnegative()]),
-  })
-  .refine((o) => (o.type === 'boolean' ? typeof o.default === 'boolean' : typeof o.default === 'number'), {
-    message: 'default must match type',
-    path: ['default'],
-  });
-
 export const serviceDefinitionSchema = z
   .strictObject({
     id: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, 'must be URL-safe (letters, digits, . _ -)'),
@@ -51,7 +38,7 @@ export const serviceDefinitionSchema = z
     }),
     scope: z.strictObject({ orderCodes: z.array(codeSet).min(1) }),
     queries: z.record(z.string().regex(jsonPropertyName, 'query keys must be valid JSON property names'), query),
-    configurationOptions: z.array(configurationOption).min(1),
+    configurationOptions: z.array(configurationOptionSchema).min(1),
   })
   .superRefine((def, ctx) => {
     for (const [key, q] of Object.entries(def.queries)) {
@@ -79,7 +66,6 @@ export const serviceDefinitionSchema = z
 
 export type ServiceDefinition = z.infer<typeof serviceDefinitionSchema>;
 export type QueryDefinition = ServiceDefinition['queries'][string];
-export type ConfigurationOption = ServiceDefinition['configurationOptions'][number];
 
 export interface DataQuery extends QueryDefinition {
   readonly key: string;

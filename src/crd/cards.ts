@@ -1,4 +1,4 @@
-import type { CardSource } from '../cds-hooks/schemas.js';
+import type { CardSource } from './hook-response.js';
 
 /** CRD card vocabulary shared by every service: card types (source.topic) and extension keys. */
 

@@ -1,8 +1,25 @@
+import { z } from 'zod';
 import { isObject } from '../fhir/bundle.js';
-import type { Card } from '../cds-hooks/schemas.js';
-import type { ConfigurationOption } from '../cds-hooks/service-definition.js';
+import { jsonPropertyName } from '../fhir/schemas.js';
+import type { Card } from './hook-response.js';
 
 /** The CRD `davinci-crd.configuration` request extension, honoured for the options a service declares. */
+
+/** A CRD configuration option a service offers in discovery (`davinci-crd.configuration-options`). */
+export const configurationOptionSchema = z
+  .strictObject({
+    code: z.string().regex(jsonPropertyName, 'must be a valid JSON property name'),
+    type: z.enum(['boolean', 'integer']),
+    name: z.string().min(1),
+    description: z.string().min(1),
+    default: z.union([z.boolean(), z.number().int().nonnegative()]),
+  })
+  .refine((o) => (o.type === 'boolean' ? typeof o.default === 'boolean' : typeof o.default === 'number'), {
+    message: 'default must match type',
+    path: ['default'],
+  });
+
+export type ConfigurationOption = z.infer<typeof configurationOptionSchema>;
 
 export const CONFIGURATION_EXTENSION = 'davinci-crd.configuration';
 export const MAX_CARDS = 'max-cards';

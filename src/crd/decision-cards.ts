@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import type { Card } from '../cds-hooks/schemas.js';
-import type { OrderCoding } from '../fhir/order.js';
+import type { Card } from './hook-response.js';
+import type { Coding } from '../fhir/coding.js';
 import type { OrderDecision, Outcome } from '../rules/decision.js';
 import type { NodeResult } from '../rules/evaluate.js';
 import { fill, type CardTexts } from './card-texts.js';
@@ -12,7 +12,7 @@ export interface OrderView {
   readonly decision: OrderDecision;
   /** How the order is named for clinicians: its text, else the code's display. */
   readonly label: string;
-  readonly codings: readonly OrderCoding[];
+  readonly codings: readonly Coding[];
   /** Whether the order's code also covers methods other than the one the policy governs (the card then says so). */
   readonly methodNote: boolean;
 }
@@ -43,29 +43,9 @@ function primaryCode(view: OrderView): string {
   return view.codings[0]?.code ?? '';
 }
 
-/**
- * The criteria that decided the outcome, as summaries and assertions name them: the met alternatives of a section
- * met through some of its alternatives (V.B), else the section (II); the failed criteria; the exclusion.
- */
-export function decisiveCriteria(d: OrderDecision): string[] {
-  if (d.outcome === 'covered') {
-    return d.sections
-      .filter((s) => s.applicable && s.result.state === 'met')
-      .flatMap((s) => (partlyMet(s.result) ? s.result.children.filter((c) => c.state === 'met').map((c) => c.id) : [s.id]));
-  }
-  if (d.outcome === 'not-medically-necessary') return d.failed.map((f) => f.id);
-  if (d.outcome === 'investigative') return d.exclusions.filter((e) => e.state === 'met').map((e) => e.id);
-  return [];
-}
-
 /** How an exclusion is named in text: its id without its group prefix (EX.I → "I"). */
 export function exclusionName(id: string): string {
   return id.includes('.') ? id.slice(id.indexOf('.') + 1) : id;
-}
-
-/** A met group some of whose children are not met (only an `any` group can be). */
-function partlyMet(r: NodeResult): boolean {
-  return r.state === 'met' && r.children.some((c) => c.state !== 'met');
 }
 
 function evidenceText(r: NodeResult): string {
@@ -114,7 +94,7 @@ export function decisionCard(view: OrderView, ctx: CardContext): Card {
   const link = (id: string) => `${ctx.policyUrl}#${id}`;
   const code = primaryCode(view);
   const procedure = t.procedureNames[code] ?? view.label;
-  const criteria = decisiveCriteria(d);
+  const criteria = d.decisive;
   const summary = fill(
     t.summaries[d.outcome],
     { procedure, code, policy: t.policyName, criteria: criteria.join(', '), exclusion: criteria[0] ? exclusionName(criteria[0]) : '', plan: ctx.source.label },

@@ -1,13 +1,15 @@
 import { randomUUID } from 'node:crypto';
-import type { HookService } from '../cds-hooks/registry.js';
-import type { Action, Card, HookResponse } from '../cds-hooks/schemas.js';
-import type { DraftOrder, ScopeMatch } from '../cds-hooks/scope.js';
-import { orderName } from '../fhir/order.js';
+import { orderName, type DraftOrder } from '../fhir/order.js';
+import type { Coding } from '../fhir/coding.js';
 import type { OrderDecision } from '../rules/decision.js';
+import type { Policy } from '../rules/policy.js';
 import { questionnaireCanonical } from '../rules/questionnaire.js';
-import { applyPreferences, cardPreferences } from './configuration.js';
+import type { CardTexts } from './card-texts.js';
+import type { ServiceSource } from './cards.js';
+import { applyPreferences, cardPreferences, type ConfigurationOption } from './configuration.js';
+import type { Action, Card, HookResponse } from './hook-response.js';
 import { coverageInformation, withAssertion, type Assertion } from './coverage-information.js';
-import { decisionCard, decisiveCriteria, exclusionName, noCoverageCard, priorAuthorizationCard, type CardContext, type OrderView } from './decision-cards.js';
+import { decisionCard, exclusionName, noCoverageCard, priorAuthorizationCard, type CardContext, type OrderView } from './decision-cards.js';
 
 /**
  * The order-sign answer for the orders a service owns: a coverage-information `update` per order (CRD), a card per
@@ -16,9 +18,26 @@ import { decisionCard, decisiveCriteria, exclusionName, noCoverageCard, priorAut
 
 export const COVERAGE_INFO = 'coverage-info';
 
+/** What the answer needs of the service giving it. */
+export interface ResponseService {
+  readonly policy: Policy;
+  readonly cardTexts: CardTexts;
+  readonly source: ServiceSource;
+  readonly configurationOptions: readonly ConfigurationOption[];
+  /** The code system whose display names an order first. */
+  readonly preferredSystem?: string | undefined;
+}
+
+export interface DecidedOrder {
+  readonly order: DraftOrder;
+  /** The order's codings that put it in scope (the billing codes of the assertion). */
+  readonly codings: readonly Coding[];
+  readonly decision: OrderDecision;
+}
+
 export interface ResponseInput {
-  readonly service: HookService;
-  readonly orders: readonly { order: DraftOrder; match: ScopeMatch; decision: OrderDecision }[];
+  readonly service: ResponseService;
+  readonly orders: readonly DecidedOrder[];
   readonly extension: Record<string, unknown> | null | undefined;
   readonly evaluationDate: string;
   readonly baseUrl: string;
@@ -30,7 +49,7 @@ function reasonText(d: OrderDecision, policyName: string): string {
   const ids = (nodes: readonly { id: string }[]) => nodes.map((n) => n.id).join(', ');
   switch (d.outcome) {
     case 'covered':
-      return `Meets ${policyName} ${decisiveCriteria(d).join(', ')}; prior authorization ${d.priorAuthorizationRequired ? 'required' : 'not required'}`;
+      return `Meets ${policyName} ${d.decisive.join(', ')}; prior authorization ${d.priorAuthorizationRequired ? 'required' : 'not required'}`;
     case 'documentation-needed':
       return d.toDocument.length > 0
         ? `Documentation needed for ${policyName}: ${ids(d.toDocument)}`
@@ -38,20 +57,20 @@ function reasonText(d: OrderDecision, policyName: string): string {
     case 'not-medically-necessary':
       return `Not medically necessary under ${policyName}: ${ids(d.failed)} not met`;
     case 'investigative':
-      return `Investigative under ${policyName} exclusion ${decisiveCriteria(d).map(exclusionName).join(', ')}`;
+      return `Investigative under ${policyName} exclusion ${d.decisive.map(exclusionName).join(', ')}`;
     case 'no-coverage':
       return 'No active coverage';
   }
 }
 
 /** The assertion for an order; none without a Coverage to name or an order id to update. */
-function assertion(d: OrderDecision, match: ScopeMatch, input: ResponseInput): Assertion | undefined {
+function assertion(d: OrderDecision, codings: readonly Coding[], input: ResponseInput): Assertion | undefined {
   if (!d.coverage?.id || !d.reference) return undefined;
   const policy = input.service.policy;
   const pa = d.priorAuthorizationRequired ? ('auth-needed' as const) : ('no-auth' as const);
   const base = {
     coverage: `Coverage/${d.coverage.id}`,
-    billingCodes: match.codings,
+    billingCodes: codings,
     reason: reasonText(d, input.service.cardTexts.policyName),
     date: input.evaluationDate,
     assertionId: randomUUID(),
@@ -69,31 +88,31 @@ function assertion(d: OrderDecision, match: ScopeMatch, input: ResponseInput): A
 export function buildResponse(input: ResponseInput): HookResponse {
   const { service } = input;
   const texts = service.cardTexts;
-  const prefs = cardPreferences(input.extension, service.definition.configurationOptions);
+  const prefs = cardPreferences(input.extension, service.configurationOptions);
   const ctx: CardContext = {
-    source: service.definition.source,
+    source: service.source,
     texts,
     priorAuthorizationText: service.policy.priorAuthorization.text,
     policyUrl: input.policyUrl ?? texts.policyUrl ?? `${input.baseUrl}/policies/${service.policy.id}`,
     unavailableData: input.unavailableData,
   };
-  const preferredSystem = service.definition.scope.orderCodes[0]?.system;
-  const views: OrderView[] = input.orders.map(({ order, match, decision }) => ({
+  const { preferredSystem } = service;
+  const views: OrderView[] = input.orders.map(({ order, codings, decision }) => ({
     decision,
     label: orderName(order, preferredSystem),
-    codings: match.codings,
-    methodNote: match.codings.some((c) => c.code !== undefined && texts.methodNoteCodes.includes(c.code)),
+    codings,
+    methodNote: codings.some((c) => c.code !== undefined && texts.methodNoteCodes.includes(c.code)),
   }));
 
   const systemActions: Action[] = prefs.disabledTopics.has(COVERAGE_INFO)
     ? []
-    : input.orders.flatMap(({ order, match, decision }) => {
-        const a = assertion(decision, match, input);
+    : input.orders.flatMap(({ order, codings, decision }) => {
+        const a = assertion(decision, codings, input);
         if (!a) return [];
         return [
           {
             type: 'update' as const,
-            description: `${service.definition.source.label} coverage assertion for ${orderName(order, preferredSystem)}: ${a.covered}`,
+            description: `${service.source.label} coverage assertion for ${orderName(order, preferredSystem)}: ${a.covered}`,
             resource: withAssertion(order, coverageInformation(a)),
           },
         ];

@@ -1,6 +1,9 @@
 /** Small helpers over FHIR Bundles and resources as they arrive on the wire (not trusted to be valid R4). */
 
-export function isObject(value: unknown): value is Record<string, unknown> {
+/** A JSON object as it arrives on the wire, before anything about it is known. */
+export type Rec = Record<string, unknown>;
+
+export function isObject(value: unknown): value is Rec {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 

@@ -1,13 +1,11 @@
 import { isObject } from './bundle.js';
+import { conceptCodings, preferredCoding, type Coding } from './coding.js';
 import { canonicalSystem } from './systems.js';
 
 /** What the engine reads of a draft order, whatever its resource type and however loosely it is formed. */
 
-export interface OrderCoding {
-  readonly system?: string;
-  readonly code?: string;
-  readonly display?: string;
-}
+/** A draft order as the engine handles it: any resource type, loosely formed. */
+export type DraftOrder = Record<string, unknown> & { resourceType: string };
 
 const CODE_ELEMENTS = ['code', 'codeCodeableConcept', 'medicationCodeableConcept', 'productCodeableConcept'] as const;
 
@@ -19,15 +17,9 @@ function codeableConcept(order: Record<string, unknown>): Record<string, unknown
   return undefined;
 }
 
-export function orderCodings(order: Record<string, unknown>): OrderCoding[] {
-  const concept = codeableConcept(order);
-  const codings = concept?.['coding'];
-  if (!Array.isArray(codings)) return [];
-  return codings.filter(isObject).map((c) => ({
-    ...(typeof c['system'] === 'string' ? { system: canonicalSystem(c['system']) as string } : {}),
-    ...(typeof c['code'] === 'string' ? { code: c['code'] } : {}),
-    ...(typeof c['display'] === 'string' ? { display: c['display'] } : {}),
-  }));
+/** The codings of the order's code, systems canonical (an OID names the same system as its URI). */
+export function orderCodings(order: Record<string, unknown>): Coding[] {
+  return conceptCodings(codeableConcept(order)).map((c) => (c.system === undefined ? c : { ...c, system: canonicalSystem(c.system) as string }));
 }
 
 /** `ServiceRequest/sr-1`, or undefined when the order has no usable id. */
@@ -36,24 +28,17 @@ export function orderReference(order: Record<string, unknown>): string | undefin
   return typeof id === 'string' && id.length > 0 ? `${String(order['resourceType'])}/${id}` : undefined;
 }
 
-/** The order's name without its code: its text, else the display of its first coding, else its type. */
-export function orderName(order: Record<string, unknown>, preferredSystem?: string): string {
+/**
+ * How clinicians name the order: its text, else the display of its first coding, else its type; with
+ * `withCode`, followed by the code of its first coded coding: `<text> (<code>)`.
+ */
+export function orderName(order: Record<string, unknown>, preferredSystem?: string, { withCode = false } = {}): string {
   const text = codeableConcept(order)?.['text'];
-  if (typeof text === 'string' && text.trim() !== '') return text.trim();
   const codings = orderCodings(order);
-  const coding = codings.find((c) => c.system === preferredSystem && c.display) ?? codings.find((c) => c.display);
-  return coding?.display ?? String(order['resourceType']);
-}
-
-/** A clinician-readable name for the order: its text, else the display and code of its first coding. */
-export function orderLabel(order: Record<string, unknown>, preferredSystem?: string): string {
-  const concept = codeableConcept(order);
-  const text = concept?.['text'];
-  const codings = orderCodings(order);
-  const coding = codings.find((c) => c.system === preferredSystem && c.code) ?? codings.find((c) => c.code);
-  const codeNote = coding?.code ? ` (${coding.code})` : '';
-  if (typeof text === 'string' && text.trim() !== '') return `${text.trim()}${codeNote}`;
-  if (coding?.display) return `${coding.display}${codeNote}`;
-  if (coding?.code) return `${String(order['resourceType'])} ${coding.code}`;
-  return String(order['resourceType']);
+  const name =
+    typeof text === 'string' && text.trim() !== ''
+      ? text.trim()
+      : (preferredCoding(codings, 'display', preferredSystem)?.display ?? String(order['resourceType']));
+  const code = withCode ? preferredCoding(codings, 'code', preferredSystem)?.code : undefined;
+  return code ? `${name} (${code})` : name;
 }

@@ -1,4 +1,5 @@
-import { isObject } from '../fhir/bundle.js';
+import { isObject, type Rec } from '../fhir/bundle.js';
+import { readCoding, type Coding } from '../fhir/coding.js';
 
 /**
  * Clinician attestation from QuestionnaireResponses to the service's own Questionnaire. Items are read by
@@ -10,7 +11,7 @@ export const QR_CONTEXT = 'http://hl7.org/fhir/us/davinci-dtr/StructureDefinitio
 export const ATTESTATION_LINK_ID = 'attestation';
 
 export interface Answer {
-  readonly value: boolean | { system?: string; code?: string };
+  readonly value: boolean | Coding;
   readonly reference: string;
   readonly authored?: string;
 }
@@ -18,8 +19,6 @@ export interface Answer {
 export interface Attestations {
   answer(linkId: string): Answer | undefined;
 }
-
-type Rec = Record<string, unknown>;
 
 function canonicalWithoutVersion(url: unknown): string | undefined {
   return typeof url === 'string' ? url.split('|')[0] : undefined;
@@ -44,7 +43,10 @@ function collectAnswers(items: unknown, into: Map<string, Answer['value']>): voi
     const first = answers[0];
     if (typeof item['linkId'] === 'string' && first && !into.has(item['linkId'])) {
       if (typeof first['valueBoolean'] === 'boolean') into.set(item['linkId'], first['valueBoolean']);
-      else if (isObject(first['valueCoding'])) into.set(item['linkId'], first['valueCoding'] as Answer['value']);
+      else {
+        const coding = readCoding(first['valueCoding']);
+        if (coding) into.set(item['linkId'], coding);
+      }
     }
     collectAnswers(item['item'], into);
     for (const a of answers) collectAnswers(a['item'], into);

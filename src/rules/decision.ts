@@ -49,6 +49,11 @@ export interface OrderDecision {
   readonly toDocument: readonly NodeResult[];
   /** Criteria that failed: not-met leaves of the applicable sections and of the general rules. */
   readonly failed: readonly NodeResult[];
+  /**
+   * The criteria that decided the outcome, as summaries and assertions name them: the met alternatives of a
+   * section met through some of its alternatives (V.B), else the section (II); the failed criteria; the exclusion.
+   */
+  readonly decisive: readonly string[];
   readonly incompleteData: readonly string[];
   /** The Coverage an assertion would concern (active, or the inactive one on record); none when there is none. */
   readonly coverage?: fhir4.Coverage | undefined;
@@ -157,6 +162,25 @@ function outcomeOf(d: {
   return met && generalMet && d.incompleteData.length === 0 ? 'covered' : 'documentation-needed';
 }
 
+/** A met group some of whose children are not met (only an `any` group can be). */
+function partlyMet(r: NodeResult): boolean {
+  return r.state === 'met' && r.children.some((c) => c.state !== 'met');
+}
+
+function decisiveCriteria(
+  outcome: Outcome,
+  { sections, failed, exclusions }: { sections: readonly SectionEvaluation[]; failed: readonly NodeResult[]; exclusions: readonly NodeResult[] },
+): string[] {
+  if (outcome === 'covered') {
+    return sections
+      .filter((s) => s.applicable && s.result.state === 'met')
+      .flatMap((s) => (partlyMet(s.result) ? s.result.children.filter((c) => c.state === 'met').map((c) => c.id) : [s.id]));
+  }
+  if (outcome === 'not-medically-necessary') return failed.map((f) => f.id);
+  if (outcome === 'investigative') return exclusions.filter((e) => e.state === 'met').map((e) => e.id);
+  return [];
+}
+
 export function decide(input: DecideInput): OrderDecision {
   const { policy, env } = input;
   const { values, errors, failed: failedDefinitions } = evaluateDefinitions(policy, env, input.shared);
@@ -206,6 +230,7 @@ export function decide(input: DecideInput): OrderDecision {
     sections,
     toDocument,
     failed,
+    decisive: decisiveCriteria(outcome, { sections, failed, exclusions }),
     incompleteData: input.incompleteData,
     coverage: coverageOf(coverage, env),
     priorAuthorizationRequired: policy.priorAuthorization.required,

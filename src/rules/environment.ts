@@ -1,4 +1,5 @@
 import { isObject } from '../fhir/bundle.js';
+import { conceptCodings } from '../fhir/coding.js';
 import { orderReference } from '../fhir/order.js';
 
 /**
@@ -50,9 +51,7 @@ export interface Environment {
 }
 
 function codeOf(element: unknown): string | undefined {
-  if (!isObject(element) || !Array.isArray(element['coding'])) return undefined;
-  const coding = element['coding'].find((c) => isObject(c) && typeof c['code'] === 'string');
-  return isObject(coding) ? (coding['code'] as string) : undefined;
+  return conceptCodings(element).find((c) => c.code !== undefined)?.code;
 }
 
 const statusOf = (r: Record<string, unknown>, element: string): string | undefined =>

@@ -1,4 +1,5 @@
-import { isObject, isResource } from '../fhir/bundle.js';
+import { isObject, isResource, type Rec } from '../fhir/bundle.js';
+import { conceptCodings } from '../fhir/coding.js';
 import { clinicalInstant } from './fhirpath-functions.js';
 
 /** Evidence: what decided a criterion, as a reference clinicians and reviewers can follow and a one-line summary. */
@@ -8,16 +9,13 @@ export interface Evidence {
   readonly summary: string;
 }
 
-type Rec = Record<string, unknown>;
-
 function conceptText(concept: unknown): string | undefined {
   if (!isObject(concept)) return undefined;
   if (typeof concept['text'] === 'string' && concept['text'].trim()) return concept['text'].trim();
-  const codings = Array.isArray(concept['coding']) ? concept['coding'].filter(isObject) : [];
-  const withDisplay = codings.find((c) => typeof c['display'] === 'string');
-  if (withDisplay) return `${String(withDisplay['display'])} (${String(withDisplay['code'] ?? '')})`.replace(' ()', '');
-  const first = codings.find((c) => typeof c['code'] === 'string');
-  return first ? String(first['code']) : undefined;
+  const codings = conceptCodings(concept);
+  const withDisplay = codings.find((c) => c.display !== undefined);
+  if (withDisplay) return `${withDisplay.display} (${withDisplay.code ?? ''})`.replace(' ()', '');
+  return codings.find((c) => c.code !== undefined)?.code;
 }
 
 function quantityText(q: unknown): string | undefined {

@@ -1,4 +1,5 @@
 import { isObject } from '../fhir/bundle.js';
+import { conceptCodings, readCoding, type Coding } from '../fhir/coding.js';
 import type { CodeList } from './code-lists.js';
 import { valueIn, type UnitAliases } from './units.js';
 
@@ -13,11 +14,12 @@ import { valueIn, type UnitAliases } from './units.js';
 type Fn = { fn: (inputs: unknown[], ...params: never[]) => unknown[]; arity: Record<number, string[]> };
 
 /** The codings of a CodeableConcept, a Coding, or a resource's `code` (so Conditions can be tested directly). */
-function codings(item: unknown): Record<string, unknown>[] {
+function codings(item: unknown): Coding[] {
   if (!isObject(item)) return [];
   if (typeof item['resourceType'] === 'string') return codings(item['code']);
-  if (Array.isArray(item['coding'])) return item['coding'].filter(isObject);
-  return 'code' in item ? [item] : [];
+  if (Array.isArray(item['coding'])) return conceptCodings(item);
+  const coding = 'code' in item ? readCoding(item) : undefined;
+  return coding ? [coding] : [];
 }
 
 const DATE_PATHS: readonly (readonly string[])[] = [
@@ -65,7 +67,7 @@ export function functionTable(lists: ReadonlyMap<string, CodeList>, aliases: Uni
         if (inputs.length === 0) return [];
         const list = lists.get(name);
         if (!list) throw new Error(`unknown code list ${name}`);
-        return [inputs.some((i) => codings(i).some((c) => list.has(c['system'], c['code'])))];
+        return [inputs.some((i) => codings(i).some((c) => list.has(c.system, c.code)))];
       },
       arity: { 1: ['String'] },
     },

@@ -2,11 +2,11 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import fhirpath from 'fhirpath';
 import r4 from 'fhirpath/fhir-context/r4/index.js';
-import { parse as parseYaml } from 'yaml';
 import type { z } from 'zod';
 import { codeLists, type CodeList } from './code-lists.js';
 import { ENGINE_VARIABLES, FHIRPATH_VARIABLES, type Environment } from './environment.js';
 import { functionTable } from './fhirpath-functions.js';
+import { expressionSyntax, variableReferences } from './fhirpath-syntax.js';
 import {
   codeListsSchema,
   criteriaSchema,
@@ -17,6 +17,7 @@ import {
 } from './policy-schema.js';
 import { isValidUcum, unitAliases } from './units.js';
 import { errorMessage } from './errors.js';
+import { readYamlFile } from './yaml-file.js';
 
 /** A policy loaded from its hook folder, every FHIRPath expression compiled once. */
 
@@ -75,18 +76,6 @@ export interface Policy {
 
 export type PolicyResult = { ok: true; policy: Policy } | { ok: false; errors: string[] };
 
-const STRING_LITERAL = /'(?:[^'\\]|\\.)*'/g;
-
-/** `%name` references outside string literals. */
-export function variableReferences(expression: string): string[] {
-  const code = expression.replace(STRING_LITERAL, "''");
-  return [...new Set([...code.matchAll(/%([A-Za-z_][A-Za-z0-9_]*)/g)].map((m) => m[1] ?? ''))];
-}
-
-function literalArguments(expression: string, fn: string): string[] {
-  return [...expression.matchAll(new RegExp(`\\b${fn}\\(\\s*'((?:[^'\\\\]|\\\\.)*)'\\s*\\)`, 'g'))].map((m) => m[1] ?? '');
-}
-
 interface Compiler {
   compile(source: string, where: string): CompiledExpression | undefined;
   readonly errors: string[];
@@ -98,19 +87,21 @@ function compiler(lists: ReadonlyMap<string, CodeList>, table: ReturnType<typeof
     errors,
     compile(source, where) {
       let problem = false;
-      for (const name of variableReferences(source)) {
+      const syntax = expressionSyntax(source);
+      const { references } = syntax;
+      for (const name of references) {
         if (!known.has(name)) {
           errors.push(`${where}: unknown name %${name}`);
           problem = true;
         }
       }
-      for (const list of literalArguments(source, 'inValueSet')) {
+      for (const list of syntax.literalArguments('inValueSet')) {
         if (!lists.has(list)) {
           errors.push(`${where}: unknown code list '${list}'`);
           problem = true;
         }
       }
-      for (const unit of literalArguments(source, 'valueIn')) {
+      for (const unit of syntax.literalArguments('valueIn')) {
         if (!isValidUcum(unit)) {
           errors.push(`${where}: '${unit}' is not a valid UCUM unit`);
           problem = true;
@@ -126,7 +117,7 @@ function compiler(lists: ReadonlyMap<string, CodeList>, table: ReturnType<typeof
       if (problem) return undefined;
       return {
         source,
-        references: variableReferences(source),
+        references,
         evaluate: (env, definitions) => {
           const out = fn(env.bundle, { ...env.vars, ...definitions });
           return Array.isArray(out) ? out : [out];
@@ -136,26 +127,14 @@ function compiler(lists: ReadonlyMap<string, CodeList>, table: ReturnType<typeof
   };
 }
 
+/** How messages name a policy folder: its last two path segments (`hooks/<policy>`). */
+const shortName = (folder: string): string => folder.split('/').slice(-2).join('/');
+
 function readFile<T>(folder: string, file: string, schema: z.ZodType<T>, errors: string[]): T | undefined {
-  const path = join(folder, file);
-  const display = `${folder.split('/').slice(-2).join('/')}/${file}`;
-  if (!existsSync(path)) {
-    errors.push(`${display}: missing`);
-    return undefined;
-  }
-  let raw: unknown;
-  try {
-    raw = parseYaml(readFileSync(path, 'utf8'));
-  } catch (e) {
-    errors.push(`${display}: ${errorMessage(e)}`);
-    return undefined;
-  }
-  const parsed = schema.safeParse(raw);
-  if (!parsed.success) {
-    errors.push(...parsed.error.issues.map((i) => `${display}: ${i.path.map(String).join('.') || '(root)'}: ${i.message}`));
-    return undefined;
-  }
-  return parsed.data;
+  const result = readYamlFile(join(folder, file), `${shortName(folder)}/${file}`, schema);
+  if (result.ok) return result.value;
+  errors.push(...result.errors);
+  return undefined;
 }
 
 function dependencyOrder(defs: Record<string, string>, errors: string[], file: string): string[] {
@@ -182,7 +161,7 @@ export function loadPolicy(folder: string): PolicyResult {
   const definitions = readFile(folder, POLICY_FILES.definitions, definitionsSchema, errors);
   const lists = readFile(folder, POLICY_FILES.codeLists, codeListsSchema, errors);
   if (!criteria || !definitions || !lists) return { ok: false, errors };
-  const folderName = folder.split('/').slice(-2).join('/');
+  const folderName = shortName(folder);
   const criteriaFile = `${folderName}/${POLICY_FILES.criteria}`;
   const definitionsFile = `${folderName}/${POLICY_FILES.definitions}`;
 

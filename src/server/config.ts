@@ -1,7 +1,7 @@
 import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
-
-export type PrefetchMode = 'minimal' | 'full';
+import type { PrefetchMode } from '../cds-hooks/settings.js';
+import { issueLines } from '../fhir/issues.js';
 
 export interface Config {
   readonly port: number;
@@ -109,10 +109,7 @@ function corsOrigins(raw: string | undefined, production: boolean): Config['cors
 export function loadConfig(env: NodeJS.ProcessEnv): ConfigResult {
   const parsed = envSchema.safeParse(env);
   if (!parsed.success) {
-    return {
-      ok: false,
-      errors: parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`),
-    };
+    return { ok: false, errors: issueLines(parsed.error) };
   }
   const e = parsed.data;
   const production = e.NODE_ENV === 'production';

@@ -1,6 +1,6 @@
 import request from 'supertest';
 import { afterAll, beforeAll, beforeEach, describe, expect, test } from 'vitest';
-import { hookResponseSchema } from '../../src/cds-hooks/schemas.js';
+import { hookResponseSchema } from '../../src/crd/hook-response.js';
 import { testApp, shippedRegistry } from '../support/app.js';
 import { clientJwt, SERVICE_URL } from '../support/jwt.js';
 import { startFhirTestServer, type FhirTestServer } from '../support/fhir-server.js';

@@ -11,7 +11,7 @@ import request from 'supertest';
 import { afterAll, beforeAll, beforeEach, describe, expect, test } from 'vitest';
 import { authenticator } from '../../src/auth/client-auth.js';
 import { trustedClients } from '../../src/auth/trusted-clients.js';
-import { hookResponseSchema } from '../../src/cds-hooks/schemas.js';
+import { hookResponseSchema } from '../../src/crd/hook-response.js';
 import { createApp } from '../../src/server/app.js';
 import { configFrom } from '../../src/server/config.js';
 import { createLogger } from '../../src/server/logger.js';

@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import type { Express } from 'express';
 import request from 'supertest';
-import { hookResponseSchema } from '../../src/cds-hooks/schemas.js';
+import { hookResponseSchema } from '../../src/crd/hook-response.js';
 
 /**
  * Fuzzing the order-sign endpoint: valid requests mutated at random paths (wrong types, removed and extra

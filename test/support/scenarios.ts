@@ -73,7 +73,7 @@ export function scenarioFiles(policyFolders: readonly string[] = load(configFrom
 export async function runScenario(service: HookService, fixture: ScenarioFixture): Promise<OrderDecision[]> {
   const config = configFrom({ CDS_FHIR_TIMEOUT_MS: '1000' });
   const now = () => new Date(`${fixture.evaluationDate}T12:00:00Z`);
-  const result = await orderSign(service, structuredClone(fixture.request), { config, fetch, now });
+  const result = await orderSign(service, structuredClone(fixture.request), { settings: config, fetch, now });
   if (!result.ok) throw new Error(`HTTP ${result.failure.status}: ${JSON.stringify(result.failure.outcome)}`);
   return result.decisions;
 }

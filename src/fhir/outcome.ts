@@ -1,4 +1,4 @@
-/** FHIR OperationOutcome values for HTTP answers; the engine returns these as values, the app boundary sends them. */
+/** FHIR OperationOutcome values for HTTP answers; the engine returns these as values, the server boundary sends them. */
 
 export type IssueType =
   | 'structure'

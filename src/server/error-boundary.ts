@@ -1,0 +1,30 @@
+import type { NextFunction, Request, RequestHandler, Response } from 'express';
+import { failure, internalError, notFound, tooLarge } from '../fhir/outcome.js';
+import type { Logger } from './logger.js';
+import { sendFailure } from './send.js';
+
+interface HttpError {
+  status?: number;
+  statusCode?: number;
+  type?: string;
+  expose?: boolean;
+  message?: string;
+}
+
+/** What no route answered. */
+export const noRoute: RequestHandler = (req, res) => sendFailure(res, notFound(`No resource at ${req.method} ${req.path.slice(0, 200)}`));
+
+/** Turns what escaped a handler into an OperationOutcome: client mistakes keep their 4xx, the rest is a 500. */
+export function errorBoundary(bodyLimit: string, logger: Logger) {
+  return (err: unknown, _req: Request, res: Response, _next: NextFunction): void => {
+    const e = (err ?? {}) as HttpError;
+    const status = e.status ?? e.statusCode ?? 500;
+    if (e.type === 'entity.too.large') return sendFailure(res, tooLarge(bodyLimit));
+    if (status >= 400 && status < 500) {
+      return sendFailure(res, failure(status, 'invalid', e.expose && e.message ? e.message : 'The request could not be read'));
+    }
+    logger.error({ err: { name: (err as Error)?.name, message: (err as Error)?.message, stack: (err as Error)?.stack } }, 'unhandled error');
+    if (res.headersSent) return;
+    sendFailure(res, internalError());
+  };
+}
