@@ -4,12 +4,13 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'nod
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { XMLParser, XMLValidator } from 'fast-xml-parser';
+import { exportJWK, generateKeyPair } from 'jose';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { signerFrom } from '../scripts/replay/client.js';
 import { daysBetween, shiftDate, shiftDates } from '../scripts/replay/dates.js';
 import { answerTo, replay, type CaseResult } from '../scripts/replay/run.js';
 import { SERVER_MAIN } from '../scripts/replay/service.js';
-import { closedPort, expectOneLine, ROOT, script, TEST_TIMEOUT_MS } from './support/scripts.js';
+import { closedPort, expectOneLine, ROOT, script, type Run } from './support/scripts.js';
 
 /** npm run replay: scenarios replayed over HTTP as an EHR would, compared with their expectations. */
 
@@ -18,6 +19,11 @@ const COVERED = join(SCENARIOS, 'V-renal/tumor-3cm-covered.json');
 const INVESTIGATIVE = join(SCENARIOS, 'VI-VIII-bone-soft-tissue/knee-osteoarthritis-investigative.json');
 /** Signed twice: documentation needed, then covered once the DTR client adds the completed questionnaire. */
 const ATTESTED = join(SCENARIOS, 'IV-prostate/phoenix-failure-attested-life-expectancy-covered.json');
+
+/** A replay starts the service and a FHIR server: generous limits, so a busy 2-core machine stays far from them. */
+const TEST_TIMEOUT_MS = 90_000;
+const SPAWN_TIMEOUT_MS = 75_000;
+const replayScript = (args: readonly string[]): Promise<Run> => script('replay', args, {}, SPAWN_TIMEOUT_MS);
 
 const closingLine = (stdout: string): string | undefined => stdout.trimEnd().split('\n').at(-1);
 
@@ -131,7 +137,7 @@ describe('npm run replay', () => {
 
   test('a wrong expectation: FAIL with expected and actual decision, the closing count, exit 1; JUnit XML with a testcase per scenario and mode', async () => {
     const junit = join(tmp, 'out/replay.xml');
-    const run = await script('replay', ['--mode', 'both', '--junit', junit, COVERED, tampered(COVERED, 'not-medically-necessary')]);
+    const run = await replayScript(['--mode', 'both', '--junit', junit, COVERED, tampered(COVERED, 'not-medically-necessary')]);
     expect(run.code).toBe(1);
     expect(run.stdout).toMatch(/^FAIL {2}cryoablation\/V-renal\/tampered \[prefetch\] {2}covered {2}\d+ ms\n {6}ServiceRequest\/sr-1:\n {8}expected: not-medically-necessary\n {8}actual: {3}covered\n/m);
     expect(run.stdout).toMatch(/^pass {2}cryoablation\/V-renal\/tumor-3cm-covered \[fhir\] {2}covered {2}\d+ ms$/m);
@@ -154,7 +160,7 @@ describe('npm run replay', () => {
   }, TEST_TIMEOUT_MS);
 
   test('--show: the cards as an EHR shows them, and the coverage information', async () => {
-    const run = await script('replay', ['--show', 'knee-osteoarthritis-investigative']);
+    const run = await replayScript(['--show', 'knee-osteoarthritis-investigative']);
     expect(run.code).toBe(0);
     expect(run.stdout).toMatch(/┌─ 1\. \[WARNING\] .*investigative/);
     expect(run.stdout).toMatch(/Links:\n {2}│ {3}Cryoablation policy, exclusion/);
@@ -167,9 +173,20 @@ describe('npm run replay', () => {
   test('a service that is down: one line naming the URL and the cause, exit 1', async () => {
     const port = await closedPort();
     expectOneLine(
-      await script('replay', ['--url', `http://127.0.0.1:${port}`, COVERED]),
+      await replayScript(['--url', `http://127.0.0.1:${port}`, COVERED]),
       1,
       new RegExp(`^replay: cannot reach http://127\\.0\\.0\\.1:${port}/cds-services: connection refused \\(is the service running\\? npm start\\)$`),
+    );
+  }, TEST_TIMEOUT_MS);
+
+  test('--key: a key the service does not trust is refused at discovery, in one line, exit 1', async () => {
+    const { privateKey } = await generateKeyPair('ES384', { extractable: true });
+    const key = join(tmp, 'untrusted.private.jwk.json');
+    writeFileSync(key, JSON.stringify({ ...(await exportJWK(privateKey)), kid: 'untrusted-1', alg: 'ES384' }));
+    expectOneLine(
+      await replayScript(['--key', key, COVERED]),
+      1,
+      /^replay: discovery http:\/\/127\.0\.0\.1:\d+\/cds-services answered HTTP 401 \(is the signing key trusted by the service\? --key, --iss\)$/,
     );
   }, TEST_TIMEOUT_MS);
 
@@ -181,10 +198,11 @@ describe('npm run replay', () => {
     [['package.json'], 1, /^replay: package\.json is not a scenario fixture/],
     [['--show', 'no-such-scenario'], 1, /^replay: no scenario named no-such-scenario$/],
   ] as const)('%j: one line, exit %i', async (args, code, message) => {
-    expectOneLine(await script('replay', args), code, message);
+    expectOneLine(await replayScript(args), code, message);
   }, TEST_TIMEOUT_MS);
 });
 
+/** As `npm start` runs it: discovery asks to prefetch only Patient and Coverage (CDS_PREFETCH=minimal). */
 describe('npm run replay --url: a separately started service', () => {
   let child: ChildProcess;
   let base: string;
@@ -194,7 +212,7 @@ describe('npm run replay --url: a separately started service', () => {
     base = `http://127.0.0.1:${port}`;
     child = spawn(process.execPath, ['--import', 'tsx', SERVER_MAIN], {
       cwd: ROOT,
-      env: { ...process.env, PORT: String(port), CDS_PUBLIC_BASE_URL: base, CDS_PREFETCH: 'full', LOG_LEVEL: 'info' },
+      env: { ...process.env, PORT: String(port), CDS_PUBLIC_BASE_URL: base, CDS_PREFETCH: 'minimal', LOG_LEVEL: 'info' },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let out = '';
@@ -213,8 +231,8 @@ describe('npm run replay --url: a separately started service', () => {
     }
   });
 
-  test('both modes pass against it, questionnaire included', async () => {
-    const run = await script('replay', ['--url', base, '--mode', 'both', COVERED, ATTESTED, INVESTIGATIVE]);
+  test('both modes pass against it (prefetch mode offering the FHIR server for the rest), questionnaire included', async () => {
+    const run = await replayScript(['--url', base, '--mode', 'both', COVERED, ATTESTED, INVESTIGATIVE]);
     expect(run.stderr).toBe('');
     expect(closingLine(run.stdout)).toBe('6 passed, 0 failed');
     expect(run.code).toBe(0);

@@ -2,7 +2,9 @@
  * The replay: every scenario, in each mode, sent to the service the way an EHR would send it, and the answer
  * compared with the scenario's expected outcome and checked against the CRD conformance checks.
  *
- * prefetch: discovery's prefetch templates run against a loopback FHIR server holding the scenario's record.
+ * prefetch: discovery's prefetch templates run against a loopback FHIR server holding the scenario's record;
+ *           that server is named as fhirServer too only when the EHR could not prefetch everything (a withheld
+ *           key, or discovery advertising less than the scenario's data queries, as with CDS_PREFETCH=minimal).
  * fhir:     no prefetch; the request names that FHIR server (fhirServer + fhirAuthorization) and the service
  *           queries it.
  * Either way, when the answer asks for documentation and the scenario carries completed QuestionnaireResponses,
@@ -138,6 +140,9 @@ async function runCase(ctx: Context, s: ReplayScenario, mode: Mode): Promise<Omi
   const svc = serviceFor(ctx.discovery, s);
   const data: ScenarioData = scenarioData(s);
   const withheld = new Set(Object.keys(svc.prefetch).filter((k) => !data.prefetchKeys.includes(k)));
+  // Data queries discovery does not ask to prefetch (CDS_PREFETCH=minimal): the EHR offers its FHIR server for them.
+  const unadvertised = data.prefetchKeys.filter((k) => svc.prefetch[k] === undefined);
+  const offerFhirServer = withheld.size > 0 || unadvertised.length > 0;
   await ctx.fhir.clear();
   ctx.fhir.reset();
   await ctx.fhir.seed([...data.resources] as unknown as fhir4.Resource[]);
@@ -149,7 +154,7 @@ async function runCase(ctx: Context, s: ReplayScenario, mode: Mode): Promise<Omi
     const common = { hook: svc.hook, hookInstance: randomUUID(), context, ...extension };
     if (mode === 'fhir') return { ...common, ...fhirAccess(ctx.fhir, data.patientId) };
     const prefetch = await fulfilPrefetch(ctx.fhir.url, svc.prefetch, context, withheld);
-    return { ...common, ...(withheld.size > 0 ? fhirAccess(ctx.fhir, data.patientId) : {}), prefetch };
+    return { ...common, ...(offerFhirServer ? fhirAccess(ctx.fhir, data.patientId) : {}), prefetch };
   };
 
   const problems: string[] = [];
@@ -157,7 +162,7 @@ async function runCase(ctx: Context, s: ReplayScenario, mode: Mode): Promise<Omi
     const request = await build(context);
     const answer = await callService(ctx.base, svc.id, request, ctx.signer);
     if (answer.status !== 200) {
-      problems.push(`${failureOf(answer)}${answer.status === 412 && mode === 'prefetch' ? ' (prefetch mode fills only the templates discovery advertises; try --mode fhir)' : ''}`);
+      problems.push(failureOf(answer));
       return { answer, decisions: new Map() };
     }
     problems.push(...conformanceProblems(request, answer.status, answer.body).map((p) => `conformance: ${p}`));

@@ -21,6 +21,8 @@ type Rec = Record<string, any>;
 
 const SCENARIO = join(ROOT, 'hooks/cryoablation/scenarios/V-renal/tumor-3cm-covered.json');
 const SERVICE_ID = 'cryoablation-order-sign';
+/** Far above what it takes (about 3 s), for a busy 2-core machine. */
+const TIMEOUT_MS = 60_000;
 
 let service: RunningService;
 let fhir: FhirTestServer;
@@ -45,7 +47,7 @@ beforeAll(async () => {
   const moved = { ...scenario, request: shiftDates(scenario.request, daysBetween(scenario.evaluationDate, todayUtc())) };
   request = moved.request;
   fhir = await startFhirTestServer({ resources: scenarioData(moved).resources as unknown as fhir4.Resource[] });
-}, 30_000);
+}, TIMEOUT_MS);
 
 afterAll(async () => {
   await fhir?.close();
@@ -80,5 +82,5 @@ describe('@medplum/core 5.x as the CDS client', () => {
     expect(parts.get('coverage')).toEqual({ reference: 'Coverage/cov-1' });
     expect(parts.get('date')).toBe(todayUtc());
     expect((parts.get('billingCode') as Rec)['code']).toBe('50593');
-  });
+  }, TIMEOUT_MS);
 });
