@@ -5,6 +5,7 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { once } from 'node:events';
+import { fileURLToPath } from 'node:url';
 import { authenticator } from '../../src/auth/client-auth.js';
 import { trustedClients } from '../../src/auth/trusted-clients.js';
 import { loadRegistry } from '../../src/cds-hooks/registry.js';
@@ -78,4 +79,4 @@ export async function startInProcess(env: Record<string, string> = {}): Promise<
 }
 
 /** The service's entry point as `npm start` runs it (built), for tests that start it as a separate process with tsx. */
-export const SERVER_MAIN = new URL('../../src/server/main.ts', import.meta.url).pathname;
+export const SERVER_MAIN = fileURLToPath(new URL('../../src/server/main.ts', import.meta.url));
