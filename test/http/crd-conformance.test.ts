@@ -32,7 +32,7 @@ describe('Inferno CRD checks on every fixture response', () => {
       if (hasCoverage && JSON.stringify([...decided].sort()) !== JSON.stringify([...updated].sort())) missing.push(`${s.file}/${s.name}`);
     }
     expect(missing).toEqual([]);
-  });
+  }, 30_000); // every scenario over HTTP: 3-5 s alone on a busy 2-core machine, over vitest's default 5 s
 });
 
 describe('the checker catches what the kit rejects', () => {
