@@ -1,4 +1,4 @@
-/** Child processes of the bench: each server in its own process, CPU and memory read over IPC (lib/probe.ts). */
+/** Child processes of the bench: each server in its own process, CPU and memory read over IPC (lib/probe.mjs). */
 import { fork, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { closeSync, openSync, readFileSync } from 'node:fs';
@@ -9,7 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { isProbeReply, type ProbeReply } from './probe-protocol.js';
 import { REPO_ROOT } from './service.js';
 
-const PROBE = fileURLToPath(new URL('./probe.ts', import.meta.url));
+const PROBE = fileURLToPath(new URL('./probe.mjs', import.meta.url));
 
 export interface ServerChild {
   readonly name: string;
@@ -24,7 +24,7 @@ export interface ServerChild {
 
 export interface SpawnOptions {
   readonly name: string;
-  /** the script to run (TypeScript or JavaScript; tsx and the probe are always preloaded) */
+  /** the script to run; a .ts script gets the tsx loader, a .js one runs without it */
   readonly script: string;
   readonly env: Record<string, string>;
   readonly port: number;
@@ -98,7 +98,8 @@ async function stopChild(child: ChildProcess): Promise<void> {
 /** Starts a server child with the probe preloaded, stdout/stderr to logFile, and waits for GET /health. */
 export async function spawnServer(o: SpawnOptions): Promise<ServerChild> {
   const fd = openSync(o.logFile, 'a');
-  const execArgv = [...(o.nodeOptions ?? []), '--import', 'tsx', '--import', PROBE];
+  const loader = o.script.endsWith('.ts') ? ['--import', 'tsx'] : [];
+  const execArgv = [...(o.nodeOptions ?? []), ...loader, '--import', PROBE];
   const child = fork(o.script, [], {
     cwd: REPO_ROOT,
     env: { PATH: process.env['PATH'] ?? '', HOME: process.env['HOME'] ?? '', ...o.env },

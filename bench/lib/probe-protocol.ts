@@ -1,4 +1,4 @@
-/** Messages between the bench harness and lib/probe.ts in a server child. */
+/** Messages between the bench harness and lib/probe.mjs in a server child. */
 
 export interface ProbeRequest {
   readonly probe: 'stats' | 'gc';
@@ -17,12 +17,6 @@ export interface ProbeReply {
   readonly maxRssBytes: number;
   /** whether a GC was forced before measuring (needs --expose-gc) */
   readonly collected: boolean;
-}
-
-export function isProbeRequest(m: unknown): m is ProbeRequest {
-  if (typeof m !== 'object' || m === null) return false;
-  const r = m as Record<string, unknown>;
-  return (r['probe'] === 'stats' || r['probe'] === 'gc') && typeof r['id'] === 'number';
 }
 
 export function isProbeReply(m: unknown): m is ProbeReply {

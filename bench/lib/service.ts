@@ -9,7 +9,10 @@ const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 
 export const REPO_ROOT = ROOT;
 
-/** The service's entry point, relative to the repository root (run with tsx preloaded). */
+/**
+ * The service's entry point, relative to the repository root: the TypeScript entry with tsx by default (robust to
+ * module moves); `BENCH_SERVICE_ENTRY=dist/server/main.js` after `npm run build` runs it without the loader.
+ */
 export function serviceScript(): string {
   return process.env['BENCH_SERVICE_ENTRY'] ?? 'src/server/main.ts';
 }
