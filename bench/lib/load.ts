@@ -6,7 +6,8 @@ import type { TokenPool } from './tokens.js';
 export interface PhaseSpec {
   /** absolute URL called: it is also every token's aud */
   readonly url: string;
-  readonly body: string;
+  /** one body, or several sent in turn by every connection (mixed traffic) */
+  readonly body: string | readonly string[];
   readonly tokens: TokenPool;
   readonly connections: number;
   readonly seconds: number;
@@ -29,13 +30,13 @@ export interface PhaseResult {
   readonly statuses: Record<string, number>;
 }
 
-function requestWithToken(spec: PhaseSpec, onExhausted: () => void): autocannon.Request {
+function requestWithToken(spec: PhaseSpec, body: string, onExhausted: () => void): autocannon.Request {
   let last = '';
   return {
     method: 'POST',
     path: new URL(spec.url).pathname,
     headers: { 'content-type': 'application/json' },
-    body: spec.body,
+    body,
     setupRequest: (req) => {
       const token = spec.tokens.take();
       if (token === undefined) onExhausted();
@@ -61,15 +62,15 @@ export async function runPhase(spec: PhaseSpec): Promise<PhaseResult> {
         duration: spec.seconds,
         timeout: 30,
         ...(spec.overallRate ? { overallRate: Math.max(1, Math.round(spec.overallRate)) } : {}),
-        requests: [
-          requestWithToken(spec, () => {
+        requests: (typeof spec.body === 'string' ? [spec.body] : spec.body).map((body) =>
+          requestWithToken(spec, body, () => {
             if (!exhausted) {
               endedAt = performance.now();
               setImmediate(() => instance?.stop());
             }
             exhausted = true;
           }),
-        ],
+        ),
       },
       (err, result) => (err ? reject(err as Error) : resolve(result)),
     );
