@@ -9,7 +9,7 @@
  * BENCH_STORE_ENV  extra service variables for the store (lib/service.ts, TODO(store))
  */
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { spawnFhirServer, type FhirChild } from './lib/children.js';
@@ -53,6 +53,13 @@ interface Case {
   readonly limit: string;
   readonly note?: string;
 }
+
+interface LoadSample {
+  readonly after: string;
+  readonly load1: number;
+}
+
+const loadSample = (after: string): LoadSample => ({ after, load1: loadavg()[0] ?? 0 });
 
 async function measureLimit(ctx: BenchContext, name: string, body: string): Promise<TargetResult> {
   const run = await startLimit(ctx, name);
@@ -124,27 +131,32 @@ async function main(): Promise<void> {
       { id: 'd', label: '(d) large record, prefetch', body: bodyD, resources: big.resources, check: expectOutcome(scenario.outcome), start: prod, limit: 'D' },
     ];
     const limitBodies: Record<string, string> = { A: bodyA, B: bodyB, D: bodyD };
-    const limits: Record<string, TargetResult> = {};
     const rows: CaseRow[] = [];
+    const load: LoadSample[] = [loadSample('start')];
+    // each limit is measured right before the cases compared with it: the machine's drift hits both alike
     for (const [key, body] of Object.entries(limitBodies)) {
-      limits[key] = await measureLimit(ctx, `limit-${key}`, body);
-      rows.push({ id: `limit-${key}`, label: `limit, body ${key === 'A' ? '(a)/(c)' : `(${key.toLowerCase()})`}`, bytes: body.length, resources: 0, result: limits[key], limit: limits[key] });
-      process.stderr.write(`measured limit ${key}\n`);
-    }
-    for (const c of cases) {
-      const result = await measureService(ctx, c);
-      rows.push({ id: c.id, label: c.label, bytes: c.body.length, resources: c.resources, result, limit: limits[c.limit]!, ...(c.note ? { note: c.note } : {}) });
-      process.stderr.write(`measured ${c.label}\n`);
+      const limit = await measureLimit(ctx, `limit-${key}`, body);
+      rows.push({ id: `limit-${key}`, label: `limit, body ${key === 'A' ? '(a)/(c)' : `(${key.toLowerCase()})`}`, bytes: body.length, resources: 0, result: limit, limit });
+      load.push(loadSample(`limit-${key}`));
+      for (const c of cases.filter((x) => x.limit === key)) {
+        const result = await measureService(ctx, c);
+        rows.push({ id: c.id, label: c.label, bytes: c.body.length, resources: c.resources, result, limit, ...(c.note ? { note: c.note } : {}) });
+        load.push(loadSample(c.id));
+        process.stderr.write(`measured ${c.label}\n`);
+      }
     }
     const grown = await growth(ctx, base, scenario.outcome);
+    load.push(loadSample('growth'));
     const m = machine();
     const table = resultTable(rows, { connections: CONNECTIONS, seconds: SECONDS, rateShare: RATE_SHARE });
     const growthText = growthReport(grown.service, grown.limit);
     const notes = rows.flatMap((r) => (r.note ? [`${r.label}: ${r.note}`] : []));
     const store = Object.keys(storeEnv(tmpDir)).length > 0 ? storeEnv(tmpDir) : 'none (TODO(store): not integrated yet, see bench/lib/service.ts)';
     const header = `${m.date.slice(0, 10)} · ${m.nproc} × ${m.cpuModel} · ${m.memoryGb} GB · Node ${m.node} · scenario ${scenario.file} (${scenario.outcome})`;
-    process.stdout.write(`${header}\n\n${table.text}\n\n${growthText.text}\n\n${notes.map((n) => `Note: ${n}`).join('\n')}\nStore: ${typeof store === 'string' ? store : JSON.stringify(store)}\nWall time: ${((performance.now() - started) / 1000).toFixed(0)} s\n`);
-    const results = { machine: m, scenario: scenario.file, options, store, cases: table.json, growth: growthText.json, notes };
+    const busy = load.some((l) => l.load1 > m.nproc);
+    const loadText = `Load average (1 min) during the run: ${load.map((l) => `${l.after} ${l.load1.toFixed(1)}`).join(', ')}${busy ? ` — above ${m.nproc} (nproc): other work shared the machine, read the ratios rather than the absolute figures` : ''}`;
+    process.stdout.write(`${header}\n\n${table.text}\n\n${growthText.text}\n\n${notes.map((n) => `Note: ${n}`).join('\n')}\nStore: ${typeof store === 'string' ? store : JSON.stringify(store)}\n${loadText}\nWall time: ${((performance.now() - started) / 1000).toFixed(0)} s\n`);
+    const results = { machine: m, scenario: scenario.file, options, store, cases: table.json, growth: growthText.json, notes, loadAverage: load };
     writeFileSync(fileURLToPath(new URL('./results.json', import.meta.url)), `${JSON.stringify(results, null, 2)}\n`);
   } finally {
     await fhir?.stop();

@@ -53,7 +53,7 @@ const cpuMs = (a: ProbeReply, b: ProbeReply): number => (b.cpuUs - a.cpuUs) / 10
 
 async function phase(ctx: BenchContext, run: Running, body: string, connections: number, seconds: number, expectedRps: number, overallRate?: number): Promise<PhaseResult> {
   // at a fixed rate the count is known; at saturation the warm-up's rate may still rise as the JIT warms
-  const margin = overallRate ? 1.1 : 1.8;
+  const margin = overallRate ? 1.1 : 2.2;
   const tokens = new TokenPool(await signTokens(ctx.client, run.url, Math.ceil(expectedRps * seconds * margin) + 4 * connections));
   return runPhase({ url: run.url, body, tokens, connections, seconds, ...(overallRate ? { overallRate } : {}) });
 }
