@@ -86,7 +86,7 @@ export interface GrowthPoint {
 }
 
 /** Sequential calls for `seconds` (at least `min`): server CPU per request and median latency. */
-export async function sequentialCost(ctx: BenchContext, run: Running, body: string, check: Check, seconds: number, min = 5): Promise<GrowthPoint & { resources: 0 }> {
+export async function sequentialCost(ctx: BenchContext, run: Running, body: string, check: Check, seconds: number, min = 5): Promise<Omit<GrowthPoint, 'resources'>> {
   await sanity(ctx, run, body, check);
   const times: number[] = [];
   const s0 = await run.child.stats();
@@ -100,7 +100,6 @@ export async function sequentialCost(ctx: BenchContext, run: Running, body: stri
   }
   const s1 = await run.child.stats();
   return {
-    resources: 0,
     bytes: body.length,
     requests: times.length,
     cpuMsPerRequest: cpuMs(s0, s1) / times.length,
