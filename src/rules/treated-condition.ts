@@ -98,19 +98,21 @@ const relatedConditions = (r: Rec, index: RecordIndex): Rec[] =>
 
 const CONFIRMED = new Set(['confirmed', undefined]);
 
-/** R1's cancers: confirmed (or unstated), current, coded in a cancer list. */
-function cancersOf(view: RecordView, decl: EvidenceDeclaration): Rec[] {
-  return view.conditions.filter(
-    (c) => CONFIRMED.has(conceptCodings(c['verificationStatus'])[0]?.code) && inLists(codeOf(c), decl.cancers),
-  );
+/** Confirmed (or unstated) Conditions coded in a cancer list, among `conditions`. */
+function cancersAmong(conditions: readonly Rec[], decl: EvidenceDeclaration): Rec[] {
+  return conditions.filter((c) => CONFIRMED.has(conceptCodings(c['verificationStatus'])[0]?.code) && inLists(codeOf(c), decl.cancers));
 }
 
-/** The treated Conditions with the primaries their secondaries belong to. */
-function family(treated: readonly Rec[], cancers: readonly Rec[], view: RecordView, decl: EvidenceDeclaration): Set<Rec> {
+/**
+ * The treated Conditions with the primaries their secondaries belong to: the linked one, else the member's only
+ * cancer ever recorded (a resolved primary still owns its metastases).
+ */
+function family(treated: readonly Rec[], view: RecordView, decl: EvidenceDeclaration): Set<Rec> {
   const members = new Set(treated);
   for (const t of treated) for (const r of relatedConditions(t, view.index)) members.add(r);
   const unlinkedSecondary = treated.length > 0 && treated.every((t) => inLists(codeOf(t), decl.secondaries) && relatedConditions(t, view.index).length === 0);
-  if (unlinkedSecondary && cancers.length === 1 && cancers[0]) members.add(cancers[0]);
+  const primaries = unlinkedSecondary ? cancersAmong(view.history, decl) : [];
+  if (primaries.length === 1 && primaries[0]) members.add(primaries[0]);
   for (const c of view.history) if (relatedConditions(c, view.index).some((r) => members.has(r))) members.add(c);
   return members;
 }
@@ -207,8 +209,8 @@ export function tiedEvidence(view: RecordView, decl: EvidenceDeclaration, sectio
   const side = orderSide(view.order, decl);
   const sided = (c: Rec): boolean => !opposite(sideOf([...codingsOf(c['bodySite']), ...codeOf(c)], decl), side);
   const treated = treatedConditions(view, lists).filter(sided);
-  const cancers = cancersOf(view, decl);
-  const members = family(treated, cancers, view, decl);
+  const cancers = cancersAmong(view.conditions, decl);
+  const members = family(treated, view, decl);
   const alone = cancers.every((c) => members.has(c));
   const ctx: TieContext = { view, decl, members, organ, side, assessedBy: assessments(view), memo: new Map() };
   const tied: Rec[] = [];
