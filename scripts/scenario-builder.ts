@@ -40,6 +40,8 @@ export const shorthandsSchema = z.strictObject({
   questionnaire: z.strictObject({ url: z.url(), version: nonEmpty }),
   orderIntent: z.strictObject({ url: z.url(), codes: z.record(nonEmpty, codeRef), otherwise: codeRef }).optional(),
   observations: z.record(z.string().regex(/^[a-z][A-Za-z0-9]*$/), observationShorthand).default({}),
+  /** Extension URLs of links the sources may write: a Condition's `primary`, a BodyStructure's `condition`. */
+  links: z.strictObject({ conditionPrimary: z.url().optional(), bodyStructureCondition: z.url().optional() }).default({}),
 });
 export type Shorthands = z.infer<typeof shorthandsSchema>;
 
@@ -47,27 +49,58 @@ export type Shorthands = z.infer<typeof shorthandsSchema>;
 
 const date = nonEmpty;
 const quantityText = z.union([nonEmpty, z.number()]);
+/** One CodeableConcept: a code, or several codings of the same concept. */
+const concept = z.union([codeRef, z.array(codeRef).min(1)]);
+/** Record ids of the same scenario (the builder resolves each to its resource type). */
+const ids = z.union([nonEmpty, z.array(nonEmpty).min(1)]);
 const conditionSpec = z.strictObject({
   id: nonEmpty.optional(),
   code: codeRef,
   clinical: nonEmpty.optional(),
   verification: nonEmpty.optional(),
   onset: date.optional(),
+  bodySite: concept.optional(),
+  /** Condition.stage: summary (a code) and assessment (record ids). */
+  stage: z.strictObject({ summary: codeRef.optional(), assessment: ids.optional() }).optional(),
+  /** The primary this (secondary) Condition belongs to, by the declared link extension. */
+  primary: nonEmpty.optional(),
 });
 type ConditionSpec = z.infer<typeof conditionSpec>;
 /** A condition is its code alone, or the code with its statuses and onset. */
 const conditionEntry = z.union([codeRef, conditionSpec]);
 const procedureEntry = z.strictObject({ id: nonEmpty.optional(), code: codeRef, status: nonEmpty.optional(), date: date.optional() });
-const observationEntry = z.strictObject({ id: nonEmpty.optional(), code: codeRef, value: nonEmpty, status: nonEmpty.optional(), date: date.optional() });
+/** What an Observation may be tied to: focus, hasMember and derivedFrom (record ids), bodySite. */
+const observationLinks = {
+  focus: ids.optional(),
+  hasMember: ids.optional(),
+  derivedFrom: ids.optional(),
+  site: concept.optional(),
+};
+const observationEntry = z.strictObject({
+  id: nonEmpty.optional(),
+  code: codeRef,
+  value: nonEmpty.optional(),
+  status: nonEmpty.optional(),
+  date: date.optional(),
+  ...observationLinks,
+});
 const shorthandEntry = z.strictObject({
   id: nonEmpty.optional(),
   code: codeRef.optional(),
   value: quantityText,
   unitText: nonEmpty.optional(),
   kind: nonEmpty.optional(),
-  site: codeRef.optional(),
   status: nonEmpty.optional(),
   date: date.optional(),
+  ...observationLinks,
+});
+const bodyStructureEntry = z.strictObject({
+  id: nonEmpty.optional(),
+  location: concept.optional(),
+  qualifiers: z.array(codeRef).optional(),
+  morphology: codeRef.optional(),
+  /** The Condition it is related to, by the declared link extension. */
+  condition: nonEmpty.optional(),
 });
 export type ShorthandEntry = z.infer<typeof shorthandEntry>;
 
@@ -76,6 +109,7 @@ const recordEntry = z.union([
   z.strictObject({ condition: conditionEntry }),
   z.strictObject({ procedure: procedureEntry }),
   z.strictObject({ observation: observationEntry }),
+  z.strictObject({ bodyStructure: bodyStructureEntry }),
   z.record(z.string(), shorthandEntry).refine((e) => Object.keys(e).length === 1, 'a record entry names one kind'),
 ]);
 export type RecordEntry = z.infer<typeof recordEntry>;
@@ -89,6 +123,8 @@ const orderSpec = z.strictObject({
   requester: z.boolean().optional(),
   reasons: z.array(codeRef).nullable().optional(),
   reasonRefs: z.array(nonEmpty).optional(),
+  bodySite: z.array(concept).optional(),
+  orderDetail: z.array(concept).optional(),
 });
 export type OrderSpec = z.infer<typeof orderSpec>;
 
@@ -231,6 +267,47 @@ function terms(sh: Shorthands): Terms {
   return { coding, concept: (short) => ({ coding: [coding(short)] }), quantity };
 }
 
+const asList = <T>(v: T | readonly T[] | undefined): T[] => (v === undefined ? [] : Array.isArray(v) ? [...(v as T[])] : [v as T]);
+
+const conceptOf = (t: Terms, c: string | readonly string[]): Json => ({ coding: asList(c).map(t.coding) });
+
+/** References to record ids, resolved to `Type/id` once every resource of the scenario is built. */
+const REF = '__ref:';
+const refs = (v: string | readonly string[] | undefined): Json[] => asList(v).map((id) => ({ reference: `${REF}${id}` }));
+
+function resolveRefs(value: unknown, types: ReadonlyMap<string, string>): unknown {
+  if (Array.isArray(value)) return value.map((v) => resolveRefs(v, types));
+  if (value === null || typeof value !== 'object') return value;
+  const out: Json = {};
+  for (const [k, v] of Object.entries(value as Json)) {
+    if (k === 'reference' && typeof v === 'string' && v.startsWith(REF)) {
+      const id = v.slice(REF.length);
+      const type = types.get(id);
+      if (!type) throw new Error(`reference to "${id}": no record entry has that id`);
+      out[k] = `${type}/${id}`;
+    } else out[k] = resolveRefs(v, types);
+  }
+  return out;
+}
+
+function linkExtension(sh: Shorthands, link: 'conditionPrimary' | 'bodyStructureCondition', id: string | undefined): Json {
+  if (id === undefined) return {};
+  const url = sh.links[link];
+  if (!url) throw new Error(`a ${link} link needs links.${link} in ${SHORTHANDS_FILE}`);
+  return { extension: [{ url, valueReference: { reference: `${REF}${id}` } }] };
+}
+
+type Links = { focus?: string | string[] | undefined; hasMember?: string | string[] | undefined; derivedFrom?: string | string[] | undefined; site?: string | string[] | undefined };
+
+function observationLinksOf(t: Terms, e: Links): Json {
+  return {
+    ...(e.focus ? { focus: refs(e.focus) } : {}),
+    ...(e.hasMember ? { hasMember: refs(e.hasMember) } : {}),
+    ...(e.derivedFrom ? { derivedFrom: refs(e.derivedFrom) } : {}),
+    ...(e.site ? { bodySite: conceptOf(t, e.site) } : {}),
+  };
+}
+
 function observationValue(t: Terms, kind: 'quantity' | 'concept', e: ShorthandEntry): Json {
   if (kind === 'concept') return { valueCodeableConcept: t.concept(String(e.value)) };
   return { valueQuantity: e.unitText ? { value: Number(e.value), unit: e.unitText } : t.quantity(e.value) };
@@ -261,8 +338,25 @@ function resource(sh: Shorthands, t: Terms, entry: RecordEntry, patientId: strin
         coding: [{ system: 'http://terminology.hl7.org/CodeSystem/condition-ver-status', code: c.verification ?? 'confirmed' }],
       },
       code: t.concept(c.code),
+      ...(c.bodySite ? { bodySite: [conceptOf(t, c.bodySite)] } : {}),
       subject,
       ...(c.onset ? { onsetDateTime: c.onset } : {}),
+      ...(c.stage
+        ? { stage: [{ ...(c.stage.summary ? { summary: t.concept(c.stage.summary) } : {}), ...(c.stage.assessment ? { assessment: refs(c.stage.assessment) } : {}) }] }
+        : {}),
+      ...linkExtension(sh, 'conditionPrimary', c.primary),
+    };
+  }
+  if (kind === 'bodyStructure') {
+    const b = bodyStructureEntry.parse(raw);
+    return {
+      resourceType: 'BodyStructure',
+      id: b.id ?? defaultId,
+      ...linkExtension(sh, 'bodyStructureCondition', b.condition),
+      ...(b.morphology ? { morphology: t.concept(b.morphology) } : {}),
+      ...(b.location ? { location: conceptOf(t, b.location) } : {}),
+      ...(b.qualifiers ? { locationQualifier: b.qualifiers.map(t.concept) } : {}),
+      patient: subject,
     };
   }
   if (kind === 'procedure') {
@@ -278,8 +372,9 @@ function resource(sh: Shorthands, t: Terms, entry: RecordEntry, patientId: strin
   }
   if (kind === 'observation') {
     const o = observationEntry.parse(raw);
-    const value = /^[a-z0-9]+:/.test(o.value) ? { valueCodeableConcept: t.concept(o.value) } : { valueQuantity: t.quantity(o.value) };
-    return observation(o, o.code, value);
+    const value =
+      o.value === undefined ? {} : /^[a-z0-9]+:/.test(o.value) ? { valueCodeableConcept: t.concept(o.value) } : { valueQuantity: t.quantity(o.value) };
+    return observation(o, o.code, { ...observationLinksOf(t, o), ...value });
   }
   const declared = sh.observations[kind];
   if (!declared) throw new Error(`unknown record entry "${kind}" (declared: condition, procedure, observation, ${Object.keys(sh.observations).join(', ')})`);
@@ -287,7 +382,7 @@ function resource(sh: Shorthands, t: Terms, entry: RecordEntry, patientId: strin
   const code = (declared.fixedCode ? undefined : e.code) ?? (e.kind ? declared.kinds?.[e.kind] : undefined) ?? declared.code;
   const value = observationValue(t, declared.value, e);
   return observation(e, code, {
-    ...(e.site ? { bodySite: t.concept(e.site) } : {}),
+    ...observationLinksOf(t, e),
     ...(declared.component ? { component: [{ code: t.concept(declared.component), ...value }] } : value),
   });
 }
@@ -347,6 +442,8 @@ function order(sh: Shorthands, t: Terms, spec: OrderSpec, patientId: string, ind
     ...(spec.requester === false ? {} : { requester: { reference: 'Practitioner/prac-1' } }),
     ...(spec.reasons ? { reasonCode: spec.reasons.map(t.concept) } : {}),
     ...(spec.reasonRefs ? { reasonReference: spec.reasonRefs.map((r) => ({ reference: `Condition/${r}` })) } : {}),
+    ...(spec.orderDetail ? { orderDetail: spec.orderDetail.map((c) => conceptOf(t, c)) } : {}),
+    ...(spec.bodySite ? { bodySite: spec.bodySite.map((c) => conceptOf(t, c)) } : {}),
     insurance: [{ reference: 'Coverage/cov-1' }],
   };
 }
@@ -392,7 +489,9 @@ export function buildScenario(policy: ScenarioPolicy, file: string, defaults: De
   const orders = (s.orders ?? [s.order ?? defaults.order ?? {}]).map((o) => ({ ...(defaults.order ?? {}), ...o }));
   const builtOrders = orders.map((o, i) => order(sh, t, o, patientId, i));
   const record = [...(s.replaceRecord ? [] : (defaults.record ?? [])), ...(s.record ?? [])];
-  const resources = record.map((e, i) => resource(sh, t, e, patientId, i + 1));
+  const built = record.map((e, i) => resource(sh, t, e, patientId, i + 1));
+  const types = new Map(built.map((r) => [String(r['id']), String(r['resourceType'])]));
+  const resources = built.map((r) => resolveRefs(r, types) as Json);
   const coverage = coverageResource(sh, s.coverage !== undefined ? s.coverage : defaults.coverage, patientId);
   const attestations = s.attest === undefined ? [] : Array.isArray(s.attest) ? s.attest : [s.attest];
   const responses = attestations.map((a, i) => questionnaireResponse(sh, a, patientId, i + 1, `ServiceRequest/${String(builtOrders[0]?.['id'])}`));

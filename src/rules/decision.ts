@@ -12,6 +12,7 @@ import {
   type SharedDefinitions,
 } from './evaluate.js';
 import type { Policy, PolicyNode } from './policy.js';
+import { evaluateSection, orderEvidence } from './section-evidence.js';
 
 /**
  * The decision for one order:
@@ -182,7 +183,8 @@ function decisiveCriteria(
 }
 
 export function decide(input: DecideInput): OrderDecision {
-  const { policy, env } = input;
+  const { policy } = input;
+  const env = orderEvidence(policy, input.env, input.candidateSections);
   const { values, errors, failed: failedDefinitions } = evaluateDefinitions(policy, env, input.shared);
   const base: Omit<EvaluationContext, 'definitionResults'> = { env, definitions: values, failed: failedDefinitions, attestations: input.attestations };
   const definitionResults = new Map<string, NodeResult>();
@@ -202,7 +204,7 @@ export function decide(input: DecideInput): OrderDecision {
     .filter((s) => input.candidateSections.includes(s.node.id))
     .map((s) => {
       const indication = evaluateIndication(s.indication, s.node.id, ctx);
-      return { id: s.node.id, indication, result: evaluateNode(s.node, ctx), applicable: indication.state === 'met' };
+      return { id: s.node.id, indication, result: evaluateSection(policy, s, ctx), applicable: indication.state === 'met' };
     });
   const named = policy.exclusions.filter((n) => n.role !== 'unmatched-indication').map((n) => evaluateNode(n, ctx));
   const exclusions = policy.exclusions.map(

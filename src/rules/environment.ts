@@ -1,6 +1,7 @@
 import { isObject } from '../fhir/bundle.js';
 import { conceptCodings } from '../fhir/coding.js';
 import { orderReference } from '../fhir/order.js';
+import { buildRecordIndex, type RecordIndex } from './record-index.js';
 
 /**
  * What every leaf may refer to, besides the policy's named definitions: the order under review and the
@@ -18,6 +19,11 @@ import { orderReference } from '../fhir/order.js';
  *                   a usable reason, the patient's current Conditions
  * %indicationSource 'order', 'record' or 'none'
  * %unavailableData  keys of the data queries whose answer was incomplete
+ * %treatedConditions  per section: the Conditions the order treats (its reasons in the section's indication
+ *                   lists, else record Conditions coded as its reasons, else the current ones in those lists), with
+ *                   the primary a treated secondary belongs to (policy `evidence` declaration; rules/treated-condition.ts)
+ * %tiedObservations per section: the staging, size and status Observations (the declared evidence codes) that are
+ *                   about the treated condition; untied ones only when it is the member's only neoplasm
  */
 
 export const ENGINE_VARIABLES = [
@@ -32,7 +38,12 @@ export const ENGINE_VARIABLES = [
   'indications',
   'indicationSource',
   'unavailableData',
+  'treatedConditions',
+  'tiedObservations',
 ] as const;
+
+/** Engine variables that differ from one section of an order to the next. */
+export const SECTION_VARIABLES = ['treatedConditions', 'tiedObservations'] as const;
 
 /** FHIRPath's own environment variables, always allowed. */
 export const FHIRPATH_VARIABLES = ['context', 'resource', 'rootResource', 'ucum', 'sct', 'loinc'] as const;
@@ -48,6 +59,8 @@ export interface EvaluationInput {
 export interface Environment {
   readonly bundle: fhir4.Bundle;
   readonly vars: Record<string, unknown>;
+  /** The patient's trusted-or-not record indexed once per request. */
+  readonly index: RecordIndex;
 }
 
 function codeOf(element: unknown): string | undefined {
@@ -98,8 +111,27 @@ function orderReasons(order: Record<string, unknown>, history: readonly fhir4.Co
   return [...concepts.filter((c) => codeOf(c) !== undefined), ...conditions];
 }
 
+interface PatientRecord {
+  readonly resources: readonly fhir4.Resource[];
+  readonly index: RecordIndex;
+}
+
+/** Per request: the orders of one call share the resources array, so the record is reduced and indexed once. */
+const records = new WeakMap<readonly fhir4.Resource[], Map<string, PatientRecord>>();
+
+function patientRecord(all: readonly fhir4.Resource[], patientId: string): PatientRecord {
+  let byPatient = records.get(all);
+  if (!byPatient) records.set(all, (byPatient = new Map()));
+  let record = byPatient.get(patientId);
+  if (!record) {
+    const resources = dedupe(all).filter((r) => aboutPatient(r, patientId));
+    byPatient.set(patientId, (record = { resources, index: buildRecordIndex(resources) }));
+  }
+  return record;
+}
+
 export function environment(input: EvaluationInput): Environment {
-  const resources = dedupe(input.resources).filter((r) => aboutPatient(r, input.patientId));
+  const { resources, index } = patientRecord(input.resources, input.patientId);
   const history = ofType<fhir4.Condition>(resources, 'Condition').filter(
     (c) => !UNTRUSTED_VERIFICATION.has(statusOf(c as unknown as Record<string, unknown>, 'verificationStatus') ?? ''),
   );
@@ -127,6 +159,9 @@ export function environment(input: EvaluationInput): Environment {
       indications,
       indicationSource,
       unavailableData: [...input.unavailableData],
+      treatedConditions: [],
+      tiedObservations: [],
     },
+    index,
   };
 }

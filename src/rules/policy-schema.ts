@@ -102,10 +102,32 @@ export const criteriaSchema = z.strictObject({
 
 export type CriteriaFile = z.infer<typeof criteriaSchema>;
 
+const listName = z.string().regex(/^[a-z0-9]+(-[a-z0-9]+)*$/, 'code list names are kebab-case');
+
+/**
+ * Which evidence belongs to the condition an order treats (definitions.yaml `evidence`): the code lists that make
+ * a Condition a cancer for the count of the member's neoplasms, the Observation codes that must be tied to the
+ * treated condition (staging, size, status), the codes that name a side, and per section the conditions it treats
+ * and the organ they lie in.
+ */
+export const evidenceSchema = z.strictObject({
+  cancers: z.array(listName).min(1),
+  /** Secondary sites: each belongs to its primary (linked, or the member's only cancer). */
+  secondaries: z.array(listName).default([]),
+  observations: z.array(listName).min(1),
+  sides: z.strictObject({ left: listName, right: listName }).optional(),
+  sections: z.record(
+    nonEmpty,
+    z.strictObject({ conditions: z.array(listName).min(1), organ: z.array(listName).default([]) }),
+  ),
+});
+export type EvidenceFile = z.infer<typeof evidenceSchema>;
+
 export const definitionsSchema = z.strictObject({
   /** Unit spellings seen in real data mapped to the UCUM unit they mean. */
   unitAliases: z.record(nonEmpty, z.array(nonEmpty).min(1)).default({}),
   definitions: z.record(z.string().regex(/^[a-z][A-Za-z0-9]*$/, 'definition names are camelCase'), nonEmpty),
+  evidence: evidenceSchema.optional(),
 });
 export type DefinitionsFile = z.infer<typeof definitionsSchema>;
 
@@ -127,3 +149,4 @@ export const codeListsSchema = z.strictObject({
   ),
 });
 export type CodeListsFile = z.infer<typeof codeListsSchema>;
+

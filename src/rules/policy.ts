@@ -4,7 +4,7 @@ import fhirpath from 'fhirpath';
 import r4 from 'fhirpath/fhir-context/r4/index.js';
 import type { z } from 'zod';
 import { codeLists, type CodeList } from './code-lists.js';
-import { ENGINE_VARIABLES, FHIRPATH_VARIABLES, type Environment } from './environment.js';
+import { ENGINE_VARIABLES, FHIRPATH_VARIABLES, SECTION_VARIABLES, type Environment } from './environment.js';
 import { functionTable } from './fhirpath-functions.js';
 import { expressionSyntax, variableReferences } from './fhirpath-syntax.js';
 import {
@@ -12,11 +12,13 @@ import {
   criteriaSchema,
   definitionsSchema,
   type CriteriaFile,
+  type EvidenceFile,
   type NodeDefinition,
   type NodeState,
 } from './policy-schema.js';
 import { isValidUcum, unitAliases } from './units.js';
 import { errorMessage } from './errors.js';
+import type { EvidenceDeclaration } from './treated-condition.js';
 import { readYamlFile } from './yaml-file.js';
 
 /** A policy loaded from its hook folder, every FHIRPath expression compiled once. */
@@ -54,10 +56,12 @@ export interface NamedDefinition {
   readonly expression: CompiledExpression;
   /** Whether it depends on the order under review (else it is evaluated once per request). */
   readonly perOrder: boolean;
+  /** Whether it depends on the section's treated condition (re-evaluated for a section whose evidence differs). */
+  readonly perSection: boolean;
 }
 
 /** Engine variables that differ from one order to the next in the same request. */
-const ORDER_VARIABLES = new Set(['order', 'indications', 'indicationSource']);
+const ORDER_VARIABLES = new Set<string>(['order', 'indications', 'indicationSource', ...SECTION_VARIABLES]);
 
 export interface Policy {
   readonly id: string;
@@ -72,6 +76,10 @@ export interface Policy {
   /** Named FHIRPath definitions in dependency order. */
   readonly definitions: readonly NamedDefinition[];
   readonly nodes: ReadonlyMap<string, PolicyNode>;
+  /** Which evidence belongs to the treated condition (definitions.yaml `evidence`). */
+  readonly evidence?: EvidenceDeclaration | undefined;
+  /** The section variables and the definitions that depend on them. */
+  readonly sectionDependent: ReadonlySet<string>;
 }
 
 export type PolicyResult = { ok: true; policy: Policy } | { ok: false; errors: string[] };
@@ -155,6 +163,35 @@ function dependencyOrder(defs: Record<string, string>, errors: string[], file: s
   return order;
 }
 
+function evidenceDeclaration(
+  file: EvidenceFile,
+  lists: ReadonlyMap<string, CodeList>,
+  sectionIds: ReadonlySet<string>,
+  where: string,
+  errors: string[],
+): EvidenceDeclaration {
+  const resolve = (names: readonly string[], path: string): CodeList[] =>
+    names.flatMap((name) => {
+      const list = lists.get(name);
+      if (!list) errors.push(`${where}.${path}: unknown code list '${name}'`);
+      return list ? [list] : [];
+    });
+  const sides = file.sides ? { left: resolve([file.sides.left], 'sides.left')[0], right: resolve([file.sides.right], 'sides.right')[0] } : undefined;
+  const sections = new Map(
+    Object.entries(file.sections).map(([id, s]) => {
+      if (!sectionIds.has(id)) errors.push(`${where}.sections.${id}: no such section`);
+      return [id, { conditions: resolve(s.conditions, `sections.${id}.conditions`), organ: resolve(s.organ, `sections.${id}.organ`) }] as const;
+    }),
+  );
+  return {
+    cancers: resolve(file.cancers, 'cancers'),
+    secondaries: resolve(file.secondaries, 'secondaries'),
+    observations: resolve(file.observations, 'observations'),
+    sides: sides?.left && sides.right ? { left: sides.left, right: sides.right } : undefined,
+    sections,
+  };
+}
+
 export function loadPolicy(folder: string): PolicyResult {
   const errors: string[] = [];
   const criteria = readFile(folder, POLICY_FILES.criteria, criteriaSchema, errors);
@@ -176,12 +213,15 @@ export function loadPolicy(folder: string): PolicyResult {
 
   const ordered = dependencyOrder(definitions.definitions, errors, definitionsFile);
   const perOrder = new Set<string>();
+  const sectionDependent = new Set<string>(SECTION_VARIABLES);
   const named = ordered.flatMap((name) => {
     const expression = c.compile(definitions.definitions[name] ?? '', `${definitionsFile}: definitions.${name}`);
     if (!expression) return [];
     const dependsOnOrder = expression.references.some((r) => ORDER_VARIABLES.has(r) || perOrder.has(r));
     if (dependsOnOrder) perOrder.add(name);
-    return [{ name, expression, perOrder: dependsOnOrder }];
+    const perSection = expression.references.some((r) => sectionDependent.has(r));
+    if (perSection) sectionDependent.add(name);
+    return [{ name, expression, perOrder: dependsOnOrder, perSection }];
   });
 
   const nodes = new Map<string, PolicyNode>();
@@ -216,6 +256,9 @@ export function loadPolicy(folder: string): PolicyResult {
       errors.push(`${criteriaFile}: ${node.id}: sameAs ${node.sameAs} is not a policy definition node`);
     }
   }
+  const evidence = definitions.evidence
+    ? evidenceDeclaration(definitions.evidence, codeListMap, new Set(sections.map((s) => s.node.id)), `${definitionsFile}: evidence`, errors)
+    : undefined;
   errors.push(...c.errors);
   if (errors.length > 0) return { ok: false, errors };
   return {
@@ -232,6 +275,8 @@ export function loadPolicy(folder: string): PolicyResult {
       exclusions,
       definitions: named,
       nodes,
+      evidence,
+      sectionDependent,
     },
   };
 }

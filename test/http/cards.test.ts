@@ -6,6 +6,9 @@ import { scenarioFiles } from '../support/scenarios.js';
 /** What the clinician and the EHR receive for each outcome, asserted field by field on scenario fixtures. */
 
 const SERVICE = '/cds-services/cryoablation-order-sign';
+
+/** Posts every scenario fixture in turn: its time grows with the scenario library (and a loaded machine). */
+const EVERY_FIXTURE_MS = 60_000;
 const BASE = 'http://localhost:3000';
 const CPT = 'http://www.ama-assn.org/go/cpt';
 const TOPIC = 'http://hl7.org/fhir/us/davinci-crd/CodeSystem/temp';
@@ -254,7 +257,7 @@ describe('the policy page', () => {
     expect(anchors.size).toBeGreaterThan(20);
     const missing = [...anchors].filter((u) => !u.startsWith(`${BASE}/policies/cryoablation#`) || !page.includes(`id="${u.split('#')[1]}"`));
     expect(missing).toEqual([]);
-  }, 30_000); // every scenario over HTTP: 3-5 s alone on a busy 2-core machine, over vitest's default 5 s
+  }, EVERY_FIXTURE_MS);
 
   test('CDS_POLICY_URL points card links at the plan\'s published policy instead', async () => {
     const { cards } = await answer(scenario('V-renal/tumor-3cm-covered'), { CDS_POLICY_URL: 'https://plan.example.org/policies/cryo' });

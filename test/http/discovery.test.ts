@@ -37,6 +37,7 @@ describe('GET /cds-services', () => {
       'conditions',
       'labResults',
       'cancerObservations',
+      'bodyStructures',
       'procedures',
       'questionnaireResponses',
     ]);

@@ -62,6 +62,7 @@ describe('data gathering: prefetch first, the FHIR server for what is missing', 
     expect(res.status).toBe(200);
     expect(coverageInfo(res.body.systemActions[0])).toMatchObject({ covered: 'covered' });
     expect(fhir.requests.map((r) => r.path).sort()).toEqual([
+      'BodyStructure?patient=pat-renal-1',
       'Condition?patient=pat-renal-1',
       expect.stringMatching(/^Observation\?patient=pat-renal-1&code=http:\/\/loinc\.org\|21889-1,/),
       expect.stringMatching(/^Observation\?patient=pat-renal-1&code=http:\/\/loinc\.org\|2857-1,/),
@@ -77,7 +78,7 @@ describe('data gathering: prefetch first, the FHIR server for what is missing', 
     delete body['prefetch'];
     const res = await request(testApp().app).post(SERVICE).send(body);
     expect(res.status).toBe(200);
-    expect(queriedResourceTypes()).toEqual(['Condition', 'Coverage', 'Observation', 'Observation', 'Patient', 'Procedure', 'QuestionnaireResponse']);
+    expect(queriedResourceTypes()).toEqual(['BodyStructure', 'Condition', 'Coverage', 'Observation', 'Observation', 'Patient', 'Procedure', 'QuestionnaireResponse']);
   });
 
   test('an OperationOutcome in a prefetch slot means the client failed: that query is made again', async () => {

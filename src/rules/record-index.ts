@@ -1,0 +1,67 @@
+import { isObject, type Rec } from '../fhir/bundle.js';
+import { conceptCodings } from '../fhir/coding.js';
+import { canonicalSystem } from '../fhir/systems.js';
+
+/**
+ * The patient's record indexed once per request: resources by type, by `Type/id`, by `system|code` of their
+ * `code`, and who refers to whom (reverse references), so evidence can be tied to a Condition without a scan
+ * per criterion.
+ */
+
+export interface RecordIndex {
+  ofType(type: string): readonly Rec[];
+  byReference(reference: string): Rec | undefined;
+  /** Resources whose `code` has a coding `system|code` (system canonicalised). */
+  withCode(system: string | undefined, code: string | undefined): readonly Rec[];
+  /** The references a resource makes in `element` (a Reference or a list of them), as `Type/id`. */
+  references(resource: Rec, element: string): readonly string[];
+  /** Resources that refer to `reference` in `element`. */
+  referrers(reference: string, element: string): readonly Rec[];
+}
+
+export const referenceOf = (r: Rec): string | undefined =>
+  typeof r['resourceType'] === 'string' && typeof r['id'] === 'string' ? `${r['resourceType']}/${r['id']}` : undefined;
+
+/** `Type/id` of a Reference, dropping a base URL (`http://ehr/fhir/Condition/1`) and a version. */
+export function targetOf(reference: unknown): string | undefined {
+  if (!isObject(reference) || typeof reference['reference'] !== 'string') return undefined;
+  const m = /(?:^|\/)([A-Z][A-Za-z]+\/[A-Za-z0-9\-.]{1,64})(?:\/_history\/[^/]+)?$/.exec(reference['reference']);
+  return m?.[1];
+}
+
+function referencesIn(value: unknown): string[] {
+  const list = Array.isArray(value) ? value : [value];
+  return list.flatMap((v) => targetOf(v) ?? []);
+}
+
+const codeKey = (system: unknown, code: unknown): string => `${String(canonicalSystem(system) ?? '')}|${String(code ?? '')}`;
+
+/** Elements whose references are indexed in reverse. */
+const REVERSE_ELEMENTS = ['focus', 'hasMember', 'derivedFrom'] as const;
+
+export function buildRecordIndex(resources: readonly fhir4.Resource[]): RecordIndex {
+  const byType = new Map<string, Rec[]>();
+  const byRef = new Map<string, Rec>();
+  const byCode = new Map<string, Rec[]>();
+  const reverse = new Map<string, Rec[]>();
+  const push = <K>(map: Map<K, Rec[]>, key: K, r: Rec): void => {
+    const list = map.get(key);
+    if (list) list.push(r);
+    else map.set(key, [r]);
+  };
+  for (const resource of resources) {
+    const r = resource as unknown as Rec;
+    push(byType, resource.resourceType, r);
+    const ref = referenceOf(r);
+    if (ref) byRef.set(ref, r);
+    for (const c of conceptCodings(r['code'])) push(byCode, codeKey(c.system, c.code), r);
+    for (const element of REVERSE_ELEMENTS) for (const target of referencesIn(r[element])) push(reverse, `${element} ${target}`, r);
+  }
+  return {
+    ofType: (type) => byType.get(type) ?? [],
+    byReference: (reference) => byRef.get(reference),
+    withCode: (system, code) => byCode.get(codeKey(system, code)) ?? [],
+    references: (resource, element) => referencesIn(resource[element]),
+    referrers: (reference, element) => reverse.get(`${element} ${reference}`) ?? [],
+  };
+}
