@@ -123,6 +123,8 @@ const scenarioSpec = z.strictObject({
   tags: z.array(nonEmpty).optional(),
   evaluationDate: date.optional(),
   patientId: nonEmpty.optional(),
+  /** context.userId, the user signing the orders (default Practitioner/prac-1). */
+  userId: nonEmpty.optional(),
   fhirServer: nonEmpty.optional(),
   order: orderSpec.optional(),
   orders: z.array(orderSpec).min(1).optional(),
@@ -415,7 +417,7 @@ export function buildScenario(policy: ScenarioPolicy, file: string, defaults: De
     hookInstance: `00000000-0000-4000-8000-${String(Math.abs(hash(`${file}/${s.name}`))).padStart(12, '0').slice(0, 12)}`,
     ...(s.fhirServer ? { fhirServer: s.fhirServer } : {}),
     context: {
-      userId: 'Practitioner/prac-1',
+      userId: s.userId ?? 'Practitioner/prac-1',
       patientId,
       draftOrders: { resourceType: 'Bundle', type: 'collection', entry: builtOrders.map((r) => ({ resource: r })) },
     },

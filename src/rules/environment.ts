@@ -18,6 +18,7 @@ import { orderReference } from '../fhir/order.js';
  *                   a usable reason, the patient's current Conditions
  * %indicationSource 'order', 'record' or 'none'
  * %unavailableData  keys of the data queries whose answer was incomplete
+ * %signer           the user signing the order (context.userId) as a Reference, empty when none is known
  */
 
 export const ENGINE_VARIABLES = [
@@ -32,6 +33,7 @@ export const ENGINE_VARIABLES = [
   'indications',
   'indicationSource',
   'unavailableData',
+  'signer',
 ] as const;
 
 /** FHIRPath's own environment variables, always allowed. */
@@ -43,6 +45,8 @@ export interface EvaluationInput {
   readonly patientId: string;
   readonly evaluationDate: string;
   readonly unavailableData: readonly string[];
+  /** The user signing the order (CDS Hooks context.userId, e.g. `Practitioner/123`). */
+  readonly userId?: string | undefined;
 }
 
 export interface Environment {
@@ -127,6 +131,7 @@ export function environment(input: EvaluationInput): Environment {
       indications,
       indicationSource,
       unavailableData: [...input.unavailableData],
+      signer: input.userId ? [{ reference: input.userId, display: 'the user signing the order' }] : [],
     },
   };
 }

@@ -129,9 +129,9 @@ describe('CDS Hooks Sandbox', () => {
     expect(fhir.requests.every((r) => r.authorization === undefined)).toBe(true);
   });
 
-  // needs src: ruling R5 — a draft order without `requester` is ordered by context.userId (Practitioner/PractitionerRole),
-  // which meets GEN.ordered-by-provider. Today the order is documentation-needed for GEN.ordered-by-provider alone.
-  test.fails('PAMA screen, no requester on the draft: context.userId is the orderer (R5), so covered by V.A and V.B', async () => {
+  // Ruling R5: a draft order without `requester` is ordered by context.userId (Practitioner/PractitionerRole),
+  // which meets GEN.ordered-by-provider.
+  test('PAMA screen, no requester on the draft: context.userId is the orderer (R5), so covered by V.A and V.B', async () => {
     const sent = body('cds-hooks-sandbox-pama');
     const answer = await post(sent);
     expect(summaries(answer)).toEqual([COVERED_V, PA_CARD]);
@@ -142,8 +142,8 @@ describe('CDS Hooks Sandbox', () => {
   // plus the extension (issue 9), so the empty array comes back and an Inferno-style check flags it.
   const NO_REASON_ECHO = ['systemActions[0].resource.reasonCode is an empty array'];
 
-  // needs src: ruling R5, as above.
-  test.fails('PAMA screen with no reason picked (reasonCode: []): the indication comes from the record, covered once R5 lands', async () => {
+  // Ruling R5, as above.
+  test('PAMA screen with no reason picked (reasonCode: []): the indication comes from the record, covered once R5 lands', async () => {
     const sent = body('cds-hooks-sandbox-pama-no-reason');
     const answer = await post(sent, NO_REASON_ECHO);
     expect(summaries(answer)).toEqual([COVERED_V, PA_CARD]);

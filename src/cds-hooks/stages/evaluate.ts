@@ -47,7 +47,7 @@ export function evaluate(
       policy: service.policy,
       order,
       candidateSections: match.sections,
-      env: environment({ order, resources, patientId, evaluationDate, unavailableData: incompleteData }),
+      env: environment({ order, resources, patientId, evaluationDate, unavailableData: incompleteData, userId: request.context.userId }),
       attestations: attestationsFor({
         responses,
         questionnaireUrl: questionnaire,
