@@ -19,7 +19,8 @@ import type { Policy, PolicyNode } from './policy.js';
  * - investigative: an exclusion is met (by the order's code, or a coded reason that matches no section; the
  *   catch-all exclusion stands aside when a named one applies);
  * - covered: an applicable section is met, every general rule is met and the data was complete;
- * - not-medically-necessary: every applicable section is not met (or a general rule is not met);
+ * - not-medically-necessary: a general rule is not met, or every candidate section is decided not met or does not
+ *   apply (ruling R6: while another candidate's indication is unknown, the order is documentation-needed);
  * - documentation-needed: otherwise; the open questions say exactly what would decide it.
  * A section applies when its indication predicate is met. An indication predicate without a `notMet` of its own is
  * not met when the order states coded reasons and none matches it; with no coded reason it is unknown (absence
@@ -144,6 +145,20 @@ function coverageOf(result: NodeResult | undefined, env: Environment): fhir4.Cov
   return coverages.find((c) => result.evidence.some((e) => e.reference === `Coverage/${c.id}`));
 }
 
+/**
+ * Whether a candidate section is out of the running: it does not apply (indication not met), or its criteria are
+ * not met. A section whose indication is still unknown and whose criteria are not failed keeps the order open
+ * (sections are independent: one failed section never hides another candidate).
+ */
+function decidedNotMet(s: SectionEvaluation): boolean {
+  return s.indication.state === 'not-met' || s.result.state === 'not-met';
+}
+
+/** Candidate sections whose indication is unknown while their criteria could still be met. */
+function undecided(sections: readonly SectionEvaluation[]): SectionEvaluation[] {
+  return sections.filter((s) => s.indication.state === 'unknown' && s.result.state !== 'not-met');
+}
+
 function outcomeOf(d: {
   coverage: NodeResult | undefined;
   general: readonly NodeResult[];
@@ -156,7 +171,7 @@ function outcomeOf(d: {
   const applicable = d.sections.filter((s) => s.applicable);
   if (d.general.some((g) => g.state === 'not-met')) return 'not-medically-necessary';
   if (applicable.length === 0) return 'documentation-needed';
-  if (applicable.every((s) => s.result.state === 'not-met')) return 'not-medically-necessary';
+  if (applicable.every((s) => s.result.state === 'not-met') && d.sections.every(decidedNotMet)) return 'not-medically-necessary';
   const met = applicable.some((s) => s.result.state === 'met');
   const generalMet = d.general.every((g) => g.state === 'met');
   return met && generalMet && d.incompleteData.length === 0 ? 'covered' : 'documentation-needed';
@@ -217,6 +232,10 @@ export function decide(input: DecideInput): OrderDecision {
           ...general.flatMap(openQuestions),
           ...(applicable.length === 0 ? sections.map((s) => s.indication).filter((i) => i.state === 'unknown') : []),
           ...applicable.flatMap((s) => openQuestions(s.result)),
+          // Another section applied and failed: an undecided candidate is the order's remaining path, asked in full.
+          ...(applicable.length > 0 && applicable.every((s) => s.result.state === 'not-met')
+            ? undecided(sections).flatMap((s) => [s.indication, ...openQuestions(s.result)])
+            : []),
         ]
       : [];
   const failed = [...general.flatMap(failedLeaves), ...applicable.flatMap((s) => failedLeaves(s.result))];
