@@ -14,6 +14,8 @@ export interface Answer {
   readonly value: boolean | Coding;
   readonly reference: string;
   readonly authored?: string;
+  /** Whether the response is linked to the order (basedOn, DTR qr-context). */
+  readonly linked: boolean;
 }
 
 export interface Attestations {
@@ -88,14 +90,14 @@ export function attestationsFor(q: AttestationQuery): Attestations {
   candidates.sort((a, b) => Number(b.linked.length > 0) - Number(a.linked.length > 0) || time(b.qr) - time(a.qr));
 
   const answers = new Map<string, Answer>();
-  for (const { qr } of candidates) {
+  for (const { qr, linked } of candidates) {
     const own = new Map<string, Answer['value']>();
     collectAnswers(qr['item'], own);
     if (own.get(ATTESTATION_LINK_ID) !== true) continue;
     const reference = typeof qr['id'] === 'string' ? `QuestionnaireResponse/${qr['id']}` : 'QuestionnaireResponse';
     const authored = typeof qr['authored'] === 'string' ? qr['authored'] : undefined;
     for (const [linkId, value] of own) {
-      if (!answers.has(linkId)) answers.set(linkId, { value, reference, ...(authored ? { authored } : {}) });
+      if (!answers.has(linkId)) answers.set(linkId, { value, reference, linked: linked.length > 0, ...(authored ? { authored } : {}) });
     }
   }
   return { answer: (linkId) => answers.get(linkId) };

@@ -2,7 +2,10 @@ import { orderReference } from '../fhir/order.js';
 import type { Attestations } from './attestation.js';
 import type { Environment } from './environment.js';
 import { toEvidence } from './evidence.js';
+import type { Coding } from '../fhir/coding.js';
 import {
+  attestedEvidence,
+  contradiction,
   evaluateDefinitions,
   evaluateNode,
   failedLeaves,
@@ -11,7 +14,7 @@ import {
   type NodeResult,
   type SharedDefinitions,
 } from './evaluate.js';
-import type { Policy, PolicyNode } from './policy.js';
+import type { Policy, PolicyNode, PolicySection } from './policy.js';
 
 /**
  * The decision for one order:
@@ -74,9 +77,34 @@ export interface DecideInput {
   readonly shared?: SharedDefinitions;
 }
 
-function evaluateIndication(node: PolicyNode, sectionId: string, ctx: EvaluationContext): NodeResult {
+/** How an attested indication is named: the section's heading, or the answer's own display. */
+function indicationWords(answer: Coding, sections: readonly PolicySection[]): string {
+  const section = sections.find((s) => s.node.id === answer.code);
+  return `the indication "${oneLine(section?.indication.text ?? answer.display ?? answer.code ?? 'another indication')}"`;
+}
+
+const oneLine = (t: string) => t.replace(/\s+/g, ' ').trim();
+
+function evaluateIndication(node: PolicyNode, sectionId: string, ctx: EvaluationContext, sections: readonly PolicySection[]): NodeResult {
   const result = evaluateNode(node, ctx);
-  if (result.state !== 'unknown') return result;
+  if (result.state !== 'unknown') {
+    // Ruling R3: an attested indication that contradicts the record's (this section attested where the record rules
+    // it out, or none of the policy's sections where the record names this one) pends the indication.
+    const answer = ctx.attestations.answer(INDICATION_LINK_ID);
+    if (!answer || typeof answer.value === 'boolean') return result;
+    const coding = answer.value;
+    const attestsThis = coding.code === sectionId;
+    const attestsNone = !sections.some((s) => s.node.id === coding.code);
+    const disagrees = (result.state === 'not-met' && attestsThis) || (result.state === 'met' && attestsNone);
+    if (!disagrees) return result;
+    const attested = attestedEvidence(answer, indicationWords(coding, sections));
+    return contradiction(
+      { id: result.id, text: result.text, children: result.children },
+      { state: result.state, evidence: result.evidence },
+      { ...attested, state: attestsThis ? 'met' : 'not-met' },
+      result.notes,
+    );
+  }
   const automatic = node.notMet === undefined;
   if (automatic && ctx.env.vars['indicationSource'] === 'order' && result.evidence.length === 0 && result.notes.length === 0) {
     const recordMatch = matchesRecord(node, ctx);
@@ -102,7 +130,7 @@ function evaluateIndication(node: PolicyNode, sectionId: string, ctx: Evaluation
     ...result,
     state: met ? 'met' : 'not-met',
     decidedBy: 'attestation',
-    evidence: [{ reference: answer.reference, summary: `clinician attested the indication "${answer.value.code ?? ''}"` }],
+    evidence: [attestedEvidence(answer, indicationWords(answer.value, sections))],
   };
 }
 
@@ -216,7 +244,7 @@ export function decide(input: DecideInput): OrderDecision {
   const sections: SectionEvaluation[] = policy.sections
     .filter((s) => input.candidateSections.includes(s.node.id))
     .map((s) => {
-      const indication = evaluateIndication(s.indication, s.node.id, ctx);
+      const indication = evaluateIndication(s.indication, s.node.id, ctx, policy.sections);
       return { id: s.node.id, indication, result: evaluateNode(s.node, ctx), applicable: indication.state === 'met' };
     });
   const named = policy.exclusions.filter((n) => n.role !== 'unmatched-indication').map((n) => evaluateNode(n, ctx));

@@ -1,4 +1,4 @@
-import type { Attestations } from './attestation.js';
+import type { Answer, Attestations } from './attestation.js';
 import type { Environment } from './environment.js';
 import { isAffirmative, toEvidence, type Evidence } from './evidence.js';
 import type { NodeState } from './policy-schema.js';
@@ -14,12 +14,26 @@ export interface NodeResult {
   readonly text: string;
   readonly state: NodeState;
   /** What decided the state: the record, a clinician's attestation, or the node's children. */
-  readonly decidedBy: 'record' | 'attestation' | 'children' | 'nothing';
+  readonly decidedBy: 'record' | 'attestation' | 'children' | 'nothing' | 'conflict';
   readonly evidence: readonly Evidence[];
   readonly children: readonly NodeResult[];
   readonly question?: string;
   /** Why the state is what it is when that is not obvious: conflicting records, an attestation overruled... */
   readonly notes: readonly string[];
+  /** The record decided one way and the attestation the other: the criterion pends (unknown) and both are shown. */
+  readonly conflict?: Conflict;
+}
+
+export interface Conflict {
+  readonly record: { readonly state: 'met' | 'not-met'; readonly evidence: readonly Evidence[] };
+  readonly attestation: Evidence & { readonly state: 'met' | 'not-met' };
+}
+
+/** How an attested answer is shown: what was answered, when, in which response, and whether it was for this order. */
+export function attestedEvidence(answer: Answer, what: string): Evidence {
+  const when = answer.authored ? ` on ${answer.authored.slice(0, 10)}` : '';
+  const link = answer.linked ? ', linked to this order' : '';
+  return { reference: answer.reference, summary: `clinician attested ${what}${when} (${answer.reference}${link})` };
 }
 
 export interface EvaluationContext {
@@ -114,15 +128,29 @@ function evaluateLeaf(node: PolicyNode, ctx: EvaluationContext): NodeResult {
     return { ...base, state: record.state, decidedBy: record.state === 'unknown' ? 'nothing' : 'record', evidence: record.evidence, notes: record.notes };
   }
   const attested: NodeState = answer.value ? 'met' : 'not-met';
-  const attestation: Evidence = { reference: answer.reference, summary: `clinician attested "${answer.value ? 'yes' : 'no'}"` };
+  const attestation = attestedEvidence(answer, `"${answer.value ? 'yes' : 'no'}"`);
   if (record.state === 'unknown') {
     return { ...base, state: attested, decidedBy: 'attestation', evidence: [...record.evidence, attestation], notes: record.notes };
   }
-  const notes =
-    attested === record.state
-      ? record.notes
-      : [...record.notes, `the attestation (${answer.value ? 'yes' : 'no'}) disagrees with the record, which decides`];
-  return { ...base, state: record.state, decidedBy: 'record', evidence: [...record.evidence, attestation], notes };
+  if (attested === record.state) return { ...base, state: record.state, decidedBy: 'record', evidence: [...record.evidence, attestation], notes: record.notes };
+  return contradiction(base, { state: record.state, evidence: record.evidence }, { ...attestation, state: attested }, record.notes);
+}
+
+/** Record and attestation disagree: neither decides, the criterion pends with both sides shown. */
+export function contradiction(
+  base: Pick<NodeResult, 'id' | 'text' | 'children'> & { question?: string },
+  record: Conflict['record'],
+  attestation: Conflict['attestation'],
+  notes: readonly string[] = [],
+): NodeResult {
+  return {
+    ...base,
+    state: 'unknown',
+    decidedBy: 'conflict',
+    evidence: [...record.evidence, attestation],
+    notes: [...notes, 'the record and the attestation disagree: the criterion pends until they are reconciled'],
+    conflict: { record, attestation },
+  };
 }
 
 export function combine(kind: 'all' | 'any', states: readonly NodeState[]): NodeState {
