@@ -89,6 +89,8 @@ const orderSpec = z.strictObject({
   requester: z.boolean().optional(),
   reasons: z.array(codeRef).nullable().optional(),
   reasonRefs: z.array(nonEmpty).optional(),
+  /** ServiceRequest.bodySite, one concept per code. */
+  bodySite: z.array(codeRef).optional(),
 });
 export type OrderSpec = z.infer<typeof orderSpec>;
 
@@ -103,6 +105,10 @@ const attestSpec = z.strictObject({
   status: nonEmpty.optional(),
   authored: nonEmpty.optional(),
   forOrder: z.union([z.boolean(), nonEmpty]).optional(),
+  /** How forOrder links the response: basedOn (default) or the DTR qr-context extension. */
+  linkBy: z.enum(['basedOn', 'qr-context']).optional(),
+  /** The body site the response was given for (the body-site item, a Coding). */
+  site: codeRef.optional(),
   grouped: z.boolean().optional(),
   answers: z.record(nonEmpty, z.union([z.boolean(), nonEmpty])).optional(),
   attestation: z.boolean().optional(),
@@ -315,7 +321,15 @@ function answers(sh: Shorthands, items: Record<string, boolean | string>): Json[
   }));
 }
 
-function questionnaireResponse(sh: Shorthands, spec: AttestSpec, patientId: string, n: number, orderRef: string): Json {
+function questionnaireResponse(sh: Shorthands, t: Terms, spec: AttestSpec, patientId: string, n: number, orderRef: string): Json {
+  const target = spec.forOrder ? { reference: spec.forOrder === true ? orderRef : spec.forOrder } : undefined;
+  const link =
+    target && spec.linkBy === 'qr-context'
+      ? { extension: [{ url: 'http://hl7.org/fhir/us/davinci-dtr/StructureDefinition/qr-context', valueReference: target }] }
+      : target
+        ? { basedOn: [target] }
+        : {};
+  const site = spec.site ? [{ linkId: 'body-site', answer: [{ valueCoding: t.coding(spec.site) }] }] : [];
   return {
     resourceType: 'QuestionnaireResponse',
     id: spec.id ?? `qr-${n}`,
@@ -323,10 +337,10 @@ function questionnaireResponse(sh: Shorthands, spec: AttestSpec, patientId: stri
     status: spec.status ?? 'completed',
     subject: { reference: `Patient/${patientId}` },
     authored: spec.authored ?? '2026-11-20T10:00:00Z',
-    ...(spec.forOrder ? { basedOn: [{ reference: spec.forOrder === true ? orderRef : spec.forOrder }] } : {}),
+    ...link,
     item: spec.grouped
-      ? [{ linkId: 'group', item: answers(sh, spec.answers ?? {}) }]
-      : answers(sh, { ...(spec.answers ?? {}), attestation: spec.attestation ?? true }),
+      ? [{ linkId: 'group', item: [...site, ...answers(sh, spec.answers ?? {})] }]
+      : [...site, ...answers(sh, { ...(spec.answers ?? {}), attestation: spec.attestation ?? true })],
   };
 }
 
@@ -349,6 +363,7 @@ function order(sh: Shorthands, t: Terms, spec: OrderSpec, patientId: string, ind
     ...(spec.requester === false ? {} : { requester: { reference: 'Practitioner/prac-1' } }),
     ...(spec.reasons ? { reasonCode: spec.reasons.map(t.concept) } : {}),
     ...(spec.reasonRefs ? { reasonReference: spec.reasonRefs.map((r) => ({ reference: `Condition/${r}` })) } : {}),
+    ...(spec.bodySite ? { bodySite: spec.bodySite.map(t.concept) } : {}),
     insurance: [{ reference: 'Coverage/cov-1' }],
   };
 }
@@ -397,7 +412,7 @@ export function buildScenario(policy: ScenarioPolicy, file: string, defaults: De
   const resources = record.map((e, i) => resource(sh, t, e, patientId, i + 1));
   const coverage = coverageResource(sh, s.coverage !== undefined ? s.coverage : defaults.coverage, patientId);
   const attestations = s.attest === undefined ? [] : Array.isArray(s.attest) ? s.attest : [s.attest];
-  const responses = attestations.map((a, i) => questionnaireResponse(sh, a, patientId, i + 1, `ServiceRequest/${String(builtOrders[0]?.['id'])}`));
+  const responses = attestations.map((a, i) => questionnaireResponse(sh, t, a, patientId, i + 1, `ServiceRequest/${String(builtOrders[0]?.['id'])}`));
   const patient = { resourceType: 'Patient', id: patientId, gender: 'unknown', birthDate: '1960-01-01' };
   const all: Json[] = [...(coverage ? [coverage] : []), ...resources, ...responses];
   const prefetch: Json = {};

@@ -1,5 +1,5 @@
 import { orderReference } from '../fhir/order.js';
-import type { Attestations } from './attestation.js';
+import { INDICATION_LINK_ID, type Attestations } from './attestation.js';
 import type { Environment } from './environment.js';
 import { toEvidence } from './evidence.js';
 import type { Coding } from '../fhir/coding.js';
@@ -32,7 +32,7 @@ import type { Policy, PolicyNode, PolicySection } from './policy.js';
 
 export type Outcome = 'covered' | 'documentation-needed' | 'not-medically-necessary' | 'investigative' | 'no-coverage';
 
-export const INDICATION_LINK_ID = 'indication';
+export { INDICATION_LINK_ID };
 
 export interface SectionEvaluation {
   readonly id: string;

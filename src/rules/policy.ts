@@ -235,3 +235,24 @@ export function loadPolicy(folder: string): PolicyResult {
     },
   };
 }
+
+const sectionIndexes = new WeakMap<Policy, ReadonlyMap<string, string>>();
+
+/** The section each node of a section (its indication included) belongs to, computed once per policy. */
+export function sectionOfNode(policy: Policy): (id: string) => string | undefined {
+  let index = sectionIndexes.get(policy);
+  if (!index) {
+    const map = new Map<string, string>();
+    const visit = (n: PolicyNode, section: string): void => {
+      map.set(n.id, section);
+      n.children.forEach((c) => visit(c, section));
+    };
+    for (const s of policy.sections) {
+      visit(s.node, s.node.id);
+      visit(s.indication, s.node.id);
+    }
+    sectionIndexes.set(policy, (index = map));
+  }
+  const found = index;
+  return (id) => found.get(id);
+}
