@@ -91,6 +91,8 @@ const orderSpec = z.strictObject({
   reasonRefs: z.array(nonEmpty).optional(),
   /** ServiceRequest.bodySite, one concept per code. */
   bodySite: z.array(codeRef).optional(),
+  /** ServiceRequest.orderDetail, one text-only concept each. */
+  detail: z.array(nonEmpty).optional(),
 });
 export type OrderSpec = z.infer<typeof orderSpec>;
 
@@ -364,6 +366,7 @@ function order(sh: Shorthands, t: Terms, spec: OrderSpec, patientId: string, ind
     ...(spec.reasons ? { reasonCode: spec.reasons.map(t.concept) } : {}),
     ...(spec.reasonRefs ? { reasonReference: spec.reasonRefs.map((r) => ({ reference: `Condition/${r}` })) } : {}),
     ...(spec.bodySite ? { bodySite: spec.bodySite.map(t.concept) } : {}),
+    ...(spec.detail ? { orderDetail: spec.detail.map((text) => ({ text })) } : {}),
     insurance: [{ reference: 'Coverage/cov-1' }],
   };
 }

@@ -10,6 +10,7 @@ import {
   evaluateNode,
   failedLeaves,
   openQuestions,
+  walk,
   type EvaluationContext,
   type NodeResult,
   type SharedDefinitions,
@@ -151,10 +152,16 @@ function unmatchedIndication(
   sections: readonly SectionEvaluation[],
   env: Environment,
   named: NodeResult | undefined,
+  allNamed: readonly NodeResult[],
 ): NodeResult {
   const base = { id: node.id, text: node.text, children: [], notes: [] as string[] };
   if (named) return { ...base, state: 'not-met', decidedBy: 'record', evidence: [], notes: [`exclusion ${named.id} applies instead`] };
   if (sections.length === 0) {
+    // A code of any method names no section: only an order shown to meet the required node (its method) is excluded.
+    const required = node.requires ? allNamed.flatMap((r) => [...walk(r)]).find((r) => r.id === node.requires) : undefined;
+    if (required && required.state !== 'met') {
+      return { ...base, state: required.state, decidedBy: 'children', evidence: [...required.evidence], notes: [`it applies only when "${oneLine(required.text)}" is met`] };
+    }
     return { ...base, state: 'met', decidedBy: 'record', evidence: [{ summary: 'no medical-necessity criterion of the policy applies to this procedure code' }] };
   }
   if (sections.some((s) => s.indication.state === 'met')) return { ...base, state: 'not-met', decidedBy: 'record', evidence: [] };
@@ -249,7 +256,7 @@ export function decide(input: DecideInput): OrderDecision {
     });
   const named = policy.exclusions.filter((n) => n.role !== 'unmatched-indication').map((n) => evaluateNode(n, ctx));
   const exclusions = policy.exclusions.map(
-    (n) => named.find((r) => r.id === n.id) ?? unmatchedIndication(n, sections, env, named.find((r) => r.state === 'met')),
+    (n) => named.find((r) => r.id === n.id) ?? unmatchedIndication(n, sections, env, named.find((r) => r.state === 'met'), named),
   );
 
   const outcome = outcomeOf({ coverage, general, exclusions, sections, incompleteData: input.incompleteData });
@@ -258,6 +265,8 @@ export function decide(input: DecideInput): OrderDecision {
     outcome === 'documentation-needed'
       ? [
           ...general.flatMap(openQuestions),
+          // Attestable criteria of the named exclusions still open (the method of a code of any method).
+          ...named.flatMap((r) => [...walk(r)]).filter((r) => r.state === 'unknown' && r.children.length === 0 && r.question !== undefined),
           ...(applicable.length === 0 ? sections.map((s) => s.indication).filter((i) => i.state === 'unknown') : []),
           ...applicable.flatMap((s) => openQuestions(s.result)),
           // Another section applied and failed: an undecided candidate is the order's remaining path, asked in full.

@@ -19,6 +19,8 @@ import { orderReference } from '../fhir/order.js';
  * %indicationSource 'order', 'record' or 'none'
  * %unavailableData  keys of the data queries whose answer was incomplete
  * %signer           the user signing the order (context.userId) as a Reference, empty when none is known
+ * %orderMethod      what states the order is done by the method the policy governs (a method-specific code, or the
+ *                   order's words naming it); empty when its codes describe any method and it names none
  */
 
 export const ENGINE_VARIABLES = [
@@ -34,6 +36,7 @@ export const ENGINE_VARIABLES = [
   'indicationSource',
   'unavailableData',
   'signer',
+  'orderMethod',
 ] as const;
 
 /** FHIRPath's own environment variables, always allowed. */
@@ -47,6 +50,8 @@ export interface EvaluationInput {
   readonly unavailableData: readonly string[];
   /** The user signing the order (CDS Hooks context.userId, e.g. `Practitioner/123`). */
   readonly userId?: string | undefined;
+  /** What states the governed method (the scope's reading of the order); empty when unstated. */
+  readonly method?: readonly string[] | undefined;
 }
 
 export interface Environment {
@@ -132,6 +137,7 @@ export function environment(input: EvaluationInput): Environment {
       indicationSource,
       unavailableData: [...input.unavailableData],
       signer: input.userId ? [{ reference: input.userId, display: 'the user signing the order' }] : [],
+      orderMethod: [...(input.method ?? [])],
     },
   };
 }

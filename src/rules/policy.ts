@@ -42,6 +42,8 @@ export interface PolicyNode {
   readonly sameAs?: string | undefined;
   readonly unreachable: Readonly<Partial<Record<NodeState, string>>>;
   readonly role?: string | undefined;
+  /** The node the unmatched-indication exclusion requires met for a code without a section. */
+  readonly requires?: string | undefined;
 }
 
 export interface PolicySection {
@@ -57,7 +59,7 @@ export interface NamedDefinition {
 }
 
 /** Engine variables that differ from one order to the next in the same request. */
-const ORDER_VARIABLES = new Set(['order', 'indications', 'indicationSource']);
+const ORDER_VARIABLES = new Set(['order', 'indications', 'indicationSource', 'orderMethod']);
 
 export interface Policy {
   readonly id: string;
@@ -185,7 +187,7 @@ export function loadPolicy(folder: string): PolicyResult {
   });
 
   const nodes = new Map<string, PolicyNode>();
-  const build = (def: NodeDefinition & { role?: string | undefined }): PolicyNode => {
+  const build = (def: NodeDefinition & { role?: string | undefined; requires?: string | undefined }): PolicyNode => {
     if (nodes.has(def.id)) errors.push(`${criteriaFile}: ${def.id}: id used twice`);
     const children = (def.all ?? def.any ?? []).map(build);
     const node: PolicyNode = {
@@ -200,6 +202,7 @@ export function loadPolicy(folder: string): PolicyResult {
       sameAs: def.sameAs,
       unreachable: def.unreachable ?? {},
       role: def.role,
+      requires: def.requires,
     };
     nodes.set(node.id, node);
     return node;
@@ -212,6 +215,7 @@ export function loadPolicy(folder: string): PolicyResult {
   });
   const exclusions = criteria.exclusions.map(build);
   for (const node of nodes.values()) {
+    if (node.requires && !nodes.has(node.requires)) errors.push(`${criteriaFile}: ${node.id}: requires ${node.requires}, which is no node`);
     if (node.sameAs && !definitionNodes.some((d) => d.id === node.sameAs)) {
       errors.push(`${criteriaFile}: ${node.id}: sameAs ${node.sameAs} is not a policy definition node`);
     }

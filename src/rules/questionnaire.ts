@@ -70,6 +70,8 @@ export function buildQuestionnaire(policy: Policy, at: QuestionnaireLocation): f
         repeats: true,
       },
       ...groups,
+      // Attestable criteria of the exclusions (e.g. the method of a code that describes any method), always enabled.
+      ...policy.exclusions.flatMap(attestable).map(boolean),
       { linkId: ATTESTATION_LINK_ID, type: 'boolean', text: q.attestation, required: true },
     ],
   };

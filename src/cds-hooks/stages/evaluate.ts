@@ -49,7 +49,7 @@ export function evaluate(
       policy: service.policy,
       order,
       candidateSections: match.sections,
-      env: environment({ order, resources, patientId, evaluationDate, unavailableData: incompleteData, userId: request.context.userId }),
+      env: environment({ order, resources, patientId, evaluationDate, unavailableData: incompleteData, userId: request.context.userId, method: match.method }),
       attestations: attestationsFor({
         responses,
         questionnaireUrl: questionnaire,
