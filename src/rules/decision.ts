@@ -81,7 +81,7 @@ export interface DecideInput {
 /** How an attested indication is named: the section's heading, or the answer's own display. */
 function indicationWords(answer: Coding, sections: readonly PolicySection[]): string {
   const section = sections.find((s) => s.node.id === answer.code);
-  return `the indication "${oneLine(section?.indication.text ?? answer.display ?? answer.code ?? 'another indication')}"`;
+  return section ? `the indication "${oneLine(section.indication.text)}"` : `another indication than the policy's${answer.display ? ` ("${oneLine(answer.display)}")` : ''}`;
 }
 
 const oneLine = (t: string) => t.replace(/\s+/g, ' ').trim();
@@ -120,7 +120,7 @@ function evaluateIndication(node: PolicyNode, sectionId: string, ctx: Evaluation
       ...result,
       state: 'not-met',
       decidedBy: 'record',
-      evidence: toEvidence(ctx.env.vars['indications'] as unknown[]),
+      evidence: toEvidence(ctx.env.vars['indications'] as unknown[], ctx.displays),
       notes: ['the reasons stated on the order do not match this heading'],
     };
   }
@@ -140,7 +140,7 @@ function matchesRecord(node: PolicyNode, ctx: EvaluationContext): ReturnType<typ
   if (!node.met) return [];
   const env = { ...ctx.env, vars: { ...ctx.env.vars, indications: ctx.env.vars['conditions'] } };
   try {
-    return toEvidence(node.met.evaluate(env, ctx.definitions));
+    return toEvidence(node.met.evaluate(env, ctx.definitions), ctx.displays);
   } catch {
     return [];
   }
@@ -153,6 +153,7 @@ function unmatchedIndication(
   env: Environment,
   named: NodeResult | undefined,
   allNamed: readonly NodeResult[],
+  displays: Policy['displays'],
 ): NodeResult {
   const base = { id: node.id, text: node.text, children: [], notes: [] as string[] };
   if (named) return { ...base, state: 'not-met', decidedBy: 'record', evidence: [], notes: [`exclusion ${named.id} applies instead`] };
@@ -167,7 +168,7 @@ function unmatchedIndication(
   if (sections.some((s) => s.indication.state === 'met')) return { ...base, state: 'not-met', decidedBy: 'record', evidence: [] };
   if (sections.every((s) => s.indication.state === 'not-met')) {
     const attested = sections.find((s) => s.indication.decidedBy === 'attestation');
-    const evidence = attested ? [...attested.indication.evidence] : toEvidence(env.vars['indications'] as unknown[]);
+    const evidence = attested ? [...attested.indication.evidence] : toEvidence(env.vars['indications'] as unknown[], displays);
     return { ...base, state: 'met', decidedBy: attested ? 'attestation' : 'record', evidence };
   }
   return { ...base, state: 'unknown', decidedBy: 'nothing', evidence: [] };
@@ -234,7 +235,7 @@ function decisiveCriteria(
 export function decide(input: DecideInput): OrderDecision {
   const { policy, env } = input;
   const { values, errors, failed: failedDefinitions } = evaluateDefinitions(policy, env, input.shared);
-  const base: Omit<EvaluationContext, 'definitionResults'> = { env, definitions: values, failed: failedDefinitions, attestations: input.attestations };
+  const base: Omit<EvaluationContext, 'definitionResults'> = { env, definitions: values, failed: failedDefinitions, attestations: input.attestations, displays: policy.displays };
   const definitionResults = new Map<string, NodeResult>();
   const ctx0: EvaluationContext = { ...base, definitionResults };
   const definitions = policy.definitionNodes.map((n) => {
@@ -256,7 +257,7 @@ export function decide(input: DecideInput): OrderDecision {
     });
   const named = policy.exclusions.filter((n) => n.role !== 'unmatched-indication').map((n) => evaluateNode(n, ctx));
   const exclusions = policy.exclusions.map(
-    (n) => named.find((r) => r.id === n.id) ?? unmatchedIndication(n, sections, env, named.find((r) => r.state === 'met'), named),
+    (n) => named.find((r) => r.id === n.id) ?? unmatchedIndication(n, sections, env, named.find((r) => r.state === 'met'), named, policy.displays),
   );
 
   const outcome = outcomeOf({ coverage, general, exclusions, sections, incompleteData: input.incompleteData });

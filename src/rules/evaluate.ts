@@ -1,6 +1,6 @@
 import type { Answer, Attestations } from './attestation.js';
 import type { Environment } from './environment.js';
-import { isAffirmative, toEvidence, type Evidence } from './evidence.js';
+import { isAffirmative, toEvidence, type DisplayLookup, type Evidence } from './evidence.js';
 import type { NodeState } from './policy-schema.js';
 import { errorMessage } from './errors.js';
 import type { Policy, PolicyNode } from './policy.js';
@@ -32,7 +32,7 @@ export interface Conflict {
 /** How an attested answer is shown: what was answered, when, in which response, and whether it was for this order. */
 export function attestedEvidence(answer: Answer, what: string): Evidence {
   const when = answer.authored ? ` on ${answer.authored.slice(0, 10)}` : '';
-  const link = answer.linked ? ', linked to this order' : '';
+  const link = answer.linked ? ', linked to this order' : ', not linked to an order';
   return { reference: answer.reference, summary: `clinician attested ${what}${when} (${answer.reference}${link})` };
 }
 
@@ -43,6 +43,8 @@ export interface EvaluationContext {
   readonly failed: ReadonlySet<string>;
   readonly attestations: Attestations;
   readonly definitionResults: ReadonlyMap<string, NodeResult>;
+  /** Names codes the data gives no display (the policy's code lists). */
+  readonly displays?: DisplayLookup;
 }
 
 /** Definitions that do not depend on the order, evaluated once for all the orders of a request. */
@@ -111,12 +113,12 @@ function fromRecord(node: PolicyNode, ctx: EvaluationContext): { state: NodeStat
   if (yes && no) {
     return {
       state: 'unknown',
-      evidence: [...toEvidence(met.items), ...toEvidence(notMet.items)],
+      evidence: [...toEvidence(met.items, ctx.displays), ...toEvidence(notMet.items, ctx.displays)],
       notes: ['the record holds evidence both for and against this criterion'],
     };
   }
-  if (yes) return { state: 'met', evidence: toEvidence(met.items), notes: [] };
-  if (no) return { state: 'not-met', evidence: toEvidence(notMet.items), notes: [] };
+  if (yes) return { state: 'met', evidence: toEvidence(met.items, ctx.displays), notes: [] };
+  if (no) return { state: 'not-met', evidence: toEvidence(notMet.items, ctx.displays), notes: [] };
   return { state: 'unknown', evidence: [], notes: [] };
 }
 

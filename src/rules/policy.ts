@@ -3,7 +3,8 @@ import { join } from 'node:path';
 import fhirpath from 'fhirpath';
 import r4 from 'fhirpath/fhir-context/r4/index.js';
 import type { z } from 'zod';
-import { codeLists, type CodeList } from './code-lists.js';
+import { codeLists, displayLookup, type CodeList } from './code-lists.js';
+import type { DisplayLookup } from './evidence.js';
 import { ENGINE_VARIABLES, FHIRPATH_VARIABLES, type Environment } from './environment.js';
 import { functionTable } from './fhirpath-functions.js';
 import { expressionSyntax, variableReferences } from './fhirpath-syntax.js';
@@ -74,6 +75,8 @@ export interface Policy {
   /** Named FHIRPath definitions in dependency order. */
   readonly definitions: readonly NamedDefinition[];
   readonly nodes: ReadonlyMap<string, PolicyNode>;
+  /** Displays of codes from the code lists, for evidence whose data carries none. */
+  readonly displays: DisplayLookup;
 }
 
 export type PolicyResult = { ok: true; policy: Policy } | { ok: false; errors: string[] };
@@ -236,6 +239,7 @@ export function loadPolicy(folder: string): PolicyResult {
       exclusions,
       definitions: named,
       nodes,
+      displays: displayLookup(lists),
     },
   };
 }

@@ -118,8 +118,8 @@ function summaries(answer: Rec): [string, string][] {
 }
 
 const PA_CARD: [string, string] = ['info', 'Prior authorization required by Aspirus Health Plan for CPT 50593'];
-const COVERED_V: [string, string] = ['info', 'Renal cryoablation (CPT 50593) meets Cryoablation policy V.A, V.B; prior authorization required'];
-const DOC_NEEDED: [string, string] = ['info', 'Renal cryoablation (CPT 50593): documentation needed for Cryoablation policy; prior authorization required'];
+const COVERED_V: [string, string] = ['info', 'Covered: Renal cryoablation (CPT 50593) meets Cryoablation policy V.A, V.B. Next: request prior authorization'];
+const DOC_NEEDED: [string, string] = ['info', 'Documentation needed: Renal cryoablation (CPT 50593). Next: answer 4 questions in the plan questionnaire'];
 
 describe('CDS Hooks Sandbox', () => {
   test('PAMA screen (untyped Bundle, intent plan, extra context key, no fhirAuthorization): queries the FHIR server without a token', async () => {
