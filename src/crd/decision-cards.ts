@@ -209,6 +209,7 @@ const DECISION_WORDS: Record<Outcome, string> = {
 function todo(d: OrderDecision, t: CardTexts): string {
   const conflicts = d.toDocument.filter((n) => n.conflict);
   if (conflicts.length > 0) return fill(t.todo.conflict, { criteria: summaryNames(conflicts) });
+  if (d.incompleteData.length > 0) return t.todo.data;
   if (d.toDocument.length > 0) return fill(t.todo.questions, { count: String(d.toDocument.length), s: d.toDocument.length === 1 ? '' : 's' });
   return t.todo.data;
 }
