@@ -123,8 +123,12 @@ const orderSpec = z.strictObject({
   requester: z.boolean().optional(),
   reasons: z.array(codeRef).nullable().optional(),
   reasonRefs: z.array(nonEmpty).optional(),
+  /** ServiceRequest.bodySite: one concept per element (a code, or several codings of one concept). */
   bodySite: z.array(concept).optional(),
+  /** ServiceRequest.orderDetail, coded: one concept per element. */
   orderDetail: z.array(concept).optional(),
+  /** ServiceRequest.orderDetail, text only: one concept per element. */
+  detail: z.array(nonEmpty).optional(),
 });
 export type OrderSpec = z.infer<typeof orderSpec>;
 
@@ -139,6 +143,10 @@ const attestSpec = z.strictObject({
   status: nonEmpty.optional(),
   authored: nonEmpty.optional(),
   forOrder: z.union([z.boolean(), nonEmpty]).optional(),
+  /** How forOrder links the response: basedOn (default) or the DTR qr-context extension. */
+  linkBy: z.enum(['basedOn', 'qr-context']).optional(),
+  /** The body site the response was given for (the body-site item, a Coding). */
+  site: codeRef.optional(),
   grouped: z.boolean().optional(),
   answers: z.record(nonEmpty, z.union([z.boolean(), nonEmpty])).optional(),
   attestation: z.boolean().optional(),
@@ -159,6 +167,8 @@ const scenarioSpec = z.strictObject({
   tags: z.array(nonEmpty).optional(),
   evaluationDate: date.optional(),
   patientId: nonEmpty.optional(),
+  /** context.userId, the user signing the orders (default Practitioner/prac-1). */
+  userId: nonEmpty.optional(),
   fhirServer: nonEmpty.optional(),
   order: orderSpec.optional(),
   orders: z.array(orderSpec).min(1).optional(),
@@ -408,7 +418,15 @@ function answers(sh: Shorthands, items: Record<string, boolean | string>): Json[
   }));
 }
 
-function questionnaireResponse(sh: Shorthands, spec: AttestSpec, patientId: string, n: number, orderRef: string): Json {
+function questionnaireResponse(sh: Shorthands, t: Terms, spec: AttestSpec, patientId: string, n: number, orderRef: string): Json {
+  const target = spec.forOrder ? { reference: spec.forOrder === true ? orderRef : spec.forOrder } : undefined;
+  const link =
+    target && spec.linkBy === 'qr-context'
+      ? { extension: [{ url: 'http://hl7.org/fhir/us/davinci-dtr/StructureDefinition/qr-context', valueReference: target }] }
+      : target
+        ? { basedOn: [target] }
+        : {};
+  const site = spec.site ? [{ linkId: 'body-site', answer: [{ valueCoding: t.coding(spec.site) }] }] : [];
   return {
     resourceType: 'QuestionnaireResponse',
     id: spec.id ?? `qr-${n}`,
@@ -416,10 +434,10 @@ function questionnaireResponse(sh: Shorthands, spec: AttestSpec, patientId: stri
     status: spec.status ?? 'completed',
     subject: { reference: `Patient/${patientId}` },
     authored: spec.authored ?? '2026-11-20T10:00:00Z',
-    ...(spec.forOrder ? { basedOn: [{ reference: spec.forOrder === true ? orderRef : spec.forOrder }] } : {}),
+    ...link,
     item: spec.grouped
-      ? [{ linkId: 'group', item: answers(sh, spec.answers ?? {}) }]
-      : answers(sh, { ...(spec.answers ?? {}), attestation: spec.attestation ?? true }),
+      ? [{ linkId: 'group', item: [...site, ...answers(sh, spec.answers ?? {})] }]
+      : [...site, ...answers(sh, { ...(spec.answers ?? {}), attestation: spec.attestation ?? true })],
   };
 }
 
@@ -442,7 +460,9 @@ function order(sh: Shorthands, t: Terms, spec: OrderSpec, patientId: string, ind
     ...(spec.requester === false ? {} : { requester: { reference: 'Practitioner/prac-1' } }),
     ...(spec.reasons ? { reasonCode: spec.reasons.map(t.concept) } : {}),
     ...(spec.reasonRefs ? { reasonReference: spec.reasonRefs.map((r) => ({ reference: `Condition/${r}` })) } : {}),
-    ...(spec.orderDetail ? { orderDetail: spec.orderDetail.map((c) => conceptOf(t, c)) } : {}),
+    ...(spec.orderDetail || spec.detail
+      ? { orderDetail: [...(spec.orderDetail ?? []).map((c) => conceptOf(t, c)), ...(spec.detail ?? []).map((text) => ({ text }))] }
+      : {}),
     ...(spec.bodySite ? { bodySite: spec.bodySite.map((c) => conceptOf(t, c)) } : {}),
     insurance: [{ reference: 'Coverage/cov-1' }],
   };
@@ -494,7 +514,7 @@ export function buildScenario(policy: ScenarioPolicy, file: string, defaults: De
   const resources = built.map((r) => resolveRefs(r, types) as Json);
   const coverage = coverageResource(sh, s.coverage !== undefined ? s.coverage : defaults.coverage, patientId);
   const attestations = s.attest === undefined ? [] : Array.isArray(s.attest) ? s.attest : [s.attest];
-  const responses = attestations.map((a, i) => questionnaireResponse(sh, a, patientId, i + 1, `ServiceRequest/${String(builtOrders[0]?.['id'])}`));
+  const responses = attestations.map((a, i) => questionnaireResponse(sh, t, a, patientId, i + 1, `ServiceRequest/${String(builtOrders[0]?.['id'])}`));
   const patient = { resourceType: 'Patient', id: patientId, gender: 'unknown', birthDate: '1960-01-01' };
   const all: Json[] = [...(coverage ? [coverage] : []), ...resources, ...responses];
   const prefetch: Json = {};
@@ -514,7 +534,7 @@ export function buildScenario(policy: ScenarioPolicy, file: string, defaults: De
     hookInstance: `00000000-0000-4000-8000-${String(Math.abs(hash(`${file}/${s.name}`))).padStart(12, '0').slice(0, 12)}`,
     ...(s.fhirServer ? { fhirServer: s.fhirServer } : {}),
     context: {
-      userId: 'Practitioner/prac-1',
+      userId: s.userId ?? 'Practitioner/prac-1',
       patientId,
       draftOrders: { resourceType: 'Bundle', type: 'collection', entry: builtOrders.map((r) => ({ resource: r })) },
     },

@@ -6,7 +6,8 @@ import { describe, expect, test } from 'vitest';
 
 /** The folder rule of docs/architecture.md: each folder of src/ may import only the folders listed for it. */
 const ALLOWED: Readonly<Record<string, readonly string[]>> = {
-  server: ['cds-hooks', 'auth', 'store', 'crd', 'rules', 'fhir'],
+  server: ['cds-hooks', 'dtr', 'auth', 'store', 'crd', 'rules', 'fhir'],
+  dtr: ['auth', 'store', 'crd', 'rules', 'fhir'],
   auth: ['fhir'],
   'cds-hooks': ['crd', 'rules', 'fhir'],
   crd: ['rules', 'fhir'],

@@ -38,6 +38,31 @@ describe('attestation from QuestionnaireResponses', () => {
     expect(read([newer, linked]).answer('V.A')).toMatchObject({ value: false, reference: 'QuestionnaireResponse/linked' });
   });
 
+  describe('ruling R4: an unlinked response applies only to an order of its section and site', () => {
+    const sectionOf = (id: string) => (id.startsWith('V.') ? 'V' : id.startsWith('IV.') ? 'IV' : undefined);
+    const withScope = (responses: fhir4.Resource[], candidateSections: string[], bodySites: { system: string; code: string }[] = []) =>
+      attestationsFor({ responses, questionnaireUrl: URL_, patientId: 'p1', orderReference: 'ServiceRequest/sr-1', order: { candidateSections, sectionOf, bodySites } });
+    const site = (code: string) => ({ linkId: 'body-site', answer: [{ valueCoding: { system: 'http://snomed.info/sct', code } }] });
+    const withSite = (r: fhir4.Resource, code: string) => ({ ...r, item: [site(code), ...((r as unknown as { item: unknown[] }).item)] }) as fhir4.Resource;
+
+    test('the section is read from the criteria answered when no indication is given', () => {
+      expect(withScope([qr('a', {}, { 'V.C': true })], ['V']).answer('V.C')?.value).toBe(true);
+      expect(withScope([qr('a', {}, { 'V.C': true })], ['IV']).answer('V.C')).toBeUndefined();
+    });
+
+    test('a site named by the order must be the site the response names', () => {
+      const right = { system: 'http://snomed.info/sct', code: '9846003' };
+      expect(withScope([withSite(qr('a', {}, { 'V.C': true }), '9846003')], ['V'], [right]).answer('V.C')?.value).toBe(true);
+      expect(withScope([withSite(qr('a', {}, { 'V.C': true }), '18639004')], ['V'], [right]).answer('V.C')).toBeUndefined();
+      expect(withScope([qr('a', {}, { 'V.C': true })], ['V'], [right]).answer('V.C')).toBeUndefined();
+    });
+
+    test('a linked response applies whatever it answered', () => {
+      const linked = qr('a', { basedOn: [{ reference: 'ServiceRequest/sr-1' }] }, { 'IV.B.3': true });
+      expect(withScope([linked], ['V']).answer('IV.B.3')).toMatchObject({ value: true, linked: true });
+    });
+  });
+
   test("another patient's response never counts", () => {
     expect(read([qr('a', { subject: { reference: 'Patient/p2' } }, { 'V.A': true })]).answer('V.A')).toBeUndefined();
   });

@@ -166,11 +166,14 @@ describe('the documentation Questionnaire is generated from the tree', () => {
     expect(q.name).toMatch(/^[A-Z][A-Za-z0-9]*$/);
   });
 
-  test('asks the indication, then each section enabled by it (a group, or one item for a single-criterion section), then the attestation', () => {
+  test('asks the indication, the body site, then each section enabled by it (a group, or one item for a single-criterion section), then the attestation', () => {
     const items = q.item ?? [];
     expect(items[0]).toMatchObject({ linkId: 'indication', type: 'choice', required: true });
     expect(items[0]?.answerOption?.map((o) => o.valueCoding?.code)).toEqual(['I', 'II', 'III', 'IV', 'V', 'VI', 'VII', 'VIII', 'other']);
-    const sections = items.slice(1, -1);
+    expect(items[1]).toMatchObject({ linkId: 'body-site', type: 'open-choice', repeats: true });
+    const exclusionItems = [...policy.exclusions].flatMap((e) => [...e.children]).filter((n) => n.question).map((n) => n.id);
+    expect(items.slice(-1 - exclusionItems.length, -1).map((i) => i.linkId)).toEqual(exclusionItems);
+    const sections = items.slice(2, -1 - exclusionItems.length);
     expect(sections.map((g) => [g.linkId, g.type])).toEqual([
       ['I', 'boolean'], ['II', 'group'], ['III', 'group'], ['IV', 'group'], ['V', 'group'], ['VI', 'group'], ['VII', 'group'], ['VIII', 'group'],
     ]);
@@ -185,7 +188,7 @@ describe('the documentation Questionnaire is generated from the tree', () => {
   });
 
   test('holds one yes/no item per attestable criterion, linkId = criterion id, and nothing else', () => {
-    const booleans = (q.item ?? []).slice(1, -1).flatMap((g) => (g.type === 'group' ? (g.item ?? []) : [g]));
+    const booleans = (q.item ?? []).slice(2, -1).filter((i) => !i.linkId.startsWith('EX.')).flatMap((g) => (g.type === 'group' ? (g.item ?? []) : [g]));
     const attestable = [...policy.nodes.values()].filter((n) => n.kind === 'leaf' && n.question && policy.sections.some((s) => s.node.id === n.id || n.id.startsWith(`${s.node.id}.`)));
     expect(booleans.every((i) => i.type === 'boolean')).toBe(true);
     expect(booleans.map((i) => i.linkId).sort()).toEqual(attestable.map((n) => n.id).sort());

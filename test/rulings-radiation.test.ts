@@ -80,8 +80,11 @@ describe('ruling R13: radiation counts for IV only when directed at the prostate
     expect(await decided(f, 'IV.A.1')).toEqual({ outcome: 'covered', nodes: { 'IV.A.1': 'met' } });
   });
 
-  test('reasonCode prostate cancer: counted, cryoablation is no longer the primary therapy', async () => {
+  // Counted, the radiation contradicts the attested primary therapy: by ruling R3 the criterion pends (no denial).
+  test('reasonCode prostate cancer: counted, cryoablation is no longer the primary therapy, against the attestation', async () => {
     const f = tied(lung, (p) => (p['reasonCode'] = [{ coding: [{ system: 'http://hl7.org/fhir/sid/icd-10-cm', code: 'C61' }] }]));
-    expect(await decided(f, 'IV.A.1', 'IV.A')).toEqual({ outcome: 'not-medically-necessary', nodes: { 'IV.A.1': 'not-met', 'IV.A': 'not-met' } });
+    expect(await decided(f, 'IV.A.1', 'IV.A')).toEqual({ outcome: 'documentation-needed', nodes: { 'IV.A.1': 'unknown', 'IV.A': 'unknown' } });
+    const [d] = await runScenario(service, f);
+    expect(allResults(d!).find((r) => r.id === 'IV.A.1')?.conflict?.record.state).toBe('not-met');
   });
 });

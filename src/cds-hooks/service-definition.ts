@@ -12,7 +12,15 @@ import { ORDER_SIGN_TOKENS, templateProblem, templateTarget } from './prefetch.j
 const codeSet = z.strictObject({
   system: z.url(),
   codes: z.record(z.string().min(1), z.array(z.string().min(1))).refine((c) => Object.keys(c).length > 0, 'list at least one code'),
+  /**
+   * Codes that describe the procedure by any method: the order is in scope only when it states the method the
+   * policy governs, or no method (scope.method says how a method is recognised).
+   */
+  anyMethod: z.array(z.string().min(1)).default([]),
 });
+
+/** Words that name a method in an order's code text, code displays or orderDetail (matched at a word start, any case). */
+const methodWords = z.array(z.string().trim().min(2)).min(1);
 
 const query = z.strictObject({
   template: z.string().min(1),
@@ -36,7 +44,11 @@ export const serviceDefinitionSchema = z
       url: z.url().optional(),
       icon: z.url().optional(),
     }),
-    scope: z.strictObject({ orderCodes: z.array(codeSet).min(1) }),
+    scope: z.strictObject({
+      orderCodes: z.array(codeSet).min(1),
+      /** How an order of an `anyMethod` code states its method: the one the policy governs, or another one. */
+      method: z.strictObject({ governed: methodWords, other: methodWords }).optional(),
+    }),
     queries: z.record(z.string().regex(jsonPropertyName, 'query keys must be valid JSON property names'), query),
     configurationOptions: z.array(configurationOptionSchema).min(1),
   })
@@ -48,6 +60,16 @@ export const serviceDefinitionSchema = z
     if (Object.keys(def.queries).length === 0) {
       ctx.addIssue({ code: 'custom', path: ['queries'], message: 'declare at least one data query' });
     }
+    def.scope.orderCodes.forEach((set, i) => {
+      set.anyMethod.forEach((code, j) => {
+        if (!Object.hasOwn(set.codes, code)) {
+          ctx.addIssue({ code: 'custom', path: ['scope', 'orderCodes', i, 'anyMethod', j], message: `${code} is not one of the set's codes` });
+        }
+      });
+      if (set.anyMethod.length > 0 && !def.scope.method) {
+        ctx.addIssue({ code: 'custom', path: ['scope', 'method'], message: 'codes of any method need scope.method (governed and other words)' });
+      }
+    });
     const seen = new Set<string>();
     def.configurationOptions.forEach((o, i) => {
       if (seen.has(o.code)) {

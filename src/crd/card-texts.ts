@@ -22,6 +22,15 @@ export const cardTextsSchema = z.strictObject({
   methodNoteCodes: z.array(nonEmpty).default([]),
   methodNote: nonEmpty,
   nextSteps: outcomes(nonEmpty),
+  /** The one thing to do on a documentation-needed card ({todo} in its summary). */
+  todo: z.strictObject({
+    /** {count} questions, {s} the plural ending. */
+    questions: nonEmpty,
+    /** {criteria} where the record and the attested answer disagree. */
+    conflict: nonEmpty,
+    /** Data the EHR could not provide. */
+    data: nonEmpty,
+  }),
   priorAuthorization: z.strictObject({
     summary: nonEmpty,
     portal: z.url(),

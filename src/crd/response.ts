@@ -95,6 +95,7 @@ export function buildResponse(input: ResponseInput): HookResponse {
     priorAuthorizationText: service.policy.priorAuthorization.text,
     policyUrl: input.policyUrl ?? texts.policyUrl ?? `${input.baseUrl}/policies/${service.policy.id}`,
     unavailableData: input.unavailableData,
+    nodes: service.policy.nodes,
   };
   const { preferredSystem } = service;
   const views: OrderView[] = input.orders.map(({ order, codings, decision }) => ({

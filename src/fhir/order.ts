@@ -22,6 +22,12 @@ export function orderCodings(order: Record<string, unknown>): Coding[] {
   return conceptCodings(codeableConcept(order)).map((c) => (c.system === undefined ? c : { ...c, system: canonicalSystem(c.system) as string }));
 }
 
+/** The codings of the order's body sites (ServiceRequest.bodySite, Procedure-like orders alike). */
+export function orderBodySites(order: Record<string, unknown>): Coding[] {
+  const sites = order['bodySite'];
+  return Array.isArray(sites) ? sites.flatMap((s) => conceptCodings(s)) : [];
+}
+
 /** `ServiceRequest/sr-1`, or undefined when the order has no usable id. */
 export function orderReference(order: Record<string, unknown>): string | undefined {
   const id = order['id'];

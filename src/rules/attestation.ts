@@ -4,16 +4,23 @@ import { readCoding, type Coding } from '../fhir/coding.js';
 /**
  * Clinician attestation from QuestionnaireResponses to the service's own Questionnaire. Items are read by
  * linkId wherever they sit. Responses linked to an order (basedOn, or the DTR qr-context extension) apply to
- * that order only and come first; then the patient's unlinked responses; newest first within each.
+ * that order only and come first; then the patient's unlinked responses that fit the order (ruling R4: same
+ * section, same body site when the order names one, recent enough); newest first within each.
  */
 
 export const QR_CONTEXT = 'http://hl7.org/fhir/us/davinci-dtr/StructureDefinition/qr-context';
 export const ATTESTATION_LINK_ID = 'attestation';
+/** The indication answered (a coding whose code is a section id). */
+export const INDICATION_LINK_ID = 'indication';
+/** The body site (and laterality) of the lesion the response was given for, as Codings. */
+export const BODY_SITE_LINK_ID = 'body-site';
 
 export interface Answer {
   readonly value: boolean | Coding;
   readonly reference: string;
   readonly authored?: string;
+  /** Whether the response is linked to the order (basedOn, DTR qr-context). */
+  readonly linked: boolean;
 }
 
 export interface Attestations {
@@ -61,6 +68,56 @@ export interface AttestationQuery {
   /** Responses not linked to the order count only when authored within this many days of the evaluation. */
   readonly maxAgeDays?: number;
   readonly evaluationDate?: string;
+  /** Where unlinked responses may apply; without it they apply to every order (within maxAgeDays). */
+  readonly order?: OrderScope;
+}
+
+/**
+ * What an unlinked response must share with the order to apply to it: one of its candidate sections (the
+ * indication the response answered, else the sections of the criteria it answered) and, when the order names a
+ * body site, that site.
+ */
+export interface OrderScope {
+  readonly candidateSections: readonly string[];
+  /** The section a criterion id belongs to; undefined for general rules and definitions. */
+  readonly sectionOf: (linkId: string) => string | undefined;
+  /** The order's body site codings; empty when it names none. */
+  readonly bodySites: readonly Coding[];
+}
+
+function answeredSections(own: ReadonlyMap<string, Answer['value']>, scope: OrderScope): Set<string> {
+  const indication = own.get(INDICATION_LINK_ID);
+  if (indication !== undefined && typeof indication !== 'boolean') return new Set(indication.code ? [indication.code] : []);
+  return new Set([...own.keys()].flatMap((id) => scope.sectionOf(id) ?? []));
+}
+
+function siteCodings(items: unknown): Coding[] {
+  const found: Coding[] = [];
+  const visit = (list: unknown): void => {
+    if (!Array.isArray(list)) return;
+    for (const item of list.filter(isObject)) {
+      const answers = Array.isArray(item['answer']) ? item['answer'].filter(isObject) : [];
+      if (item['linkId'] === BODY_SITE_LINK_ID) for (const a of answers) {
+        const c = readCoding(a['valueCoding']);
+        if (c) found.push(c);
+      }
+      visit(item['item']);
+      for (const a of answers) visit(a['item']);
+    }
+  };
+  visit(items);
+  return found;
+}
+
+const sameCoding = (a: Coding, b: Coding) => a.code !== undefined && a.code === b.code && a.system === b.system;
+
+/** Ruling R4: an unlinked response applies only to an order of the same section and, when it names one, the same site. */
+function appliesUnlinked(qr: Rec, own: ReadonlyMap<string, Answer['value']>, scope: OrderScope): boolean {
+  const sections = answeredSections(own, scope);
+  if (!scope.candidateSections.some((s) => sections.has(s))) return false;
+  if (scope.bodySites.length === 0) return true;
+  const sites = siteCodings(qr['item']);
+  return sites.some((site) => scope.bodySites.some((b) => sameCoding(site, b)));
 }
 
 function recentEnough(qr: Rec, q: AttestationQuery): boolean {
@@ -88,14 +145,15 @@ export function attestationsFor(q: AttestationQuery): Attestations {
   candidates.sort((a, b) => Number(b.linked.length > 0) - Number(a.linked.length > 0) || time(b.qr) - time(a.qr));
 
   const answers = new Map<string, Answer>();
-  for (const { qr } of candidates) {
+  for (const { qr, linked } of candidates) {
     const own = new Map<string, Answer['value']>();
     collectAnswers(qr['item'], own);
     if (own.get(ATTESTATION_LINK_ID) !== true) continue;
+    if (linked.length === 0 && q.order && !appliesUnlinked(qr, own, q.order)) continue;
     const reference = typeof qr['id'] === 'string' ? `QuestionnaireResponse/${qr['id']}` : 'QuestionnaireResponse';
     const authored = typeof qr['authored'] === 'string' ? qr['authored'] : undefined;
     for (const [linkId, value] of own) {
-      if (!answers.has(linkId)) answers.set(linkId, { value, reference, ...(authored ? { authored } : {}) });
+      if (!answers.has(linkId)) answers.set(linkId, { value, reference, linked: linked.length > 0, ...(authored ? { authored } : {}) });
     }
   }
   return { answer: (linkId) => answers.get(linkId) };

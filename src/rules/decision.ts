@@ -1,17 +1,21 @@
 import { orderReference } from '../fhir/order.js';
-import type { Attestations } from './attestation.js';
+import { INDICATION_LINK_ID, type Attestations } from './attestation.js';
 import type { Environment } from './environment.js';
 import { toEvidence } from './evidence.js';
+import type { Coding } from '../fhir/coding.js';
 import {
+  attestedEvidence,
+  contradiction,
   evaluateDefinitions,
   evaluateNode,
   failedLeaves,
   openQuestions,
+  walk,
   type EvaluationContext,
   type NodeResult,
   type SharedDefinitions,
 } from './evaluate.js';
-import type { Policy, PolicyNode } from './policy.js';
+import type { Policy, PolicyNode, PolicySection } from './policy.js';
 import { evaluateSection, orderEvidence } from './section-evidence.js';
 
 /**
@@ -20,7 +24,8 @@ import { evaluateSection, orderEvidence } from './section-evidence.js';
  * - investigative: an exclusion is met (by the order's code, or a coded reason that matches no section; the
  *   catch-all exclusion stands aside when a named one applies);
  * - covered: an applicable section is met, every general rule is met and the data was complete;
- * - not-medically-necessary: every applicable section is not met (or a general rule is not met);
+ * - not-medically-necessary: a general rule is not met, or every candidate section is decided not met or does not
+ *   apply (ruling R6: while another candidate's indication is unknown, the order is documentation-needed);
  * - documentation-needed: otherwise; the open questions say exactly what would decide it.
  * A section applies when its indication predicate is met. An indication predicate without a `notMet` of its own is
  * not met when the order states coded reasons and none matches it; with no coded reason it is unknown (absence
@@ -29,7 +34,7 @@ import { evaluateSection, orderEvidence } from './section-evidence.js';
 
 export type Outcome = 'covered' | 'documentation-needed' | 'not-medically-necessary' | 'investigative' | 'no-coverage';
 
-export const INDICATION_LINK_ID = 'indication';
+export { INDICATION_LINK_ID };
 
 export interface SectionEvaluation {
   readonly id: string;
@@ -74,9 +79,34 @@ export interface DecideInput {
   readonly shared?: SharedDefinitions;
 }
 
-function evaluateIndication(node: PolicyNode, sectionId: string, ctx: EvaluationContext): NodeResult {
+/** How an attested indication is named: the section's heading, or the answer's own display. */
+function indicationWords(answer: Coding, sections: readonly PolicySection[]): string {
+  const section = sections.find((s) => s.node.id === answer.code);
+  return section ? `the indication "${oneLine(section.indication.text)}"` : `another indication than the policy's${answer.display ? ` ("${oneLine(answer.display)}")` : ''}`;
+}
+
+const oneLine = (t: string) => t.replace(/\s+/g, ' ').trim();
+
+function evaluateIndication(node: PolicyNode, sectionId: string, ctx: EvaluationContext, sections: readonly PolicySection[]): NodeResult {
   const result = evaluateNode(node, ctx);
-  if (result.state !== 'unknown') return result;
+  if (result.state !== 'unknown') {
+    // Ruling R3: an attested indication that contradicts the record's (this section attested where the record rules
+    // it out, or none of the policy's sections where the record names this one) pends the indication.
+    const answer = ctx.attestations.answer(INDICATION_LINK_ID);
+    if (!answer || typeof answer.value === 'boolean') return result;
+    const coding = answer.value;
+    const attestsThis = coding.code === sectionId;
+    const attestsNone = !sections.some((s) => s.node.id === coding.code);
+    const disagrees = (result.state === 'not-met' && attestsThis) || (result.state === 'met' && attestsNone);
+    if (!disagrees) return result;
+    const attested = attestedEvidence(answer, indicationWords(coding, sections));
+    return contradiction(
+      { id: result.id, text: result.text, children: result.children },
+      { state: result.state, evidence: result.evidence },
+      { ...attested, state: attestsThis ? 'met' : 'not-met' },
+      result.notes,
+    );
+  }
   const automatic = node.notMet === undefined;
   if (automatic && ctx.env.vars['indicationSource'] === 'order' && result.evidence.length === 0 && result.notes.length === 0) {
     const recordMatch = matchesRecord(node, ctx);
@@ -91,7 +121,7 @@ function evaluateIndication(node: PolicyNode, sectionId: string, ctx: Evaluation
       ...result,
       state: 'not-met',
       decidedBy: 'record',
-      evidence: toEvidence(ctx.env.vars['indications'] as unknown[]),
+      evidence: toEvidence(ctx.env.vars['indications'] as unknown[], ctx.displays),
       notes: ['the reasons stated on the order do not match this heading'],
     };
   }
@@ -102,7 +132,7 @@ function evaluateIndication(node: PolicyNode, sectionId: string, ctx: Evaluation
     ...result,
     state: met ? 'met' : 'not-met',
     decidedBy: 'attestation',
-    evidence: [{ reference: answer.reference, summary: `clinician attested the indication "${answer.value.code ?? ''}"` }],
+    evidence: [attestedEvidence(answer, indicationWords(answer.value, sections))],
   };
 }
 
@@ -111,7 +141,7 @@ function matchesRecord(node: PolicyNode, ctx: EvaluationContext): ReturnType<typ
   if (!node.met) return [];
   const env = { ...ctx.env, vars: { ...ctx.env.vars, indications: ctx.env.vars['conditions'] } };
   try {
-    return toEvidence(node.met.evaluate(env, ctx.definitions));
+    return toEvidence(node.met.evaluate(env, ctx.definitions), ctx.displays);
   } catch {
     return [];
   }
@@ -123,16 +153,23 @@ function unmatchedIndication(
   sections: readonly SectionEvaluation[],
   env: Environment,
   named: NodeResult | undefined,
+  allNamed: readonly NodeResult[],
+  displays: Policy['displays'],
 ): NodeResult {
   const base = { id: node.id, text: node.text, children: [], notes: [] as string[] };
   if (named) return { ...base, state: 'not-met', decidedBy: 'record', evidence: [], notes: [`exclusion ${named.id} applies instead`] };
   if (sections.length === 0) {
+    // A code of any method names no section: only an order shown to meet the required node (its method) is excluded.
+    const required = node.requires ? allNamed.flatMap((r) => [...walk(r)]).find((r) => r.id === node.requires) : undefined;
+    if (required && required.state !== 'met') {
+      return { ...base, state: required.state, decidedBy: 'children', evidence: [...required.evidence], notes: [`it applies only when "${oneLine(required.text)}" is met`] };
+    }
     return { ...base, state: 'met', decidedBy: 'record', evidence: [{ summary: 'no medical-necessity criterion of the policy applies to this procedure code' }] };
   }
   if (sections.some((s) => s.indication.state === 'met')) return { ...base, state: 'not-met', decidedBy: 'record', evidence: [] };
   if (sections.every((s) => s.indication.state === 'not-met')) {
     const attested = sections.find((s) => s.indication.decidedBy === 'attestation');
-    const evidence = attested ? [...attested.indication.evidence] : toEvidence(env.vars['indications'] as unknown[]);
+    const evidence = attested ? [...attested.indication.evidence] : toEvidence(env.vars['indications'] as unknown[], displays);
     return { ...base, state: 'met', decidedBy: attested ? 'attestation' : 'record', evidence };
   }
   return { ...base, state: 'unknown', decidedBy: 'nothing', evidence: [] };
@@ -143,6 +180,20 @@ function coverageOf(result: NodeResult | undefined, env: Environment): fhir4.Cov
   if (!result || result.state === 'unknown') return undefined;
   const coverages = env.vars['coverages'] as fhir4.Coverage[];
   return coverages.find((c) => result.evidence.some((e) => e.reference === `Coverage/${c.id}`));
+}
+
+/**
+ * Whether a candidate section is out of the running: it does not apply (indication not met), or its criteria are
+ * not met. A section whose indication is still unknown and whose criteria are not failed keeps the order open
+ * (sections are independent: one failed section never hides another candidate).
+ */
+function decidedNotMet(s: SectionEvaluation): boolean {
+  return s.indication.state === 'not-met' || s.result.state === 'not-met';
+}
+
+/** Candidate sections whose indication is unknown while their criteria could still be met. */
+function undecided(sections: readonly SectionEvaluation[]): SectionEvaluation[] {
+  return sections.filter((s) => s.indication.state === 'unknown' && s.result.state !== 'not-met');
 }
 
 function outcomeOf(d: {
@@ -157,7 +208,7 @@ function outcomeOf(d: {
   const applicable = d.sections.filter((s) => s.applicable);
   if (d.general.some((g) => g.state === 'not-met')) return 'not-medically-necessary';
   if (applicable.length === 0) return 'documentation-needed';
-  if (applicable.every((s) => s.result.state === 'not-met')) return 'not-medically-necessary';
+  if (applicable.every((s) => s.result.state === 'not-met') && d.sections.every(decidedNotMet)) return 'not-medically-necessary';
   const met = applicable.some((s) => s.result.state === 'met');
   const generalMet = d.general.every((g) => g.state === 'met');
   return met && generalMet && d.incompleteData.length === 0 ? 'covered' : 'documentation-needed';
@@ -186,7 +237,7 @@ export function decide(input: DecideInput): OrderDecision {
   const { policy } = input;
   const env = orderEvidence(policy, input.env, input.candidateSections);
   const { values, errors, failed: failedDefinitions } = evaluateDefinitions(policy, env, input.shared);
-  const base: Omit<EvaluationContext, 'definitionResults'> = { env, definitions: values, failed: failedDefinitions, attestations: input.attestations };
+  const base: Omit<EvaluationContext, 'definitionResults'> = { env, definitions: values, failed: failedDefinitions, attestations: input.attestations, displays: policy.displays };
   const definitionResults = new Map<string, NodeResult>();
   const ctx0: EvaluationContext = { ...base, definitionResults };
   const definitions = policy.definitionNodes.map((n) => {
@@ -203,12 +254,12 @@ export function decide(input: DecideInput): OrderDecision {
   const sections: SectionEvaluation[] = policy.sections
     .filter((s) => input.candidateSections.includes(s.node.id))
     .map((s) => {
-      const indication = evaluateIndication(s.indication, s.node.id, ctx);
+      const indication = evaluateIndication(s.indication, s.node.id, ctx, policy.sections);
       return { id: s.node.id, indication, result: evaluateSection(policy, s, ctx), applicable: indication.state === 'met' };
     });
   const named = policy.exclusions.filter((n) => n.role !== 'unmatched-indication').map((n) => evaluateNode(n, ctx));
   const exclusions = policy.exclusions.map(
-    (n) => named.find((r) => r.id === n.id) ?? unmatchedIndication(n, sections, env, named.find((r) => r.state === 'met')),
+    (n) => named.find((r) => r.id === n.id) ?? unmatchedIndication(n, sections, env, named.find((r) => r.state === 'met'), named, policy.displays),
   );
 
   const outcome = outcomeOf({ coverage, general, exclusions, sections, incompleteData: input.incompleteData });
@@ -217,8 +268,14 @@ export function decide(input: DecideInput): OrderDecision {
     outcome === 'documentation-needed'
       ? [
           ...general.flatMap(openQuestions),
+          // Attestable criteria of the named exclusions still open (the method of a code of any method).
+          ...named.flatMap((r) => [...walk(r)]).filter((r) => r.state === 'unknown' && r.children.length === 0 && r.question !== undefined),
           ...(applicable.length === 0 ? sections.map((s) => s.indication).filter((i) => i.state === 'unknown') : []),
           ...applicable.flatMap((s) => openQuestions(s.result)),
+          // Another section applied and failed: an undecided candidate is the order's remaining path, asked in full.
+          ...(applicable.length > 0 && applicable.every((s) => s.result.state === 'not-met')
+            ? undecided(sections).flatMap((s) => [s.indication, ...openQuestions(s.result)])
+            : []),
         ]
       : [];
   const failed = [...general.flatMap(failedLeaves), ...applicable.flatMap((s) => failedLeaves(s.result))];

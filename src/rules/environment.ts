@@ -24,6 +24,9 @@ import { buildRecordIndex, type RecordIndex } from './record-index.js';
  *                   the primary a treated secondary belongs to (policy `evidence` declaration; rules/treated-condition.ts)
  * %tiedObservations per section: the staging, size and status Observations (the declared evidence codes) that are
  *                   about the treated condition; untied ones only when it is the member's only neoplasm
+ * %signer           the user signing the order (context.userId) as a Reference, empty when none is known
+ * %orderMethod      what states the order is done by the method the policy governs (a method-specific code, or the
+ *                   order's words naming it); empty when its codes describe any method and it names none
  */
 
 export const ENGINE_VARIABLES = [
@@ -40,6 +43,8 @@ export const ENGINE_VARIABLES = [
   'unavailableData',
   'treatedConditions',
   'tiedObservations',
+  'signer',
+  'orderMethod',
 ] as const;
 
 /** Engine variables that differ from one section of an order to the next. */
@@ -54,6 +59,10 @@ export interface EvaluationInput {
   readonly patientId: string;
   readonly evaluationDate: string;
   readonly unavailableData: readonly string[];
+  /** The user signing the order (CDS Hooks context.userId, e.g. `Practitioner/123`). */
+  readonly userId?: string | undefined;
+  /** What states the governed method (the scope's reading of the order); empty when unstated. */
+  readonly method?: readonly string[] | undefined;
 }
 
 export interface Environment {
@@ -161,6 +170,8 @@ export function environment(input: EvaluationInput): Environment {
       unavailableData: [...input.unavailableData],
       treatedConditions: [],
       tiedObservations: [],
+      signer: input.userId ? [{ reference: input.userId, display: 'the user signing the order' }] : [],
+      orderMethod: [...(input.method ?? [])],
     },
     index,
   };

@@ -1,6 +1,6 @@
-import type { Attestations } from './attestation.js';
+import type { Answer, Attestations } from './attestation.js';
 import type { Environment } from './environment.js';
-import { isAffirmative, toEvidence, type Evidence } from './evidence.js';
+import { isAffirmative, toEvidence, type DisplayLookup, type Evidence } from './evidence.js';
 import type { NodeState } from './policy-schema.js';
 import { errorMessage } from './errors.js';
 import type { Policy, PolicyNode } from './policy.js';
@@ -14,12 +14,26 @@ export interface NodeResult {
   readonly text: string;
   readonly state: NodeState;
   /** What decided the state: the record, a clinician's attestation, or the node's children. */
-  readonly decidedBy: 'record' | 'attestation' | 'children' | 'nothing';
+  readonly decidedBy: 'record' | 'attestation' | 'children' | 'nothing' | 'conflict';
   readonly evidence: readonly Evidence[];
   readonly children: readonly NodeResult[];
   readonly question?: string;
   /** Why the state is what it is when that is not obvious: conflicting records, an attestation overruled... */
   readonly notes: readonly string[];
+  /** The record decided one way and the attestation the other: the criterion pends (unknown) and both are shown. */
+  readonly conflict?: Conflict;
+}
+
+export interface Conflict {
+  readonly record: { readonly state: 'met' | 'not-met'; readonly evidence: readonly Evidence[] };
+  readonly attestation: Evidence & { readonly state: 'met' | 'not-met' };
+}
+
+/** How an attested answer is shown: what was answered, when, in which response, and whether it was for this order. */
+export function attestedEvidence(answer: Answer, what: string): Evidence {
+  const when = answer.authored ? ` on ${answer.authored.slice(0, 10)}` : '';
+  const link = answer.linked ? ', linked to this order' : ', not linked to an order';
+  return { reference: answer.reference, summary: `clinician attested ${what}${when} (${answer.reference}${link})` };
 }
 
 export interface EvaluationContext {
@@ -29,6 +43,8 @@ export interface EvaluationContext {
   readonly failed: ReadonlySet<string>;
   readonly attestations: Attestations;
   readonly definitionResults: ReadonlyMap<string, NodeResult>;
+  /** Names codes the data gives no display (the policy's code lists). */
+  readonly displays?: DisplayLookup;
 }
 
 /** Definitions that do not depend on the order, evaluated once for all the orders of a request. */
@@ -97,12 +113,12 @@ function fromRecord(node: PolicyNode, ctx: EvaluationContext): { state: NodeStat
   if (yes && no) {
     return {
       state: 'unknown',
-      evidence: [...toEvidence(met.items), ...toEvidence(notMet.items)],
+      evidence: [...toEvidence(met.items, ctx.displays), ...toEvidence(notMet.items, ctx.displays)],
       notes: ['the record holds evidence both for and against this criterion'],
     };
   }
-  if (yes) return { state: 'met', evidence: toEvidence(met.items), notes: [] };
-  if (no) return { state: 'not-met', evidence: toEvidence(notMet.items), notes: [] };
+  if (yes) return { state: 'met', evidence: toEvidence(met.items, ctx.displays), notes: [] };
+  if (no) return { state: 'not-met', evidence: toEvidence(notMet.items, ctx.displays), notes: [] };
   return { state: 'unknown', evidence: [], notes: [] };
 }
 
@@ -114,15 +130,29 @@ function evaluateLeaf(node: PolicyNode, ctx: EvaluationContext): NodeResult {
     return { ...base, state: record.state, decidedBy: record.state === 'unknown' ? 'nothing' : 'record', evidence: record.evidence, notes: record.notes };
   }
   const attested: NodeState = answer.value ? 'met' : 'not-met';
-  const attestation: Evidence = { reference: answer.reference, summary: `clinician attested "${answer.value ? 'yes' : 'no'}"` };
+  const attestation = attestedEvidence(answer, `"${answer.value ? 'yes' : 'no'}"`);
   if (record.state === 'unknown') {
     return { ...base, state: attested, decidedBy: 'attestation', evidence: [...record.evidence, attestation], notes: record.notes };
   }
-  const notes =
-    attested === record.state
-      ? record.notes
-      : [...record.notes, `the attestation (${answer.value ? 'yes' : 'no'}) disagrees with the record, which decides`];
-  return { ...base, state: record.state, decidedBy: 'record', evidence: [...record.evidence, attestation], notes };
+  if (attested === record.state) return { ...base, state: record.state, decidedBy: 'record', evidence: [...record.evidence, attestation], notes: record.notes };
+  return contradiction(base, { state: record.state, evidence: record.evidence }, { ...attestation, state: attested }, record.notes);
+}
+
+/** Record and attestation disagree: neither decides, the criterion pends with both sides shown. */
+export function contradiction(
+  base: Pick<NodeResult, 'id' | 'text' | 'children'> & { question?: string },
+  record: Conflict['record'],
+  attestation: Conflict['attestation'],
+  notes: readonly string[] = [],
+): NodeResult {
+  return {
+    ...base,
+    state: 'unknown',
+    decidedBy: 'conflict',
+    evidence: [...record.evidence, attestation],
+    notes: [...notes, 'the record and the attestation disagree: the criterion pends until they are reconciled'],
+    conflict: { record, attestation },
+  };
 }
 
 export function combine(kind: 'all' | 'any', states: readonly NodeState[]): NodeState {

@@ -9,13 +9,23 @@ export interface Evidence {
   readonly summary: string;
 }
 
-function conceptText(concept: unknown): string | undefined {
+/** The display of a code from the policy's code lists, for data that carries none. */
+export type DisplayLookup = (system: string | undefined, code: string) => string | undefined;
+
+const NO_DISPLAYS: DisplayLookup = () => undefined;
+
+function conceptText(concept: unknown, lookup: DisplayLookup): string | undefined {
   if (!isObject(concept)) return undefined;
   if (typeof concept['text'] === 'string' && concept['text'].trim()) return concept['text'].trim();
   const codings = conceptCodings(concept);
   const withDisplay = codings.find((c) => c.display !== undefined);
   if (withDisplay) return `${withDisplay.display} (${withDisplay.code ?? ''})`.replace(' ()', '');
-  return codings.find((c) => c.code !== undefined)?.code;
+  for (const c of codings) {
+    const display = c.code === undefined ? undefined : lookup(c.system, c.code);
+    if (display) return `${display} (${c.code})`;
+  }
+  const code = codings.find((c) => c.code !== undefined)?.code;
+  return code === undefined ? undefined : `a code without a name (${code})`;
 }
 
 function quantityText(q: unknown): string | undefined {
@@ -25,49 +35,52 @@ function quantityText(q: unknown): string | undefined {
   return `${comparator}${q['value']}${unit ? ` ${unit}` : ''}`;
 }
 
-function valueText(r: Rec): string | undefined {
+function valueText(r: Rec, d: DisplayLookup): string | undefined {
   return (
     quantityText(r['valueQuantity']) ??
-    conceptText(r['valueCodeableConcept']) ??
+    conceptText(r['valueCodeableConcept'], d) ??
     (typeof r['valueString'] === 'string' ? r['valueString'] : undefined) ??
     (typeof r['valueBoolean'] === 'boolean' ? String(r['valueBoolean']) : undefined) ??
     (typeof r['valueInteger'] === 'number' ? String(r['valueInteger']) : undefined)
   );
 }
 
-function componentsText(r: Rec): string | undefined {
+function componentsText(r: Rec, d: DisplayLookup): string | undefined {
   if (!Array.isArray(r['component'])) return undefined;
   const parts = r['component'].filter(isObject).flatMap((c) => {
-    const value = valueText(c);
-    return value ? [`${conceptText(c['code']) ?? 'component'} ${value}`] : [];
+    const value = valueText(c, d);
+    return value ? [`${conceptText(c['code'], d) ?? 'component'} ${value}`] : [];
   });
   return parts.length > 0 ? parts.join('; ') : undefined;
 }
 
-function resourceSummary(r: Rec): string {
-  const what = conceptText(r['code']) ?? conceptText(r['type']) ?? String(r['resourceType']);
-  const value = valueText(r) ?? componentsText(r);
+function resourceSummary(r: Rec, d: DisplayLookup): string {
+  const what = conceptText(r['code'], d) ?? conceptText(r['type'], d) ?? String(r['resourceType']);
+  const value = valueText(r, d) ?? componentsText(r, d);
   const status = r['resourceType'] === 'Coverage' && typeof r['status'] === 'string' ? `status ${r['status']}` : undefined;
   const date = clinicalInstant(r)?.slice(0, 10);
   return [what, value, status].filter(Boolean).join(' ') + (date ? ` on ${date}` : '');
 }
 
-function conceptSummary(c: Rec): string {
-  return conceptText(c) ?? 'coded concept';
+function conceptSummary(c: Rec, d: DisplayLookup): string {
+  return conceptText(c, d) ?? 'coded concept';
 }
 
-/** Turns a FHIRPath result into evidence; `false`, `null` and empty strings are not evidence. */
-export function toEvidence(items: readonly unknown[]): Evidence[] {
+/**
+ * Turns a FHIRPath result into evidence; `false`, `null` and empty strings are not evidence. Codes without a
+ * display are named from `displays` (the policy's code lists), never shown bare.
+ */
+export function toEvidence(items: readonly unknown[], displays: DisplayLookup = NO_DISPLAYS): Evidence[] {
   return items.flatMap((item): Evidence[] => {
     if (item === false || item === null || item === undefined || item === '') return [];
     if (isResource(item)) {
       const r = item as unknown as Rec;
       const reference = typeof r['id'] === 'string' ? `${String(r['resourceType'])}/${r['id']}` : undefined;
-      return [{ ...(reference ? { reference } : {}), summary: resourceSummary(r) }];
+      return [{ ...(reference ? { reference } : {}), summary: resourceSummary(r, displays) }];
     }
     if (isObject(item) && typeof item['reference'] === 'string') return [{ reference: item['reference'], summary: String(item['display'] ?? item['reference']) }];
     if (isObject(item) && typeof item['display'] === 'string' && !('coding' in item)) return [{ summary: item['display'] }];
-    if (isObject(item)) return [{ summary: quantityText(item) ?? conceptSummary(item) }];
+    if (isObject(item)) return [{ summary: quantityText(item) ?? conceptSummary(item, displays) }];
     if (item === true) return [];
     return [{ summary: String(item) }];
   });

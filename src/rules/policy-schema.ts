@@ -71,9 +71,19 @@ const generalSchema: z.ZodType<GeneralDefinition> = z
 
 export interface ExclusionDefinition extends NodeDefinition {
   role?: 'unmatched-indication' | undefined;
+  requires?: string | undefined;
 }
 const exclusionSchema: z.ZodType<ExclusionDefinition> = z
-  .strictObject({ ...nodeShape(), role: z.literal('unmatched-indication').optional() })
+  .strictObject({
+    ...nodeShape(),
+    role: z.literal('unmatched-indication').optional(),
+    /**
+     * For the unmatched-indication exclusion: a node (of another exclusion) that must be met before an order whose
+     * code has no section is excluded (e.g. the order is done by the method the policy governs); while it is
+     * unknown the exclusion is unknown, and when it is not met the exclusion does not apply.
+     */
+    requires: nodeId.optional(),
+  })
   .superRefine((n, ctx) => (n.role ? undefined : checkNode(n, ctx)));
 
 export const criteriaSchema = z.strictObject({

@@ -3,7 +3,8 @@ import { join } from 'node:path';
 import fhirpath from 'fhirpath';
 import r4 from 'fhirpath/fhir-context/r4/index.js';
 import type { z } from 'zod';
-import { codeLists, type CodeList } from './code-lists.js';
+import { codeLists, displayLookup, type CodeList } from './code-lists.js';
+import type { DisplayLookup } from './evidence.js';
 import { ENGINE_VARIABLES, FHIRPATH_VARIABLES, SECTION_VARIABLES, type Environment } from './environment.js';
 import { functionTable } from './fhirpath-functions.js';
 import { expressionSyntax, variableReferences } from './fhirpath-syntax.js';
@@ -44,6 +45,8 @@ export interface PolicyNode {
   readonly sameAs?: string | undefined;
   readonly unreachable: Readonly<Partial<Record<NodeState, string>>>;
   readonly role?: string | undefined;
+  /** The node the unmatched-indication exclusion requires met for a code without a section. */
+  readonly requires?: string | undefined;
 }
 
 export interface PolicySection {
@@ -61,7 +64,7 @@ export interface NamedDefinition {
 }
 
 /** Engine variables that differ from one order to the next in the same request. */
-const ORDER_VARIABLES = new Set<string>(['order', 'indications', 'indicationSource', ...SECTION_VARIABLES]);
+const ORDER_VARIABLES = new Set<string>(['order', 'indications', 'indicationSource', 'orderMethod', ...SECTION_VARIABLES]);
 
 export interface Policy {
   readonly id: string;
@@ -80,6 +83,8 @@ export interface Policy {
   readonly evidence?: EvidenceDeclaration | undefined;
   /** The section variables and the definitions that depend on them. */
   readonly sectionDependent: ReadonlySet<string>;
+  /** Displays of codes from the code lists, for evidence whose data carries none. */
+  readonly displays: DisplayLookup;
 }
 
 export type PolicyResult = { ok: true; policy: Policy } | { ok: false; errors: string[] };
@@ -225,7 +230,7 @@ export function loadPolicy(folder: string): PolicyResult {
   });
 
   const nodes = new Map<string, PolicyNode>();
-  const build = (def: NodeDefinition & { role?: string | undefined }): PolicyNode => {
+  const build = (def: NodeDefinition & { role?: string | undefined; requires?: string | undefined }): PolicyNode => {
     if (nodes.has(def.id)) errors.push(`${criteriaFile}: ${def.id}: id used twice`);
     const children = (def.all ?? def.any ?? []).map(build);
     const node: PolicyNode = {
@@ -240,6 +245,7 @@ export function loadPolicy(folder: string): PolicyResult {
       sameAs: def.sameAs,
       unreachable: def.unreachable ?? {},
       role: def.role,
+      requires: def.requires,
     };
     nodes.set(node.id, node);
     return node;
@@ -252,6 +258,7 @@ export function loadPolicy(folder: string): PolicyResult {
   });
   const exclusions = criteria.exclusions.map(build);
   for (const node of nodes.values()) {
+    if (node.requires && !nodes.has(node.requires)) errors.push(`${criteriaFile}: ${node.id}: requires ${node.requires}, which is no node`);
     if (node.sameAs && !definitionNodes.some((d) => d.id === node.sameAs)) {
       errors.push(`${criteriaFile}: ${node.id}: sameAs ${node.sameAs} is not a policy definition node`);
     }
@@ -277,6 +284,28 @@ export function loadPolicy(folder: string): PolicyResult {
       nodes,
       evidence,
       sectionDependent,
+      displays: displayLookup(lists),
     },
   };
+}
+
+const sectionIndexes = new WeakMap<Policy, ReadonlyMap<string, string>>();
+
+/** The section each node of a section (its indication included) belongs to, computed once per policy. */
+export function sectionOfNode(policy: Policy): (id: string) => string | undefined {
+  let index = sectionIndexes.get(policy);
+  if (!index) {
+    const map = new Map<string, string>();
+    const visit = (n: PolicyNode, section: string): void => {
+      map.set(n.id, section);
+      n.children.forEach((c) => visit(c, section));
+    };
+    for (const s of policy.sections) {
+      visit(s.node, s.node.id);
+      visit(s.indication, s.node.id);
+    }
+    sectionIndexes.set(policy, (index = map));
+  }
+  const found = index;
+  return (id) => found.get(id);
 }

@@ -1,10 +1,10 @@
-import { ATTESTATION_LINK_ID } from './attestation.js';
+import { ATTESTATION_LINK_ID, BODY_SITE_LINK_ID } from './attestation.js';
 import { INDICATION_LINK_ID } from './decision.js';
 import type { Policy, PolicyNode } from './policy.js';
 
 /**
  * The documentation Questionnaire, generated from the criteria tree so it can never drift from the rules: an
- * indication choice, one group per section (enabled by that indication) holding a yes/no item per attestable
+ * indication choice, the body site it is given for (ruling R4: unlinked answers apply only to the same site), one group per section (enabled by that indication) holding a yes/no item per attestable
  * criterion (linkId = criterion id), and a closing attestation.
  */
 
@@ -63,7 +63,15 @@ export function buildQuestionnaire(policy: Policy, at: QuestionnaireLocation): f
           { valueCoding: { system, code: 'other', display: q.otherIndication } },
         ],
       },
+      {
+        linkId: BODY_SITE_LINK_ID,
+        type: 'open-choice',
+        text: 'Body site and laterality of the lesion to be treated (when the order is for one site)',
+        repeats: true,
+      },
       ...groups,
+      // Attestable criteria of the exclusions (e.g. the method of a code that describes any method), always enabled.
+      ...policy.exclusions.flatMap(attestable).map(boolean),
       { linkId: ATTESTATION_LINK_ID, type: 'boolean', text: q.attestation, required: true },
     ],
   };

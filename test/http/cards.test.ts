@@ -62,16 +62,17 @@ describe('covered', () => {
 
     const card = decisionCardOf(cards, 'ServiceRequest/sr-1');
     expect(card).toMatchObject({
-      summary: 'Renal cryoablation (CPT 50593) meets Cryoablation policy V.B; prior authorization required',
+      summary: 'Covered: Renal cryoablation (CPT 50593) meets Cryoablation policy V.B. Next: request prior authorization',
       indicator: 'info',
       source: { label: 'Aspirus Health Plan', topic: { system: TOPIC, code: 'coverage-info', display: 'Coverage Information' } },
       links: [{ label: 'Cryoablation policy, section V', url: `${BASE}/policies/cryoablation#V`, type: 'absolute' }],
     });
     expect(card.uuid).toMatch(/^[0-9a-f-]{36}$/);
-    expect(card.detail).toContain('**Percutaneous renal tumor cryoablation** (CPT 50593)');
-    expect(card.detail).toContain(`- **Met** — [V.B](${BASE}/policies/cryoablation#V.B) Member is a poor candidate for surgery`);
+    expect(card.detail).toContain('**Decision: covered** — Percutaneous renal tumor cryoablation (CPT 50593)');
+    expect(card.detail).toContain(`Meets **section [V](${BASE}/policies/cryoablation#V) — Renal mass or renal cell carcinoma** — met through:`);
+    expect(card.detail).toContain(`- [V.B](${BASE}/policies/cryoablation#V.B) — Member is a poor candidate for surgery`);
     expect(card.detail).toContain('eGFR (MDRD) (33914-3) 48 mL/min/1.73m2 on 2026-10-02');
-    expect(card.detail).toContain(`- **Not met** — [V.A](${BASE}/policies/cryoablation#V.A)`);
+    expect(card.detail).not.toContain('[V.A]');
     expect(card.detail).toMatch(/\*\*Next step:\*\* Request prior authorization before scheduling/);
     expect(card.suggestions).toBeUndefined();
 
@@ -102,9 +103,10 @@ describe('documentation needed', () => {
       ['coverage-assertion-id', 'an id'],
     ]);
     const card = decisionCardOf(cards, 'ServiceRequest/sr-1');
-    expect(card.summary).toBe('Renal cryoablation (CPT 50593): documentation needed for Cryoablation policy; prior authorization required');
+    expect(card.summary).toBe('Documentation needed: Renal cryoablation (CPT 50593). Next: answer 4 questions in the plan questionnaire');
     expect(card.indicator).toBe('info');
-    expect(card.detail).toContain('- V.B: Is the member a poor candidate for surgery (e.g. renal insufficiency or a solitary kidney)?');
+    expect(card.detail).toContain(`**Section [V](${BASE}/policies/cryoablation#V) — Renal mass or renal cell carcinoma**: one of these paths suffices`);
+    expect(card.detail).toContain(`- [V.B](${BASE}/policies/cryoablation#V.B) — Member is a poor candidate for surgery (eg, presence of renal insufficiency or a solitary kidney): Is the member a poor candidate for surgery (e.g. renal insufficiency or a solitary kidney)?`);
     expect(card.detail).toMatch(/documentation questionnaire .* or attach the supporting records to the prior-authorization request/);
     expect(cards.some((c) => /^Prior authorization/.test(c.summary))).toBe(true);
   });
@@ -119,12 +121,12 @@ describe('not medically necessary', () => {
     expect(a).toContainEqual(['reason', { text: 'Not medically necessary under Cryoablation policy: V.A, V.B, V.C, V.D not met' }]);
     expect(cards).toHaveLength(1);
     expect(cards[0]).toMatchObject({
-      summary: 'Renal cryoablation (CPT 50593) does not meet Cryoablation policy V.A, V.B, V.C, V.D; not covered',
+      summary: 'Not covered: Renal cryoablation (CPT 50593) fails V.A, V.B, V.C, V.D. Next: correct the record or ask for peer review',
       indicator: 'warning',
       source: { topic: { code: 'guideline' } },
     });
-    expect(cards[0].detail).toContain('**Not met** — [V.B]');
-    expect(cards[0].detail).toContain('clinician attested "no"');
+    expect(cards[0].detail).toContain(`- [V.B](${BASE}/policies/cryoablation#V.B) — Member is a poor candidate for surgery (eg, presence of renal insufficiency or a solitary kidney) — not met on: clinician attested "no" on 2026-11-20 (QuestionnaireResponse/qr-1, not linked to an order)`);
+    expect(cards[0].detail).toContain('Tumor size (21889-1) Longest dimension (33728-7) 5 cm on 2026-10-01');
     expect(cards[0].detail).toMatch(/peer-to-peer review/);
   });
 });
@@ -138,7 +140,7 @@ describe('investigative', () => {
     expect(cards).toHaveLength(1);
     const [card] = cards;
     expect(card).toMatchObject({
-      summary: 'Peripheral nerve destruction (CPT 64640) is investigative under Cryoablation policy exclusion I; not covered',
+      summary: 'Investigative, not covered: Peripheral nerve destruction (CPT 64640), Cryoablation policy exclusion I. Next: remove the order',
       indicator: 'warning',
       selectionBehavior: 'at-most-one',
       links: [{ url: `${BASE}/policies/cryoablation#EX.I`, type: 'absolute' }],
@@ -162,7 +164,7 @@ describe('no active coverage', () => {
     const { cards, systemActions } = await answer(scenario('general-exclusions/no-coverage-on-record'));
     expect(systemActions).toEqual([]);
     expect(cards).toHaveLength(1);
-    expect(cards[0]).toMatchObject({ summary: 'No active coverage with Aspirus Health Plan for Renal cryoablation (CPT 50593)', indicator: 'warning' });
+    expect(cards[0]).toMatchObject({ summary: "No active coverage with Aspirus Health Plan for Renal cryoablation (CPT 50593). Next: verify the member's insurance", indicator: 'warning' });
   });
 
   test('a Coverage that is not active: not-covered "No active coverage" on it, and the same single card', async () => {
@@ -171,7 +173,7 @@ describe('no active coverage', () => {
     expect(a).toContainEqual(['covered', 'not-covered']);
     expect(a).toContainEqual(['reason', { text: 'No active coverage' }]);
     expect(a).toContainEqual(['coverage', { reference: 'Coverage/cov-1' }]);
-    expect(cards.map((c) => c.summary)).toEqual(['No active coverage with Aspirus Health Plan for Renal cryoablation (CPT 50593)']);
+    expect(cards.map((c) => c.summary)).toEqual(["No active coverage with Aspirus Health Plan for Renal cryoablation (CPT 50593). Next: verify the member's insurance"]);
   });
 });
 
@@ -179,8 +181,8 @@ describe('several orders in one signing', () => {
   test('one card and one assertion per order in scope, each naming its order; nothing for the order out of scope', async () => {
     const { cards, systemActions } = await answer(scenario('general-exclusions/three-orders-one-request'));
     expect(systemActions.map((a) => a.resource.id).sort()).toEqual(['sr-knee', 'sr-renal']);
-    expect(decisionCardOf(cards, 'ServiceRequest/sr-renal').detail).toContain('**Percutaneous renal tumor cryoablation** (CPT 50593)');
-    expect(decisionCardOf(cards, 'ServiceRequest/sr-knee').detail).toContain('**Genicular nerve cryoneurolysis** (CPT 64640)');
+    expect(decisionCardOf(cards, 'ServiceRequest/sr-renal').detail).toContain('— Percutaneous renal tumor cryoablation (CPT 50593), order ServiceRequest/sr-renal');
+    expect(decisionCardOf(cards, 'ServiceRequest/sr-knee').detail).toContain('— Genicular nerve cryoneurolysis (CPT 64640), order ServiceRequest/sr-knee');
     expect(JSON.stringify(cards)).not.toContain('sr-ct');
     const pa = cards.find((c) => /^Prior authorization/.test(c.summary));
     expect(pa.extension['davinci-crd.associated-resource']).toEqual(['ServiceRequest/sr-renal']);

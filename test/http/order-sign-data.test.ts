@@ -235,7 +235,7 @@ describe('the FHIR server fails or is too slow: 200 with what the data allows, s
     expect(coverageInfo(res.body.systemActions[0])).toMatchObject({ covered: 'conditional', 'info-needed': 'OTH' });
     const card = res.body.cards.find((c: any) => /not available from the EHR/i.test(c.detail));
     expect(card.indicator).toBe('info');
-    expect(card.summary).toMatch(/documentation needed/);
+    expect(card.summary).toMatch(/documentation needed/i);
     expect(card.detail).toContain('Conditions (diagnoses and problems)');
     expect(card.detail).toMatch(reason);
     expect(card.detail).toContain('Percutaneous renal tumor cryoablation');

@@ -118,8 +118,8 @@ function summaries(answer: Rec): [string, string][] {
 }
 
 const PA_CARD: [string, string] = ['info', 'Prior authorization required by Aspirus Health Plan for CPT 50593'];
-const COVERED_V: [string, string] = ['info', 'Renal cryoablation (CPT 50593) meets Cryoablation policy V.A, V.B; prior authorization required'];
-const DOC_NEEDED: [string, string] = ['info', 'Renal cryoablation (CPT 50593): documentation needed for Cryoablation policy; prior authorization required'];
+const COVERED_V: [string, string] = ['info', 'Covered: Renal cryoablation (CPT 50593) meets Cryoablation policy V.A, V.B. Next: request prior authorization'];
+const DOC_NEEDED: [string, string] = ['info', 'Documentation needed: Renal cryoablation (CPT 50593). Next: answer 4 questions in the plan questionnaire'];
 
 describe('CDS Hooks Sandbox', () => {
   test('PAMA screen (untyped Bundle, intent plan, extra context key, no fhirAuthorization): queries the FHIR server without a token', async () => {
@@ -129,9 +129,9 @@ describe('CDS Hooks Sandbox', () => {
     expect(fhir.requests.every((r) => r.authorization === undefined)).toBe(true);
   });
 
-  // needs src: ruling R5 — a draft order without `requester` is ordered by context.userId (Practitioner/PractitionerRole),
-  // which meets GEN.ordered-by-provider. Today the order is documentation-needed for GEN.ordered-by-provider alone.
-  test.fails('PAMA screen, no requester on the draft: context.userId is the orderer (R5), so covered by V.A and V.B', async () => {
+  // Ruling R5: a draft order without `requester` is ordered by context.userId (Practitioner/PractitionerRole),
+  // which meets GEN.ordered-by-provider.
+  test('PAMA screen, no requester on the draft: context.userId is the orderer (R5), so covered by V.A and V.B', async () => {
     const sent = body('cds-hooks-sandbox-pama');
     const answer = await post(sent);
     expect(summaries(answer)).toEqual([COVERED_V, PA_CARD]);
@@ -142,8 +142,8 @@ describe('CDS Hooks Sandbox', () => {
   // plus the extension (issue 9), so the empty array comes back and an Inferno-style check flags it.
   const NO_REASON_ECHO = ['systemActions[0].resource.reasonCode is an empty array'];
 
-  // needs src: ruling R5, as above.
-  test.fails('PAMA screen with no reason picked (reasonCode: []): the indication comes from the record, covered once R5 lands', async () => {
+  // Ruling R5, as above.
+  test('PAMA screen with no reason picked (reasonCode: []): the indication comes from the record, covered once R5 lands', async () => {
     const sent = body('cds-hooks-sandbox-pama-no-reason');
     const answer = await post(sent, NO_REASON_ECHO);
     expect(summaries(answer)).toEqual([COVERED_V, PA_CARD]);

@@ -1,5 +1,6 @@
 import type { DecidedOrder } from '../../crd/response.js';
-import { orderReference } from '../../fhir/order.js';
+import { orderBodySites, orderReference } from '../../fhir/order.js';
+import { sectionOfNode } from '../../rules/policy.js';
 import { attestationsFor } from '../../rules/attestation.js';
 import { decide } from '../../rules/decision.js';
 import { environment } from '../../rules/environment.js';
@@ -39,6 +40,7 @@ export function evaluate(
   const questionnaire = questionnaireUrl(service.policy, { baseUrl: settings.publicBaseUrl });
   const responses = resources.filter((r) => r.resourceType === 'QuestionnaireResponse');
   const shared: SharedDefinitions = new Map();
+  const sectionOf = sectionOfNode(service.policy);
   const orders = inScope.map(({ order, match }) => ({
     order,
     codings: match.codings,
@@ -47,7 +49,7 @@ export function evaluate(
       policy: service.policy,
       order,
       candidateSections: match.sections,
-      env: environment({ order, resources, patientId, evaluationDate, unavailableData: incompleteData }),
+      env: environment({ order, resources, patientId, evaluationDate, unavailableData: incompleteData, userId: request.context.userId, method: match.method }),
       attestations: attestationsFor({
         responses,
         questionnaireUrl: questionnaire,
@@ -55,6 +57,7 @@ export function evaluate(
         orderReference: orderReference(order),
         maxAgeDays: service.policy.questionnaire.attestationMaxAgeDays,
         evaluationDate,
+        order: { candidateSections: match.sections, sectionOf, bodySites: orderBodySites(order) },
       }),
       incompleteData,
     }),
