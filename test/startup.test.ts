@@ -16,7 +16,7 @@ function start(env: Record<string, string>) {
 
 describe('start-up refuses', () => {
   test('production with the development key trusted', () => {
-    const run = start({ NODE_ENV: 'production', CDS_CORS_ORIGINS: 'https://ehr.example.org' });
+    const run = start({ NODE_ENV: 'production', CDS_PUBLIC_BASE_URL: 'https://crd.example.org', CDS_CORS_ORIGINS: 'https://ehr.example.org' });
     expect(run.status).toBe(1);
     expect(run.stderr).toMatch(/trusts development clients \(https:\/\/sandbox\.cds-hooks\.org, https:\/\/dev-client\.crd\.invalid[,)]/);
   });

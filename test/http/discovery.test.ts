@@ -122,7 +122,7 @@ describe('CORS for browser clients (CDS Hooks Sandbox)', () => {
   });
 
   test('production without a configured list admits no browser origin', async () => {
-    const res = await request(testApp({ NODE_ENV: 'production', CDS_AUTH: 'on' }).app)
+    const res = await request(testApp({ NODE_ENV: 'production', CDS_AUTH: 'on', CDS_PUBLIC_BASE_URL: 'http://localhost:3000' }).app)
       .options(SERVICE)
       .set('Origin', ORIGIN)
       .set('Access-Control-Request-Method', 'POST');

@@ -110,7 +110,7 @@ describe('data gathering: prefetch first, the FHIR server for what is missing', 
 
   test('in production a plain-http fhirServer is not called: prefetch alone, else 412', async () => {
     const body = await renalRequest(['patient', 'coverage']);
-    const t = testApp({ NODE_ENV: 'production', CDS_AUTH: 'on' });
+    const t = testApp({ NODE_ENV: 'production', CDS_AUTH: 'on', CDS_PUBLIC_BASE_URL: 'http://localhost:3000' });
     const res = await request(t.app).post(SERVICE).set('Authorization', `Bearer ${await clientJwt({ aud: SERVICE_URL })}`).send(body);
     expect(res.status).toBe(412);
     expect(fhir.requests).toEqual([]);
