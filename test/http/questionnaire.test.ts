@@ -16,7 +16,7 @@ const attested = scenarioFiles().filter((s) =>
 );
 
 describe('the same completed questionnaire decides identically on any base URL and port', () => {
-  const hosts = [
+  const hosts: Record<string, string>[] = [
     { PORT: '3000' },
     { PORT: '3003', CDS_PUBLIC_BASE_URL: 'https://crd.plan.example:8443/crd' },
     { PORT: '0' },
