@@ -115,6 +115,8 @@ describe('data gathering: prefetch first, the FHIR server for what is missing', 
     expect(res.status).toBe(412);
     expect(fhir.requests).toEqual([]);
     expect(t.logs.find((l) => l['path'] === SERVICE)?.['fhirServerRefused']).toBe('plain http in production');
+    expect(res.body.issue[0].diagnostics).toMatch(/is plain http, which the service never calls in production/);
+    expect(res.body.issue[0].diagnostics.length).toBeLessThan(500);
   });
 
   test('an order out of scope needs no data: no FHIR call, no card, empty systemActions', async () => {
@@ -167,6 +169,29 @@ describe('412: data needed for an order in scope was not prefetched and there is
     expect(res.body.resourceType).toBe('OperationOutcome');
     expect(res.body.issue[0].code).toBe('incomplete');
     expect(res.body.issue[0].expression).toEqual(CLINICAL_KEYS.map((k) => `prefetch.${k}`));
+    // Issue 9: the message names the keys (no query templates) and what to do, in under 500 characters.
+    const text: string = res.body.issue[0].diagnostics;
+    expect(text).toMatch(/^Data needed for the orders in scope was not prefetched and no fhirServer was sent: /);
+    for (const k of CLINICAL_KEYS.slice(0, 8)) expect(text).toContain(k);
+    expect(text).toMatch(/CDS_PREFETCH=full/);
+    expect(text).toMatch(/send fhirServer/);
+    expect(text).not.toMatch(/\{\{|\?patient=/);
+    expect(text.length).toBeLessThan(500);
+  });
+
+  test('a fhirServer refused by the allowlist: the 412 says so, names it and how to allow it', async () => {
+    const body = await renalRequest(['patient', 'coverage']);
+    body['fhirServer'] = 'https://ehr.elsewhere.example/fhir';
+    const res = await request(testApp().app).post(SERVICE).send(body);
+    expect(res.status).toBe(412);
+    const text: string = res.body.issue[0].diagnostics;
+    expect(text).toMatch(/^fhirServer https:\/\/ehr\.elsewhere\.example\/fhir is not on this service's FHIR server allowlist/);
+    expect(text).toMatch(/CDS_FHIR_ALLOWLIST/);
+    expect(text).toMatch(/fhirServers in the trusted clients file/);
+    expect(text).toContain(CLINICAL_KEYS[0]);
+    expect(text).not.toMatch(/\{\{|\?patient=/);
+    expect(text.length).toBeLessThan(500);
+    expect(fhir.requests).toEqual([]);
   });
 
   test('an OperationOutcome slot with no fhirServer to retry is missing data too', async () => {
