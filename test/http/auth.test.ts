@@ -14,6 +14,7 @@ import { createLogger } from '../../src/server/logger.js';
 import { shippedRegistry } from '../support/app.js';
 import { request as fixtureRequest } from '../support/fixtures.js';
 import { clientJwt, DEV_ISS, SERVICE_URL } from '../support/jwt.js';
+import { testKeyPair } from '../support/keys.js';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -29,7 +30,13 @@ interface Keys { es384: JWK; rs384: JWK; rs256: JWK; pubs: JWK[] }
 let keys: Keys;
 let logText = '';
 
+/** The run's shared test keys (generated once per run, test/support/keys.ts). */
 async function pair(alg: 'ES384' | 'RS384' | 'RS256', kid: string) {
+  return testKeyPair(alg, kid);
+}
+
+/** A key no client has (EC: quick to make). */
+async function freshPair(alg: 'ES384', kid: string) {
   const { publicKey, privateKey } = await generateKeyPair(alg, { extractable: true });
   return { pub: { ...(await exportJWK(publicKey)), kid, alg }, priv: { ...(await exportJWK(privateKey)), kid, alg } };
 }
@@ -160,7 +167,7 @@ describe('rejected with 401', () => {
   });
 
   test('signed with a key the client does not have, under a known kid', async () => {
-    const other = await pair('ES384', 'k-es384');
+    const other = await freshPair('ES384', 'k-es384');
     expect401(await call(`Bearer ${await token({ key: other.priv })}`), /signature does not verify/, /^signature does not verify with key 'k-es384' of client 'https:\/\/ehr\.example\.org'$/);
   });
 

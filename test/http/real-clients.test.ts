@@ -6,7 +6,7 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
-import { exportJWK, generateKeyPair, importJWK, SignJWT, type JWK } from 'jose';
+import { importJWK, SignJWT, type JWK } from 'jose';
 import request from 'supertest';
 import { afterAll, beforeAll, beforeEach, describe, expect, test } from 'vitest';
 import { authenticator } from '../../src/auth/client-auth.js';
@@ -19,6 +19,7 @@ import { shippedRegistry, testApp } from '../support/app.js';
 import { conformanceProblems } from '../support/crd-conformance.js';
 import { startFhirTestServer, type FhirTestServer } from '../support/fhir-server.js';
 import { patientResources, request as fixtureRequest } from '../support/fixtures.js';
+import { testKeyPair } from '../support/keys.js';
 
 /**
  * Request shapes and tokens of real CDS clients (shared/research/real-clients.md), kept under
@@ -409,9 +410,7 @@ describe('Da Vinci CRD request generator tokens', () => {
   let keysUrl: string;
 
   beforeAll(async () => {
-    const { publicKey, privateKey } = await generateKeyPair('RS256', { extractable: true });
-    const kid = randomUUID();
-    rsa = { pub: { ...(await exportJWK(publicKey)), kid }, priv: { ...(await exportJWK(privateKey)), kid } };
+    rsa = testKeyPair('RS256', randomUUID()); // generated once per run (test/support/keys.ts)
     keyServer = createServer((_req, res) => {
       res.setHeader('Content-Type', 'application/json');
       res.end(JSON.stringify(served));
