@@ -103,8 +103,8 @@ function documentationFields(reason: string) {
     ['info-needed', 'OTH'],
     ['billingCode', CPT_50593],
     ['reason', { text: reason }],
-    // The canonical's base moves to the policy's own (stable) URL with issue 9 item 1; id and version stay.
-    ['questionnaire', expect.stringMatching(/\/Questionnaire\/cryoablation-medical-necessity\|1\.0\.0$/)],
+    // The policy's own stable canonical (issue 9 item 1), whatever the base URL.
+    ['questionnaire', 'https://fhir.aspirushealthplan.example/Questionnaire/cryoablation-medical-necessity|1.0.0'],
     ['date', '2026-11-23'],
     assertionId,
   ];
