@@ -49,8 +49,11 @@ function clientAuthenticator(): Authenticator | undefined {
 const auth = clientAuthenticator();
 // The app is built once the port is bound, so that without CDS_PUBLIC_BASE_URL its links name the real port.
 const server = createServer();
-server.on('error', (e: NodeJS.ErrnoException) => fail([listenFailure(config.host, config.port, e)]));
+const listenError = (e: NodeJS.ErrnoException) => fail([listenFailure(config.host, config.port, e)]);
+server.once('error', listenError);
 server.listen(config.port, config.host, () => {
+  server.off('error', listenError);
+  server.on('error', (e) => logger.error({ error: e.message }, 'server error'));
   const { port } = server.address() as AddressInfo;
   const bound = withBoundPort(config, port);
   server.on('request', createApp({ config: bound, registry, logger, ...(auth ? { authenticator: auth } : {}) }));
