@@ -1,5 +1,9 @@
 import { defineConfig } from 'vitest/config';
 
+/**
+ * Two projects: the suite, and test/interop, whose client (@medplum/core 5.x, installed as medplum-core-5)
+ * needs the WebSocket global that Node 20 only has with --experimental-websocket (Node 22 has it by default).
+ */
 export default defineConfig({
   test: {
     // RSA and EC test keys are generated once per run, not per file (test/support/keys.ts).
@@ -9,5 +13,9 @@ export default defineConfig({
     // spawn processes or run long (start-up, shutdown, scripts, fuzz, store) set their own.
     testTimeout: 20_000,
     hookTimeout: 30_000,
+    projects: [
+      { extends: true, test: { name: 'suite', include: ['test/**/*.test.ts'], exclude: ['test/interop/**'] } },
+      { extends: true, test: { name: 'interop', include: ['test/interop/**/*.test.ts'], execArgv: ['--experimental-websocket'] } },
+    ],
   },
 });

@@ -3,7 +3,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { ResilientStore, Store, isStoreUnavailable, type AssertionInput, type RecordCallResult } from '../../src/store/index.js';
 import { assertion, audit, cleanupTargets, freshTarget, postgresUrl, startProxy, type Target } from './support.js';
 
-afterAll(cleanupTargets);
+afterAll(cleanupTargets, 60_000);
 
 const TIMEOUT = { timeout: 60_000 };
 

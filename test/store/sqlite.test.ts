@@ -5,7 +5,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { Store } from '../../src/store/index.js';
 import { assertion, audit, cleanupTargets, freshTarget } from './support.js';
 
-afterAll(cleanupTargets);
+afterAll(cleanupTargets, 60_000);
 
 describe('store on sqlite: other processes on the same file', () => {
   it('a write lock held elsewhere past the busy timeout gives unavailable, and the store recovers when it is released', { timeout: 30_000 }, async () => {

@@ -4,7 +4,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { Store } from '../../src/store/index.js';
 import { assertion, audit, cleanupTargets, engines, freshTarget } from './support.js';
 
-afterAll(cleanupTargets);
+afterAll(cleanupTargets, 60_000);
 
 const TIMEOUT = { timeout: 30_000 };
 

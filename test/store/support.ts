@@ -77,7 +77,7 @@ export async function freshTarget(engine: Engine): Promise<Target> {
 
 /** Drops every database and folder the tests made (call in afterAll). */
 export async function cleanupTargets(): Promise<void> {
-  while (cleanups.length > 0) await cleanups.pop()!().catch(() => undefined);
+  await Promise.all(cleanups.splice(0).map((cleanup) => cleanup().catch(() => undefined)));
 }
 
 export function assertion(overrides: Partial<AssertionInput> = {}): AssertionInput {

@@ -1,0 +1,167 @@
+/**
+ * npm run bench — the service against the limit of a secure CDS service, in one run, loopback only.
+ * Every server runs in its own child process (CPU time and peak RSS read over IPC); every request carries its own
+ * pre-signed ES384 token (own jti, aud = the URL called). Prints a table and writes bench/results.json.
+ *
+ * BENCH_SECONDS  seconds per load phase (default 5)       BENCH_CONNECTIONS  fixed concurrency (default 16)
+ * BENCH_RATE_SHARE  fixed rate as a share of saturation (0.8)  BENCH_GROWTH  record sizes (10,100,1000,5000)
+ * BENCH_SCENARIO  the covered scenario (lib/workload.ts)   BENCH_SERVICE_ENTRY  e.g. dist/server/main.js
+ * BENCH_STORE_ENV  extra service variables for the store (lib/service.ts, TODO(store))
+ */
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { loadavg, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { spawnFhirServer, type FhirChild } from './lib/children.js';
+import { machine } from './lib/machine.js';
+import { measureTarget, sequentialCost, type Check, type GrowthPoint, type TargetResult } from './lib/measure.js';
+import { growthReport, resultTable, type CaseRow } from './lib/report.js';
+import { storeEnv } from './lib/service.js';
+import { startLimit, startService, type BenchContext, type ServiceStart } from './lib/targets.js';
+import { benchClient, writeTrustedClients } from './lib/tokens.js';
+import { coverageValues, fetchFromFhir, largeRecord, loadScenario, outOfScope, prefetchResources, recordOfSize } from './lib/workload.js';
+
+const SECONDS = Number(process.env['BENCH_SECONDS'] ?? 5);
+const CONNECTIONS = Number(process.env['BENCH_CONNECTIONS'] ?? 16);
+const RATE_SHARE = Number(process.env['BENCH_RATE_SHARE'] ?? 0.8);
+const GROWTH = (process.env['BENCH_GROWTH'] ?? '10,100,1000,5000').split(',').map(Number);
+const options = { connections: CONNECTIONS, seconds: SECONDS, rateShare: RATE_SHARE };
+
+const expectOutcome =
+  (outcome: string): Check =>
+  (status, answer) => {
+    if (status !== 200) return `expected 200, got ${status}`;
+    const values = coverageValues(answer);
+    return values.length === 1 && values[0] === outcome ? undefined : `expected one coverage assertion "${outcome}", got [${values.join(', ')}]`;
+  };
+
+const expectNothing: Check = (status, answer) => {
+  if (status !== 200) return `expected 200, got ${status}`;
+  const a = answer as { cards?: unknown[]; systemActions?: unknown[] };
+  return a.cards?.length === 0 && a.systemActions?.length === 0 ? undefined : 'expected {"cards":[],"systemActions":[]} for an order out of scope';
+};
+
+const expectCard: Check = (status) => (status === 200 ? undefined : `expected 200, got ${status}`);
+
+interface Case {
+  readonly id: string;
+  readonly label: string;
+  readonly body: string;
+  readonly resources: number;
+  readonly check: Check;
+  readonly start: ServiceStart;
+  readonly limit: string;
+  readonly note?: string;
+}
+
+interface LoadSample {
+  readonly after: string;
+  readonly load1: number;
+}
+
+const loadSample = (after: string): LoadSample => ({ after, load1: loadavg()[0] ?? 0 });
+
+async function measureLimit(ctx: BenchContext, name: string, body: string): Promise<TargetResult> {
+  const run = await startLimit(ctx, name);
+  try {
+    return await measureTarget(ctx, run, body, expectCard, options);
+  } finally {
+    await run.child.stop();
+  }
+}
+
+async function measureService(ctx: BenchContext, c: Case): Promise<TargetResult> {
+  const run = await startService(ctx, `service-${c.id}`, c.start);
+  try {
+    return await measureTarget(ctx, run, c.body, c.check, options);
+  } finally {
+    await run.child.stop();
+  }
+}
+
+async function growth(ctx: BenchContext, request: Record<string, unknown>, outcome: string): Promise<{ service: GrowthPoint[]; limit: GrowthPoint[] }> {
+  const seconds = Math.max(1.5, SECONDS * 0.4);
+  const bodies = GROWTH.map((n) => ({ n, body: JSON.stringify(largeRecord(request, n)) }));
+  const service = await startService(ctx, 'service-growth', { production: true });
+  const limit = await startLimit(ctx, 'limit-growth');
+  try {
+    const s: GrowthPoint[] = [];
+    const l: GrowthPoint[] = [];
+    for (const { n, body } of bodies) {
+      s.push({ ...(await sequentialCost(ctx, service, body, expectOutcome(outcome), seconds)), resources: n });
+      l.push({ ...(await sequentialCost(ctx, limit, body, expectCard, seconds / 2)), resources: n });
+    }
+    return { service: s, limit: l };
+  } finally {
+    await service.child.stop();
+    await limit.child.stop();
+  }
+}
+
+async function main(): Promise<void> {
+  const started = performance.now();
+  const tmpDir = mkdtempSync(join(tmpdir(), 'crd-bench-'));
+  const client = await benchClient();
+  const ctx: BenchContext = { tmpDir, client, trustedClientsFile: writeTrustedClients(tmpDir, client) };
+  const scenario = loadScenario();
+  const resourcesFile = join(tmpDir, 'fhir-resources.json');
+  writeFileSync(resourcesFile, JSON.stringify(prefetchResources(scenario.request)));
+  let fhir: FhirChild | undefined;
+  try {
+    fhir = await spawnFhirServer(resourcesFile, join(tmpDir, 'fhir-server.log'));
+    const base = scenario.request;
+    const big = recordOfSize(base, 1_000_000);
+    const bodyA = JSON.stringify(base);
+    const bodyB = JSON.stringify(fetchFromFhir(base, fhir.url));
+    const bodyD = JSON.stringify(big.request);
+    const prod: ServiceStart = { production: true };
+    const cases: Case[] = [
+      { id: 'a', label: '(a) cryoablation, prefetch', body: bodyA, resources: prefetchResources(base).length, check: expectOutcome(scenario.outcome), start: prod, limit: 'A' },
+      { id: 'c', label: '(c) out of scope', body: JSON.stringify(outOfScope(base)), resources: prefetchResources(base).length, check: expectNothing, start: prod, limit: 'A' },
+      {
+        id: 'b',
+        label: '(b) cryoablation, FHIR fetch',
+        body: bodyB,
+        resources: prefetchResources(base).length,
+        check: expectOutcome(scenario.outcome),
+        start: { production: false, fhirAllowlist: fhir.url },
+        limit: 'B',
+        note: 'NODE_ENV=development: production never calls a plain-http fhirServer (the loopback FHIR server is http)',
+      },
+      { id: 'd', label: '(d) large record, prefetch', body: bodyD, resources: big.resources, check: expectOutcome(scenario.outcome), start: prod, limit: 'D' },
+    ];
+    const limitBodies: Record<string, string> = { A: bodyA, B: bodyB, D: bodyD };
+    const rows: CaseRow[] = [];
+    const load: LoadSample[] = [loadSample('start')];
+    // each limit is measured right before the cases compared with it: the machine's drift hits both alike
+    for (const [key, body] of Object.entries(limitBodies)) {
+      const limit = await measureLimit(ctx, `limit-${key}`, body);
+      rows.push({ id: `limit-${key}`, label: `limit, body ${key === 'A' ? '(a)/(c)' : `(${key.toLowerCase()})`}`, bytes: body.length, resources: 0, result: limit, limit });
+      load.push(loadSample(`limit-${key}`));
+      for (const c of cases.filter((x) => x.limit === key)) {
+        const result = await measureService(ctx, c);
+        rows.push({ id: c.id, label: c.label, bytes: c.body.length, resources: c.resources, result, limit, ...(c.note ? { note: c.note } : {}) });
+        load.push(loadSample(c.id));
+        process.stderr.write(`measured ${c.label}\n`);
+      }
+    }
+    const grown = await growth(ctx, base, scenario.outcome);
+    load.push(loadSample('growth'));
+    const m = machine();
+    const table = resultTable(rows, { connections: CONNECTIONS, seconds: SECONDS, rateShare: RATE_SHARE });
+    const growthText = growthReport(grown.service, grown.limit);
+    const notes = rows.flatMap((r) => (r.note ? [`${r.label}: ${r.note}`] : []));
+    const store = Object.keys(storeEnv(tmpDir)).length > 0 ? storeEnv(tmpDir) : 'none (TODO(store): not integrated yet, see bench/lib/service.ts)';
+    const header = `${m.date.slice(0, 10)} · ${m.nproc} × ${m.cpuModel} · ${m.memoryGb} GB · Node ${m.node} · scenario ${scenario.file} (${scenario.outcome})`;
+    const busy = load.some((l) => l.load1 > m.nproc);
+    const loadText = `Load average (1 min) during the run: ${load.map((l) => `${l.after} ${l.load1.toFixed(1)}`).join(', ')}${busy ? ` — above ${m.nproc} (nproc): other work shared the machine, read the ratios rather than the absolute figures` : ''}`;
+    process.stdout.write(`${header}\n\n${table.text}\n\n${growthText.text}\n\n${notes.map((n) => `Note: ${n}`).join('\n')}\nStore: ${typeof store === 'string' ? store : JSON.stringify(store)}\n${loadText}\nWall time: ${((performance.now() - started) / 1000).toFixed(0)} s\n`);
+    const results = { machine: m, scenario: scenario.file, options, store, cases: table.json, growth: growthText.json, notes, loadAverage: load };
+    writeFileSync(fileURLToPath(new URL('./results.json', import.meta.url)), `${JSON.stringify(results, null, 2)}\n`);
+  } finally {
+    await fhir?.stop();
+    rmSync(tmpDir, { recursive: true, force: true });
+  }
+}
+
+await main();

@@ -1,0 +1,42 @@
+import type { StoredAssertion } from '../store/index.js';
+import type { EvaluationQuery, QuestionnaireCatalog, StoredEvaluation } from './questionnaire-package.js';
+
+/** Small adapters for the integrator: the store as the package's lookup, a list of Questionnaires as its catalog. */
+
+export interface AssertionReader {
+  getAssertion(id: string): Promise<StoredAssertion | undefined>;
+  latestAssertion(orderRef: string, coverageRef: string): Promise<StoredAssertion | undefined>;
+}
+
+/** `findEvaluation` over the store: by coverage-assertion-id, else the latest for the order and coverage. */
+export function storeLookup(store: AssertionReader): (query: EvaluationQuery) => Promise<StoredEvaluation | undefined> {
+  return (query) => ('assertionId' in query ? store.getAssertion(query.assertionId) : store.latestAssertion(query.orderRef, query.coverageRef));
+}
+
+function compareVersions(a: string, b: string): number {
+  const pa = a.split(/[.-]/);
+  const pb = b.split(/[.-]/);
+  for (let i = 0; i < Math.max(pa.length, pb.length); i++) {
+    const x = pa[i] ?? '';
+    const y = pb[i] ?? '';
+    const nx = Number(x);
+    const ny = Number(y);
+    const c = Number.isInteger(nx) && Number.isInteger(ny) && x !== '' && y !== '' ? nx - ny : x.localeCompare(y);
+    if (c !== 0) return c;
+  }
+  return 0;
+}
+
+/** The catalog of the Questionnaires served; without a version, the highest version of that url. */
+export function questionnaireCatalog(questionnaires: readonly fhir4.Questionnaire[], valueSets: readonly fhir4.ValueSet[] = []): QuestionnaireCatalog {
+  return {
+    find(url, version) {
+      const same = questionnaires.filter((q) => q.url === url && (version === undefined || q.version === version));
+      return [...same].sort((a, b) => compareVersions(b.version ?? '', a.version ?? ''))[0];
+    },
+    valueSet(canonical) {
+      const [url, version] = canonical.split('|');
+      return valueSets.find((vs) => vs.url === url && (version === undefined || vs.version === version));
+    },
+  };
+}
