@@ -39,9 +39,9 @@ const clientSchema = z
     development: z.boolean().default(false),
   })
   .refine((c) => [c.jwks, c.jwksFile, c.jwksUrl].filter(Boolean).length === 1, 'give exactly one of jwks, jwksFile, jwksUrl')
-  .refine((c) => c.jwksFormat === 'jwks' || c.jwksUrl !== undefined, { message: 'jwksFormat applies to jwksUrl only', path: ['jwksFormat'] })
+  .refine((c) => c.jwksFormat === 'jwks' || c.jwksUrl !== undefined, { error: 'jwksFormat applies to jwksUrl only', path: ['jwksFormat'] })
   .refine((c) => !c.allowJtiReuse || c.development, {
-    message: 'allowJtiReuse is allowed for development clients only ("development": true): it reopens tokens to replay',
+    error: 'allowJtiReuse is allowed for development clients only ("development": true): it reopens tokens to replay',
     path: ['allowJtiReuse'],
   });
 
