@@ -6,6 +6,13 @@ import { defineConfig } from 'vitest/config';
  */
 export default defineConfig({
   test: {
+    // RSA and EC test keys are generated once per run, not per file (test/support/keys.ts).
+    globalSetup: ['test/support/keys.global.ts'],
+    // On a loaded 2-core machine an in-process HTTP test takes up to ~2.5 s (measured with load average 16); the
+    // default 5 s leaves less than 2x. 20 s keeps every test without its own timeout at 3x or more; tests that
+    // spawn processes or run long (start-up, shutdown, scripts, fuzz, store) set their own.
+    testTimeout: 20_000,
+    hookTimeout: 30_000,
     projects: [
       { extends: true, test: { name: 'suite', include: ['test/**/*.test.ts'], exclude: ['test/interop/**'] } },
       { extends: true, test: { name: 'interop', include: ['test/interop/**/*.test.ts'], execArgv: ['--experimental-websocket'] } },

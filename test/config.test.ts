@@ -27,7 +27,7 @@ describe('configuration from the environment', () => {
   });
 
   test('production allows no browser origin unless configured', () => {
-    const result = loadConfig({ NODE_ENV: 'production' });
+    const result = loadConfig({ NODE_ENV: 'production', CDS_PUBLIC_BASE_URL: 'https://crd.example.org' });
     expect(result.ok && result.config.corsOrigins).toEqual([]);
   });
 

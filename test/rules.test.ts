@@ -153,13 +153,14 @@ describe('the criteria tree follows the policy', () => {
 });
 
 describe('the documentation Questionnaire is generated from the tree', () => {
-  const q = buildQuestionnaire(policy, { baseUrl: 'https://crd.example.org' });
+  const q = buildQuestionnaire(policy);
 
-  test('is an R4 Questionnaire with a canonical URL under the service and a version', () => {
+  // Issue 9: the canonical is the policy's own (criteria.yaml questionnaire.url), not under the service's base URL.
+  test("is an R4 Questionnaire with the policy's stable canonical URL and a version", () => {
     expect(q).toMatchObject({
       resourceType: 'Questionnaire',
       id: 'cryoablation-medical-necessity',
-      url: 'https://crd.example.org/fhir/Questionnaire/cryoablation-medical-necessity',
+      url: 'https://fhir.aspirushealthplan.example/Questionnaire/cryoablation-medical-necessity',
       version: '1.0.0',
       status: 'active',
     });

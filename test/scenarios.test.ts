@@ -5,7 +5,6 @@ import type { HookService } from '../src/cds-hooks/registry.js';
 import type { OrderDecision } from '../src/rules/decision.js';
 import type { NodeState } from '../src/rules/evaluate.js';
 import { questionnaireUrl } from '../src/rules/questionnaire.js';
-import { configFrom } from '../src/server/config.js';
 import { allResults, policyScenarios, runScenario, scenarioServices, templatesOf, type LoadedScenario } from './support/scenarios.js';
 
 /**
@@ -88,7 +87,7 @@ describe.each(policies)('policy %s', (_policy, p) => {
     test("attest to the service's own Questionnaire", () => {
       const { questionnaire } = loadShorthands(service.folder);
       expect(questionnaire).toEqual({
-        url: questionnaireUrl(service.policy, { baseUrl: configFrom().publicBaseUrl }),
+        url: questionnaireUrl(service.policy),
         version: service.policy.questionnaire.version,
       });
     });

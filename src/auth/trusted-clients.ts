@@ -19,6 +19,11 @@ const clientSchema = z
     jwks: jwks.optional(),
     jwksFile: z.string().min(1).optional(),
     jwksUrl: url.optional(),
+    /**
+     * The format of the document at jwksUrl: a JWKS (default), or the Da Vinci CRD request generator's key list
+     * `[{"pem": <public JWK>, "id": <kid>}]` (its GET /public_keys; a JWKS there is read too).
+     */
+    jwksFormat: z.enum(['jwks', 'crd-request-generator']).default('jwks'),
     /** `jku` header values this client may send (its jwksUrl is always allowed). */
     jku: z.array(url).default([]),
     /** Audiences the client puts in `aud` when it is not the URL called (e.g. an EHR configured otherwise). */
@@ -33,7 +38,12 @@ const clientSchema = z
     /** Trusted for development only (its private key is public); production refuses to start with it. */
     development: z.boolean().default(false),
   })
-  .refine((c) => [c.jwks, c.jwksFile, c.jwksUrl].filter(Boolean).length === 1, 'give exactly one of jwks, jwksFile, jwksUrl');
+  .refine((c) => [c.jwks, c.jwksFile, c.jwksUrl].filter(Boolean).length === 1, 'give exactly one of jwks, jwksFile, jwksUrl')
+  .refine((c) => c.jwksFormat === 'jwks' || c.jwksUrl !== undefined, { error: 'jwksFormat applies to jwksUrl only', path: ['jwksFormat'] })
+  .refine((c) => !c.allowJtiReuse || c.development, {
+    error: 'allowJtiReuse is allowed for development clients only ("development": true): it reopens tokens to replay',
+    path: ['allowJtiReuse'],
+  });
 
 const fileSchema = z.strictObject({ clients: z.array(clientSchema) });
 
@@ -43,6 +53,48 @@ export interface TrustedClient extends ClientDefinition {
   readonly keys: JWTVerifyGetKey;
   /** jku values accepted for this client. */
   readonly allowedJku: readonly string[];
+}
+
+const KEYS_COOLDOWN_MS = 30_000;
+const KEYS_MAX_AGE_MS = 600_000;
+const KEYS_TIMEOUT_MS = 2_000;
+
+const keyList = z.array(z.looseObject({ pem: z.looseObject({ kty: z.string() }), id: z.string().min(1) }));
+
+/** The CRD request generator's `[{pem, id}]` as a JWKS (the entry's id is the key's kid); a JWKS as it is. */
+export function keyListToJwks(list: unknown): JSONWebKeySet | undefined {
+  const set = jwks.safeParse(list);
+  if (set.success) return set.data as JSONWebKeySet;
+  const parsed = keyList.safeParse(list);
+  if (!parsed.success || parsed.data.length === 0) return undefined;
+  return { keys: parsed.data.map((k) => ({ ...k.pem, kid: k.id })) } as JSONWebKeySet;
+}
+
+/**
+ * A remote key list in the request generator's format, with the cache and cooldown of a remote JWKS: fetched on
+ * first use, kept for KEYS_MAX_AGE_MS, refetched on an unknown kid at most every KEYS_COOLDOWN_MS.
+ */
+function keyListSet(url: string): JWTVerifyGetKey {
+  let local: JWTVerifyGetKey | undefined;
+  let fetchedAt = -Infinity;
+  const refresh = async (): Promise<void> => {
+    fetchedAt = Date.now();
+    const res = await fetch(url, { signal: AbortSignal.timeout(KEYS_TIMEOUT_MS), redirect: 'error' });
+    const set = res.ok ? keyListToJwks(await res.json()) : undefined;
+    if (!set) throw new Error(`the key list at ${url} is not [{"pem": <JWK>, "id": <kid>}]`);
+    local = createLocalJWKSet(set);
+  };
+  return async (header, token) => {
+    const stale = !local || Date.now() - fetchedAt > KEYS_MAX_AGE_MS;
+    if (stale) await refresh();
+    try {
+      return await local!(header, token);
+    } catch (e) {
+      if (stale || Date.now() - fetchedAt < KEYS_COOLDOWN_MS) throw e;
+      await refresh();
+      return local!(header, token);
+    }
+  };
 }
 
 export type ClientsResult = { ok: true; clients: TrustedClient[] } | { ok: false; errors: string[] };
@@ -60,7 +112,8 @@ export function trustedClients(file: string): ClientsResult {
   const clients = parsed.data.clients.flatMap((c, i): TrustedClient[] => {
     let keys: JWTVerifyGetKey;
     try {
-      if (c.jwksUrl) keys = createRemoteJWKSet(new URL(c.jwksUrl), { cooldownDuration: 30_000, cacheMaxAge: 600_000, timeoutDuration: 2_000 });
+      if (c.jwksUrl && c.jwksFormat === 'crd-request-generator') keys = keyListSet(c.jwksUrl);
+      else if (c.jwksUrl) keys = createRemoteJWKSet(new URL(c.jwksUrl), { cooldownDuration: KEYS_COOLDOWN_MS, cacheMaxAge: KEYS_MAX_AGE_MS, timeoutDuration: KEYS_TIMEOUT_MS });
       else {
         const set = c.jwks ?? (JSON.parse(readFileSync(resolve(dirname(file), c.jwksFile!), 'utf8')) as unknown);
         keys = createLocalJWKSet(jwks.parse(set) as JSONWebKeySet);

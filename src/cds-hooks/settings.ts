@@ -5,7 +5,7 @@ export type PrefetchMode = 'minimal' | 'full';
 export interface PipelineSettings {
   /** Production never sends the access token to a plain-http fhirServer. */
   readonly production: boolean;
-  /** The base URL clients reach the service at (Questionnaire canonicals, policy links). */
+  /** The base URL clients reach the service at (policy links; the Questionnaire canonical is the policy's own). */
   readonly publicBaseUrl: string;
   /** Where card links point instead of the service's own policy page. */
   readonly policyUrl?: string | undefined;

@@ -79,7 +79,7 @@ function assertion(d: OrderDecision, codings: readonly Coding[], input: Response
     case 'covered':
       return { ...base, covered: 'covered', paNeeded: pa };
     case 'documentation-needed':
-      return { ...base, covered: 'conditional', paNeeded: pa, documentation: { questionnaire: questionnaireCanonical(policy, { baseUrl: input.baseUrl }) } };
+      return { ...base, covered: 'conditional', paNeeded: pa, documentation: { questionnaire: questionnaireCanonical(policy) } };
     default:
       return { ...base, covered: 'not-covered' };
   }

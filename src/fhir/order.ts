@@ -48,3 +48,50 @@ export function orderName(order: Record<string, unknown>, preferredSystem?: stri
   const code = withCode ? preferredCoding(codings, 'code', preferredSystem)?.code : undefined;
   return code ? `${name} (${code})` : name;
 }
+
+/** The request resources CDS Hooks order-sign carries as draft orders (FHIR R4 request pattern). */
+export const DRAFT_ORDER_TYPES: readonly string[] = [
+  'DeviceRequest',
+  'MedicationRequest',
+  'NutritionOrder',
+  'ServiceRequest',
+  'VisionPrescription',
+  'CommunicationRequest',
+  'SupplyRequest',
+];
+
+/** The element naming the order's patient: `patient` on NutritionOrder and VisionPrescription, else `subject`. */
+export function patientElement(resourceType: string): 'subject' | 'patient' {
+  return resourceType === 'NutritionOrder' || resourceType === 'VisionPrescription' ? 'patient' : 'subject';
+}
+
+/**
+ * Whom a reference names, as `Type/id`: relative (`Patient/p1`), or absolute (`https://ehr/fhir/Patient/p1`, a
+ * `_history` version dropped); undefined when it names no resource by type and id (contained, identifier only).
+ */
+export function referencedResource(reference: unknown): string | undefined {
+  if (typeof reference !== 'string') return undefined;
+  const m = /(?:^|\/)([A-Z][A-Za-z]+)\/([A-Za-z0-9\-.]{1,64})(?:\/_history\/[A-Za-z0-9\-.]{1,64})?$/.exec(reference);
+  return m ? `${m[1]}/${m[2]}` : undefined;
+}
+
+export type DraftOrderProblem = { readonly path: string; readonly message: string };
+
+/**
+ * Why a draft order cannot be answered for this call: not a request resource, or for another patient than the
+ * call's (a draft without a patient reference is taken as the call's patient). `at` is the entry's JSON path.
+ */
+export function draftOrderProblem(order: Record<string, unknown>, patientId: string, at: string): DraftOrderProblem | undefined {
+  const type = order['resourceType'];
+  if (typeof type !== 'string' || !DRAFT_ORDER_TYPES.includes(type)) {
+    return { path: `${at}.resourceType`, message: `${JSON.stringify(String(type).slice(0, 64))} is not a request resource a draft order can be (${DRAFT_ORDER_TYPES.join(', ')})` };
+  }
+  const element = patientElement(type);
+  const value = order[element];
+  const reference = isObject(value) ? value['reference'] : undefined;
+  const named = referencedResource(reference);
+  if (reference !== undefined && named !== undefined && named !== `Patient/${patientId}`) {
+    return { path: `${at}.${element}`, message: `names ${named.slice(0, 80)}, not the patient in context (Patient/${patientId})` };
+  }
+  return undefined;
+}

@@ -95,6 +95,11 @@ export const criteriaSchema = z.strictObject({
   }),
   questionnaire: z.strictObject({
     id: z.string().regex(/^[A-Za-z0-9-.]{1,64}$/, 'must be a FHIR id'),
+    /**
+     * The canonical URL: an identifier under the plan's own domain, the same wherever the service runs
+     * (completed QuestionnaireResponses name it; the service resolves it at /fhir/Questionnaire).
+     */
+    url: z.url({ protocol: /^https?$/ }).refine((u) => !/[|#?]/.test(u) && !u.endsWith('/'), 'must be a canonical URL without version, query, fragment or trailing slash'),
     version: nonEmpty,
     title: nonEmpty,
     indicationQuestion: nonEmpty,

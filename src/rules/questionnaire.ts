@@ -8,22 +8,26 @@ import type { Policy, PolicyNode } from './policy.js';
  * criterion (linkId = criterion id), and a closing attestation.
  */
 
-export interface QuestionnaireLocation {
-  /** The service's public base URL, e.g. https://crd.example.org */
-  readonly baseUrl: string;
-}
-
-export function questionnaireUrl(policy: Policy, at: QuestionnaireLocation): string {
-  return `${at.baseUrl}/fhir/Questionnaire/${policy.questionnaire.id}`;
+/** The canonical URL the policy declares (criteria.yaml questionnaire.url): the same on every host and port. */
+export function questionnaireUrl(policy: Policy): string {
+  return policy.questionnaire.url;
 }
 
 /** The canonical with its version, as coverage-information and DTR refer to it. */
-export function questionnaireCanonical(policy: Policy, at: QuestionnaireLocation): string {
-  return `${questionnaireUrl(policy, at)}|${policy.questionnaire.version}`;
+export function questionnaireCanonical(policy: Policy): string {
+  return `${questionnaireUrl(policy)}|${policy.questionnaire.version}`;
 }
 
-export function indicationSystem(policy: Policy, at: QuestionnaireLocation): string {
-  return `${questionnaireUrl(policy, at)}/indication`;
+/** The code system of the indication answers, derived from the canonical, so it is as stable. */
+export function indicationSystem(policy: Policy): string {
+  return `${questionnaireUrl(policy)}/indication`;
+}
+
+/** Whether a Questionnaire search (`url`, optional `version`) matches the policy's Questionnaire. */
+export function questionnaireMatches(policy: Policy, url: string, version: string | undefined): boolean {
+  const [base, pinned] = url.split('|');
+  const wanted = version ?? pinned;
+  return base === questionnaireUrl(policy) && (wanted === undefined || wanted === policy.questionnaire.version);
 }
 
 function attestable(node: PolicyNode): PolicyNode[] {
@@ -31,9 +35,9 @@ function attestable(node: PolicyNode): PolicyNode[] {
   return node.children.flatMap(attestable);
 }
 
-export function buildQuestionnaire(policy: Policy, at: QuestionnaireLocation): fhir4.Questionnaire {
+export function buildQuestionnaire(policy: Policy): fhir4.Questionnaire {
   const q = policy.questionnaire;
-  const system = indicationSystem(policy, at);
+  const system = indicationSystem(policy);
   const sectionCoding = (node: PolicyNode): fhir4.Coding => ({ system, code: node.id, display: node.text });
   const enabledBy = (node: PolicyNode) => [{ question: INDICATION_LINK_ID, operator: '=' as const, answerCoding: sectionCoding(node) }];
   const boolean = (leaf: PolicyNode): fhir4.QuestionnaireItem => ({ linkId: leaf.id, type: 'boolean', text: leaf.question ?? leaf.text, prefix: leaf.id });
@@ -46,7 +50,7 @@ export function buildQuestionnaire(policy: Policy, at: QuestionnaireLocation): f
   return {
     resourceType: 'Questionnaire',
     id: q.id,
-    url: questionnaireUrl(policy, at),
+    url: questionnaireUrl(policy),
     version: q.version,
     name: q.id.replace(/[^A-Za-z0-9]+(.)/g, (_m, c: string) => c.toUpperCase()).replace(/^./, (c) => c.toUpperCase()),
     title: q.title,

@@ -31,7 +31,7 @@ export function createApp(deps: AppDeps): express.Express {
   app.use(requestLog(logger));
   app.use(securityHeaders);
   app.use(corsHeaders(config.corsOrigins));
-  app.use('/cds-services', clientAuthentication(config.publicBaseUrl, logger, deps.authenticator));
+  app.use('/cds-services', clientAuthentication(config, logger, deps.authenticator));
   const h = handlers({ config, registry, fetch: deps.fetch ?? globalThis.fetch, now: deps.now });
   mountRoutes(app, routeTable(h, rawBody(config.bodyLimit)));
   app.use(noRoute);

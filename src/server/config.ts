@@ -6,7 +6,18 @@ import { issueLines } from '../fhir/issues.js';
 export interface Config {
   readonly port: number;
   readonly host: string;
+  /**
+   * The base URL clients use (CDS_PUBLIC_BASE_URL), or in development without it http://localhost:$PORT (the
+   * entry point puts the bound port there when PORT=0). Card links and policy page URLs use it.
+   */
   readonly publicBaseUrl: string;
+  /**
+   * Development without CDS_PUBLIC_BASE_URL: the expected JWT `aud` is the URL the client called (scheme, Host,
+   * path), so localhost, 127.0.0.1 and any port work.
+   */
+  readonly audienceFromRequest: boolean;
+  /** `detailed`: a 401 says which check failed (RFC 6750 error_description); `minimal`: only error="invalid_token". */
+  readonly authErrors: 'detailed' | 'minimal';
   readonly production: boolean;
   readonly fhirTimeoutMs: number;
   readonly fhirMaxPages: number;
@@ -83,6 +94,7 @@ const envSchema = z.object({
       }
     }, 'must be an IANA time zone such as America/Chicago'),
   CDS_AUTH: z.enum(['on', 'off']).default('on'),
+  CDS_AUTH_ERRORS: z.enum(['detailed', 'minimal']).default('detailed'),
   CDS_TRUSTED_CLIENTS: z.string().min(1).default(DEFAULT_CLIENTS),
   CDS_JWT_CLOCK_SKEW_S: intFrom(0, 300).default(60),
   CDS_FHIR_ALLOWLIST: z.string().optional(),
@@ -116,14 +128,22 @@ export function loadConfig(env: NodeJS.ProcessEnv): ConfigResult {
   const publicBaseUrl = (e.CDS_PUBLIC_BASE_URL ?? `http://localhost:${e.PORT}`).replace(/\/+$/, '');
   const allowlist = e.CDS_FHIR_ALLOWLIST?.split(',').map((u) => u.trim()).filter((u) => u.length > 0);
   const badUrl = allowlist?.find((u) => !URL.canParse(u) || !/^https?:$/.test(new URL(u).protocol));
-  if (badUrl) return { ok: false, errors: [`CDS_FHIR_ALLOWLIST: ${badUrl} is not an http(s) base URL`] };
-  if (production && e.CDS_AUTH === 'off') return { ok: false, errors: ['CDS_AUTH: off is for local experiments; NODE_ENV=production requires client authentication'] };
+  const errors = [
+    ...(badUrl ? [`CDS_FHIR_ALLOWLIST: ${badUrl} is not an http(s) base URL`] : []),
+    ...(production && e.CDS_AUTH === 'off' ? ['CDS_AUTH: off is for local experiments; NODE_ENV=production requires client authentication'] : []),
+    ...(production && e.CDS_PUBLIC_BASE_URL === undefined
+      ? ['CDS_PUBLIC_BASE_URL: required with NODE_ENV=production (the URL clients call, e.g. https://crd.example.org; JWT aud is checked against it)']
+      : []),
+  ];
+  if (errors.length > 0) return { ok: false, errors };
   return {
     ok: true,
     config: {
       port: e.PORT,
       host: e.HOST,
       publicBaseUrl,
+      audienceFromRequest: !production && e.CDS_PUBLIC_BASE_URL === undefined,
+      authErrors: e.CDS_AUTH_ERRORS,
       production,
       fhirTimeoutMs: e.CDS_FHIR_TIMEOUT_MS,
       fhirMaxPages: e.CDS_FHIR_MAX_PAGES,
@@ -149,6 +169,11 @@ export function loadConfig(env: NodeJS.ProcessEnv): ConfigResult {
       },
     },
   };
+}
+
+/** The configuration once the server is bound: without CDS_PUBLIC_BASE_URL, links name the port actually bound. */
+export function withBoundPort(config: Config, port: number): Config {
+  return config.audienceFromRequest ? { ...config, port, publicBaseUrl: `http://localhost:${port}` } : { ...config, port };
 }
 
 /** Configuration for tests and tools: defaults overridden by the given environment-style values. */

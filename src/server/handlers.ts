@@ -5,9 +5,9 @@ import { parseFeedback } from '../cds-hooks/feedback.js';
 import { orderSign } from '../cds-hooks/order-sign.js';
 import type { HookService, Registry } from '../cds-hooks/registry.js';
 import { policyPage } from '../crd/policy-page.js';
-import { methodNotAllowed, notFound } from '../fhir/outcome.js';
-import { buildQuestionnaire } from '../rules/questionnaire.js';
-import { clientOf } from './authentication.js';
+import { failure, methodNotAllowed, notFound, type Failure } from '../fhir/outcome.js';
+import { buildQuestionnaire, questionnaireMatches } from '../rules/questionnaire.js';
+import { clientOf, requestBaseUrl } from './authentication.js';
 import { parseJson } from './body.js';
 import type { Config } from './config.js';
 import { pipelineSettings } from './pipeline-settings.js';
@@ -29,6 +29,8 @@ export interface Handlers {
   readonly hookCall: RequestHandler;
   readonly feedback: RequestHandler;
   readonly questionnaire: RequestHandler;
+  /** GET /fhir/Questionnaire?url=<canonical>[&version=]: a searchset Bundle, empty when nothing matches. */
+  readonly questionnaireSearch: RequestHandler;
   readonly policyPage: RequestHandler;
   /** Another method on a service URL: 405 for a known service, 404 for an unknown one. */
   readonly serviceOnly: (allowed: readonly string[]) => RequestHandler;
@@ -44,6 +46,32 @@ function clientGone(res: Response): AbortSignal {
 }
 
 const param = (req: Request, name: string): string => String(req.params[name]);
+
+type QuestionnaireQuery = { ok: true; url?: string; version?: string } | { ok: false; failure: Failure };
+
+/** The search parameters this server supports on Questionnaire: `url` and `version`, each at most once. */
+function questionnaireQuery(query: Request['query']): QuestionnaireQuery {
+  const supported = ['url', 'version', '_format'];
+  const unknown = Object.keys(query).find((k) => !supported.includes(k));
+  if (unknown) return { ok: false, failure: failure(400, 'not-supported', `Search parameter "${unknown.slice(0, 50)}" is not supported on Questionnaire (use url and version)`) };
+  const one = (name: string): string | undefined | null => {
+    const v = query[name];
+    return v === undefined ? undefined : typeof v === 'string' ? v : null;
+  };
+  const url = one('url');
+  const version = one('version');
+  if (url === null || version === null) return { ok: false, failure: failure(400, 'invalid', 'url and version may each be given once') };
+  return { ok: true, ...(url !== undefined ? { url } : {}), ...(version !== undefined ? { version } : {}) };
+}
+
+function searchset(resources: readonly fhir4.Resource[], base: string): fhir4.Bundle {
+  return {
+    resourceType: 'Bundle',
+    type: 'searchset',
+    total: resources.length,
+    entry: resources.map((r) => ({ fullUrl: `${base}/fhir/${r.resourceType}/${r.id ?? ''}`, resource: r, search: { mode: 'match' } })),
+  };
+}
 
 export function handlers({ config, registry, fetch, now }: HandlerDeps): Handlers {
   const settings = pipelineSettings(config);
@@ -66,9 +94,8 @@ export function handlers({ config, registry, fetch, now }: HandlerDeps): Handler
     return { service, json: json.value };
   }
 
-  const questionnaires = new Map(
-    registry.services.map((s) => [s.policy.questionnaire.id, buildQuestionnaire(s.policy, { baseUrl: config.publicBaseUrl })]),
-  );
+  const questionnaires = registry.services.map((s) => ({ policy: s.policy, resource: buildQuestionnaire(s.policy) }));
+  const questionnaireById = new Map(questionnaires.map((q) => [q.policy.questionnaire.id, q.resource]));
   const policyPages = new Map(registry.services.map((s) => [s.policy.id, policyPage(s.policy, s.definition.source.label)]));
 
   return {
@@ -101,8 +128,14 @@ export function handlers({ config, registry, fetch, now }: HandlerDeps): Handler
       logFields(res).feedback = feedback.value;
       res.status(200).end();
     },
+    questionnaireSearch: (req, res) => {
+      const query = questionnaireQuery(req.query);
+      if (!query.ok) return sendFailure(res, query.failure);
+      const found = questionnaires.filter((q) => query.url === undefined || questionnaireMatches(q.policy, query.url, query.version));
+      res.type('application/fhir+json').send(JSON.stringify(searchset(found.map((q) => q.resource), requestBaseUrl(req))));
+    },
     questionnaire: (req, res) => {
-      const q = questionnaires.get(param(req, 'id'));
+      const q = questionnaireById.get(param(req, 'id'));
       if (!q) return sendFailure(res, notFound(`No Questionnaire with id "${param(req, 'id').slice(0, 100)}"`));
       res.type('application/fhir+json').send(JSON.stringify(q));
     },

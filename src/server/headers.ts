@@ -13,7 +13,8 @@ export function corsHeaders(origins: Config['corsOrigins']): RequestHandler {
   return cors({
     origin: origins === '*' ? true : (origin, cb) => cb(null, origin !== undefined && origins.includes(origin)),
     methods: ['GET', 'POST', 'OPTIONS'],
-    allowedHeaders: ['Authorization', 'Content-Type', 'Accept'],
+    // No fixed list: a preflight's Access-Control-Request-Headers is reflected (the Sandbox and Medplum send
+    // their own headers, e.g. X-Medplum); origins stay as configured.
     maxAge: 600,
   });
 }

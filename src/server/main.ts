@@ -1,14 +1,17 @@
+import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { authenticator, type Authenticator } from '../auth/client-auth.js';
 import { trustedClients } from '../auth/trusted-clients.js';
 import { loadRegistry } from '../cds-hooks/registry.js';
 import { createApp } from './app.js';
-import { loadConfig } from './config.js';
+import { loadConfig, withBoundPort } from './config.js';
+import { boundUrl, listenFailure } from './listen.js';
 import { createLogger } from './logger.js';
 import { gracefulShutdown } from './shutdown.js';
 
+/** Start-up failure: one line per cause (a single cause on the first line), exit code 1, no stack trace. */
 function fail(lines: readonly string[]): never {
-  process.stderr.write(`Cannot start:\n${lines.map((l) => `  ${l}`).join('\n')}\n`);
+  process.stderr.write(lines.length === 1 ? `Cannot start: ${lines[0]}\n` : `Cannot start:\n${lines.map((l) => `  ${l}`).join('\n')}\n`);
   process.exit(1);
 }
 
@@ -44,15 +47,21 @@ function clientAuthenticator(): Authenticator | undefined {
 }
 
 const auth = clientAuthenticator();
-const app = createApp({ config, registry, logger, ...(auth ? { authenticator: auth } : {}) });
-const server = app.listen(config.port, config.host, () => {
+// The app is built once the port is bound, so that without CDS_PUBLIC_BASE_URL its links name the real port.
+const server = createServer();
+const listenError = (e: NodeJS.ErrnoException) => fail([listenFailure(config.host, config.port, e)]);
+server.once('error', listenError);
+server.listen(config.port, config.host, () => {
+  server.off('error', listenError);
+  server.on('error', (e) => logger.error({ error: e.message }, 'server error'));
   const { port } = server.address() as AddressInfo;
+  const bound = withBoundPort(config, port);
+  server.on('request', createApp({ config: bound, registry, logger, ...(auth ? { authenticator: auth } : {}) }));
   logger.info(
     { host: config.host, port, services: registry.services.map((s) => s.definition.id), prefetch: config.prefetchMode },
-    `listening on http://${config.host}:${port}/cds-services`,
+    `listening on ${boundUrl(config.host, port)}/cds-services`,
   );
 });
-server.on('error', (e) => fail([`cannot listen on ${config.host}:${config.port}: ${e.message}`]));
 server.requestTimeout = config.limits.requestTimeoutMs;
 server.headersTimeout = Math.min(config.limits.requestTimeoutMs, 10_000);
 

@@ -19,6 +19,7 @@ export function routeTable(h: Handlers, body: RequestHandler): readonly Route[] 
     { method: 'GET', path: '/cds-services', handlers: [h.discovery] },
     { method: 'POST', path: '/cds-services/:id', handlers: [body, h.hookCall], otherMethods: h.serviceOnly(['POST']) },
     { method: 'POST', path: '/cds-services/:id/feedback', handlers: [body, h.feedback], otherMethods: h.serviceOnly(['POST']) },
+    { method: 'GET', path: '/fhir/Questionnaire', handlers: [h.questionnaireSearch] },
     { method: 'GET', path: '/fhir/Questionnaire/:id', handlers: [h.questionnaire] },
     { method: 'GET', path: '/policies/:id', handlers: [h.policyPage] },
   ];

@@ -25,7 +25,7 @@ describe.each(FOLDERS)('%s', (folder) => {
   const loaded = loadPolicy(folder);
   if (!loaded.ok) throw new Error(loaded.errors.join('\n'));
   const policy = loaded.policy;
-  const q = buildQuestionnaire(policy, { baseUrl: 'https://payer.example' });
+  const q = buildQuestionnaire(policy);
   const [first, ...rest] = policy.sections;
   if (!first) throw new Error('no section');
   let i = 0;

@@ -14,6 +14,7 @@ import { createLogger } from '../../src/server/logger.js';
 import { shippedRegistry } from '../support/app.js';
 import { request as fixtureRequest } from '../support/fixtures.js';
 import { clientJwt, DEV_ISS, SERVICE_URL } from '../support/jwt.js';
+import { testKeyPair } from '../support/keys.js';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -29,7 +30,13 @@ interface Keys { es384: JWK; rs384: JWK; rs256: JWK; pubs: JWK[] }
 let keys: Keys;
 let logText = '';
 
+/** The run's shared test keys (generated once per run, test/support/keys.ts). */
 async function pair(alg: 'ES384' | 'RS384' | 'RS256', kid: string) {
+  return testKeyPair(alg, kid);
+}
+
+/** A key no client has (EC: quick to make). */
+async function freshPair(alg: 'ES384', kid: string) {
   const { publicKey, privateKey } = await generateKeyPair(alg, { extractable: true });
   return { pub: { ...(await exportJWK(publicKey)), kid, alg }, priv: { ...(await exportJWK(privateKey)), kid, alg } };
 }
@@ -88,11 +95,24 @@ function lastFailure(): string {
   return String(lines.reverse().find((l) => l['authFailure'])?.['authFailure']);
 }
 
-function expect401(res: request.Response, reason?: RegExp) {
+/**
+ * The 401 (issue 9: refusals say why): RFC 6750 `error="invalid_token"` with an `error_description` that is also
+ * the OperationOutcome's diagnostics; a request without credentials gets the bare challenge.
+ */
+function expect401(res: request.Response, reason?: RegExp, description?: RegExp) {
   if (reason) expect(lastFailure()).toMatch(reason);
   expect(res.status).toBe(401);
-  expect(res.headers['www-authenticate']).toMatch(/^Bearer/);
-  expect(res.body).toEqual({ resourceType: 'OperationOutcome', issue: [{ severity: 'error', code: 'login', diagnostics: 'Authentication required' }] });
+  const challenge = String(res.headers['www-authenticate']);
+  expect(challenge).toMatch(/^Bearer realm="cds-services"/);
+  expect(res.body).toEqual({ resourceType: 'OperationOutcome', issue: [{ severity: 'error', code: 'login', diagnostics: expect.any(String) }] });
+  const diagnostics = res.body.issue[0].diagnostics as string;
+  const sentAuthorization = (res as unknown as { req: { getHeader(name: string): unknown } }).req.getHeader('authorization');
+  expect(diagnostics.length).toBeLessThan(500);
+  if (sentAuthorization === undefined) expect(challenge).toBe('Bearer realm="cds-services"');
+  else expect(challenge).toBe(`Bearer realm="cds-services", error="invalid_token", error_description="${diagnostics}"`);
+  if (description) expect(diagnostics).toMatch(description);
+  const sent = String(sentAuthorization ?? '').replace(/^\S+\s+/, '');
+  if (sent.length > 20) for (const part of sent.split('.').filter((p) => p.length > 20)) expect(challenge + diagnostics).not.toContain(part);
 }
 
 describe('accepted', () => {
@@ -134,7 +154,7 @@ describe('rejected with 401', () => {
     const unsigned = `${Buffer.from(JSON.stringify({ alg: 'none', typ: 'JWT', kid: 'k-es384' })).toString('base64url')}.${Buffer.from(
       JSON.stringify({ iss: CLIENT, aud: SERVICE_URL, iat: nowSec, exp: nowSec + 300, jti: 'x' }),
     ).toString('base64url')}.`;
-    expect401(await call(`Bearer ${unsigned}`), /algorithm none/);
+    expect401(await call(`Bearer ${unsigned}`), /algorithm none/, /^alg 'none' is not allowed; accepted: ES384, RS384/);
   });
 
   test('HS256 signed with the public key as the secret', async () => {
@@ -143,28 +163,28 @@ describe('rejected with 401', () => {
     const forged = await new SignJWT({ iss: CLIENT, aud: SERVICE_URL, iat: nowSec, exp: nowSec + 300, jti: 'hs' })
       .setProtectedHeader({ alg: 'HS256', typ: 'JWT', kid: 'k-es384' })
       .sign(secret);
-    expect401(await call(`Bearer ${forged}`), /algorithm HS256/);
+    expect401(await call(`Bearer ${forged}`), /algorithm HS256/, /^alg 'HS256' is not allowed/);
   });
 
   test('signed with a key the client does not have, under a known kid', async () => {
-    const other = await pair('ES384', 'k-es384');
-    expect401(await call(`Bearer ${await token({ key: other.priv })}`), /signature does not verify/);
+    const other = await freshPair('ES384', 'k-es384');
+    expect401(await call(`Bearer ${await token({ key: other.priv })}`), /signature does not verify/, /^signature does not verify with key 'k-es384' of client 'https:\/\/ehr\.example\.org'$/);
   });
 
   test('an unknown kid', async () => {
-    expect401(await call(`Bearer ${await token({ header: { kid: 'nobody' } })}`), /kid not found/);
+    expect401(await call(`Bearer ${await token({ header: { kid: 'nobody' } })}`), /kid not found/, /^kid 'nobody' is not among the keys of client 'https:\/\/ehr\.example\.org'$/);
   });
-  test('an unknown iss', async () => expect401(await call(`Bearer ${await token({ claims: { iss: 'https://evil.example' } })}`), /issuer is not a trusted client/));
-  test('a jku that is not on the client allowlist', async () => expect401(await call(`Bearer ${await token({ header: { jku: 'https://evil.example/jwks' } })}`), /jku/));
-  test('expired', async () => expect401(await call(`Bearer ${await token({ claims: { iat: nowSec - 1000, exp: nowSec - 600 } })}`), /expired/));
-  test('iat in the future', async () => expect401(await call(`Bearer ${await token({ claims: { iat: nowSec + 3600, exp: nowSec + 3900 } })}`), /iat/));
-  test('a wrong aud', async () => expect401(await call(`Bearer ${await token({ claims: { aud: 'http://localhost:3000/cds-services/another' } })}`), /claim aud/));
-  test('no jti', async () => expect401(await call(`Bearer ${await token({ omit: ['jti'] })}`), /claim jti/));
+  test('an unknown iss', async () => expect401(await call(`Bearer ${await token({ claims: { iss: 'https://evil.example' } })}`), /issuer is not a trusted client/, /^iss 'https:\/\/evil\.example' is not a trusted client/));
+  test('a jku that is not on the client allowlist', async () => expect401(await call(`Bearer ${await token({ header: { jku: 'https://evil.example/jwks' } })}`), /jku/, /^jku 'https:\/\/evil\.example\/jwks' is not listed for client 'https:\/\/ehr\.example\.org' \(listed: 'https:\/\/ehr\.example\.org\/jwks'\)$/));
+  test('expired', async () => expect401(await call(`Bearer ${await token({ claims: { iat: nowSec - 1000, exp: nowSec - 600 } })}`), /expired/, /^token expired: exp 2026-11-23T11:50:00Z is past \(clock skew 60 s\)/));
+  test('iat in the future', async () => expect401(await call(`Bearer ${await token({ claims: { iat: nowSec + 3600, exp: nowSec + 3900 } })}`), /iat/, /^iat 2026-11-23T13:00:00Z is in the future/));
+  test('a wrong aud', async () => expect401(await call(`Bearer ${await token({ claims: { aud: 'http://localhost:3000/cds-services/another' } })}`), /claim aud/, /^aud does not match: expected 'http:\/\/127\.0\.0\.1:\d+\/cds-services\/cryoablation-order-sign' or 'http:\/\/localhost:3000\/cds-services\/cryoablation-order-sign' \(the URL called\)$/));
+  test('no jti', async () => expect401(await call(`Bearer ${await token({ omit: ['jti'] })}`), /claim jti/, /^claim jti is missing/));
 
   test('a replayed jti', async () => {
     const t = await token();
     expect((await call(`Bearer ${t}`)).status).toBe(200);
-    expect401(await call(`Bearer ${t}`), /jti replayed/);
+    expect401(await call(`Bearer ${t}`), /jti replayed/, /^jti replayed: this token was already used/);
   });
 
   test('a tampered payload', async () => {
@@ -174,13 +194,13 @@ describe('rejected with 401', () => {
   });
 
   test('a token that lives longer than the client allows', async () =>
-    expect401(await call(`Bearer ${await token({ claims: { exp: nowSec + 86_400 * 365 } })}`), /lives longer than 300 s/));
+    expect401(await call(`Bearer ${await token({ claims: { exp: nowSec + 86_400 * 365 } })}`), /lives longer than 300 s/, /^the token lives 31536000 s \(exp - iat\); client 'https:\/\/ehr\.example\.org' allows at most 300 s$/));
   test('a crit header', async () => {
     const claims = { iss: CLIENT, aud: SERVICE_URL, iat: nowSec, exp: nowSec + 300, jti: 'crit-1', exp2: 1 };
     const jws = handSigned({ alg: 'ES384', typ: 'JWT', kid: 'k-es384', crit: ['exp2'], exp2: 1 }, claims, keys.es384);
-    expect401(await call(`Bearer ${jws}`), /crit headers are not supported/);
+    expect401(await call(`Bearer ${jws}`), /crit headers are not supported/, /^crit headers are not supported$/);
   });
-  test('a jti of 10 kB', async () => expect401(await call(`Bearer ${await token({ claims: { jti: 'x'.repeat(10_000) } })}`), /jti must be a string/));
+  test('a jti of 10 kB', async () => expect401(await call(`Bearer ${await token({ claims: { jti: 'x'.repeat(10_000) } })}`), /jti must be a string/, /^jti must be a non-empty string of at most 256 characters$/));
   test('a jti that is not a string', async () => expect401(await call(`Bearer ${await token({ claims: { jti: { a: 1 } } })}`), /jti must be a string|claim jti/));
   test('an aud with a trailing slash', async () => expect401(await call(`Bearer ${await token({ claims: { aud: `${SERVICE_URL}/` } })}`), /claim aud/));
   test("a trusted iss signing with another trusted client's key", async () => {
@@ -193,14 +213,27 @@ describe('rejected with 401', () => {
     await new Promise((done) => setTimeout(done, 20));
     expect401(res, /kid not found/);
   });
-  test('no Authorization header', async () => expect401(await call(undefined), /no Authorization header/));
-  test('Bearer with garbage', async () => expect401(await call('Bearer not-a-jwt'), /not a Bearer JWT/));
+  test('no Authorization header', async () => expect401(await call(undefined), /no Authorization header/, /^no Authorization header: send Authorization: Bearer <client JWT>$/));
+  test('Bearer with garbage', async () => expect401(await call('Bearer not-a-jwt'), /not a Bearer JWT/, /is not Bearer followed by a signed JWT/));
   test('a Basic credential', async () => expect401(await call('Basic dXNlcjpwYXNz'), /not a Bearer JWT/));
+});
+
+describe('CDS_AUTH_ERRORS=minimal', () => {
+  test('keeps error="invalid_token" without a description, and the bare challenge for a missing token', async () => {
+    const minimal = appWith([{ iss: CLIENT, jwks: { keys: keys.pubs } }], { CDS_AUTH_ERRORS: 'minimal' });
+    const refused = await request(minimal).post(SERVICE).set('Authorization', `Bearer ${await token({ header: { kid: 'nobody' } })}`).send(body);
+    expect(refused.status).toBe(401);
+    expect(refused.headers['www-authenticate']).toBe('Bearer realm="cds-services", error="invalid_token"');
+    expect(refused.body.issue[0].diagnostics).toBe('Authentication required');
+    const missing = await request(minimal).post(SERVICE).send(body);
+    expect(missing.headers['www-authenticate']).toBe('Bearer realm="cds-services"');
+  });
 });
 
 describe('per-client settings', () => {
   test('allowJtiReuse admits the same token twice (Inferno signs once per run)', async () => {
-    const lenient = appWith([{ iss: CLIENT, jwks: { keys: keys.pubs }, allowJtiReuse: true }]);
+    // Issue 9: allowJtiReuse is for development clients only.
+    const lenient = appWith([{ iss: CLIENT, jwks: { keys: keys.pubs }, allowJtiReuse: true, development: true }]);
     const t = await token();
     expect((await request(lenient).post(SERVICE).set('Authorization', `Bearer ${t}`).send(body)).status).toBe(200);
     expect((await request(lenient).post(SERVICE).set('Authorization', `Bearer ${t}`).send(body)).status).toBe(200);

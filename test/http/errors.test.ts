@@ -109,6 +109,51 @@ describe('422: valid JSON that breaks CDS Hooks, with an OperationOutcome naming
   });
 });
 
+const order = (r: any) => r['context']['draftOrders']['entry'][0]['resource'];
+const ENTRY = 'context.draftOrders.entry[0].resource';
+
+describe('422: a draft order that is not a request resource for the call\'s patient (issue 9)', () => {
+  test.each([
+    ['resourceType "Foo"', (r: any) => (order(r)['resourceType'] = 'Foo'), `${ENTRY}.resourceType`, /"Foo" is not a request resource/],
+    ['a Patient as the draft', (r: any) => (order(r)['resourceType'] = 'Patient'), `${ENTRY}.resourceType`, /"Patient" is not a request resource/],
+    ['an Appointment (not an order-sign draft)', (r: any) => (order(r)['resourceType'] = 'Appointment'), `${ENTRY}.resourceType`, /Appointment/],
+    ['a subject naming another patient', (r: any) => (order(r)['subject'] = { reference: 'Patient/someone-else' }), `${ENTRY}.subject`, /names Patient\/someone-else, not the patient in context \(Patient\/pat-renal-1\)/],
+    ['an absolute subject URL naming another patient', (r: any) => (order(r)['subject'] = { reference: 'https://ehr.example.org/fhir/Patient/other' }), `${ENTRY}.subject`, /Patient\/other/],
+    ['a subject naming a Group', (r: any) => (order(r)['subject'] = { reference: 'Group/g1' }), `${ENTRY}.subject`, /Group\/g1/],
+    ['the second order for another patient', (r: any) => r['context']['draftOrders']['entry'].push({ resource: { ...order(r), id: 'sr-2', subject: { reference: 'Patient/p2' } } }), 'context.draftOrders.entry[1].resource.subject', /Patient\/p2/],
+  ])('%s', async (_name, mutate, path, diagnostics) => {
+    const body = valid();
+    mutate(body);
+    const res = await request(testApp().app).post(SERVICE).send(body);
+    expect(res.status).toBe(422);
+    expectOutcome(res.body, 'invalid', diagnostics);
+    expect(res.body.issue[0].expression).toEqual([path]);
+    expect(res.body.issue[0].diagnostics.length).toBeLessThan(500);
+  });
+
+  test.each([
+    ['an absolute URL ending in the context patient', { reference: 'https://ehr.example.org/fhir/Patient/pat-renal-1' }],
+    ['a versioned reference to the context patient', { reference: 'Patient/pat-renal-1/_history/3' }],
+    ['no subject (taken as the context patient)', undefined],
+    ['a subject by display only', { display: 'Testpatient' }],
+  ])('accepted: %s', async (_name, subject) => {
+    const body = valid();
+    if (subject === undefined) delete order(body)['subject'];
+    else order(body)['subject'] = subject;
+    const res = await request(testApp().app).post(SERVICE).send(body);
+    expect(res.status).toBe(200);
+    expect(res.body.systemActions).toHaveLength(1);
+  });
+
+  test('a NutritionOrder names its patient in `patient`', async () => {
+    const body = valid();
+    body['context']['draftOrders']['entry'][0]['resource'] = { resourceType: 'NutritionOrder', id: 'no-1', status: 'draft', intent: 'order', patient: { reference: 'Patient/other' }, dateTime: '2026-11-23' };
+    const res = await request(testApp().app).post(SERVICE).send(body);
+    expect(res.status).toBe(422);
+    expect(res.body.issue[0].expression).toEqual([`${ENTRY}.patient`]);
+  });
+});
+
 const tolerated: { name: string; mutate: Mutation }[] = [
   { name: 'a draftOrders Bundle without type', mutate: (r) => delete r['context']['draftOrders']['type'] },
   { name: 'intent "plan"', mutate: (r) => (r['context']['draftOrders']['entry'][0]['resource']['intent'] = 'plan') },

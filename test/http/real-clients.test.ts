@@ -6,7 +6,7 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
-import { exportJWK, generateKeyPair, importJWK, SignJWT, type JWK } from 'jose';
+import { importJWK, SignJWT, type JWK } from 'jose';
 import request from 'supertest';
 import { afterAll, beforeAll, beforeEach, describe, expect, test } from 'vitest';
 import { authenticator } from '../../src/auth/client-auth.js';
@@ -19,6 +19,7 @@ import { shippedRegistry, testApp } from '../support/app.js';
 import { conformanceProblems } from '../support/crd-conformance.js';
 import { startFhirTestServer, type FhirTestServer } from '../support/fhir-server.js';
 import { patientResources, request as fixtureRequest } from '../support/fixtures.js';
+import { testKeyPair } from '../support/keys.js';
 
 /**
  * Request shapes and tokens of real CDS clients (shared/research/real-clients.md), kept under
@@ -102,8 +103,8 @@ function documentationFields(reason: string) {
     ['info-needed', 'OTH'],
     ['billingCode', CPT_50593],
     ['reason', { text: reason }],
-    // The canonical's base moves to the policy's own (stable) URL with issue 9 item 1; id and version stay.
-    ['questionnaire', expect.stringMatching(/\/Questionnaire\/cryoablation-medical-necessity\|1\.0\.0$/)],
+    // The policy's own stable canonical (issue 9 item 1), whatever the base URL.
+    ['questionnaire', 'https://fhir.aspirushealthplan.example/Questionnaire/cryoablation-medical-necessity|1.0.0'],
     ['date', '2026-11-23'],
     assertionId,
   ];
@@ -232,9 +233,7 @@ describe('@medplum/core buildCdsRequest', () => {
     expect(res.status).toBe(412);
   });
 
-  // needs src: issue 9 item 5 — src/server/app.ts corsOptions: reflect the requested headers
-  // (Access-Control-Request-Headers) instead of the fixed Authorization, Content-Type, Accept.
-  test.fails('in a browser its preflight asks for X-Medplum, which is allowed', async () => {
+  test('in a browser its preflight asks for X-Medplum, which is allowed', async () => {
     const res = await request(testApp().app)
       .options(SERVICE)
       .set('Origin', 'http://localhost:3001')
@@ -336,9 +335,7 @@ describe('CDS Hooks Sandbox tokens', () => {
     expect(res.status).toBe(200);
   });
 
-  // needs src: issue 9 item 2 — in development without CDS_PUBLIC_BASE_URL, the expected `aud` is the URL the client
-  // called (scheme, Host, path), so a Sandbox opened on 127.0.0.1 is accepted (today only http://localhost:$PORT is).
-  test.fails('a Sandbox that calls 127.0.0.1 signs aud with 127.0.0.1, which is accepted in development', async () => {
+  test('a Sandbox that calls 127.0.0.1 signs aud with 127.0.0.1, which is accepted in development', async () => {
     const res = await request(authedApp())
       .post(SERVICE)
       .set('Host', '127.0.0.1:3000')
@@ -383,9 +380,7 @@ describe('Inferno CRD test kit tokens', () => {
     expect((await request(authedApp()).post(SERVICE).set('Authorization', `Bearer ${t}`).send(body('inferno-order-sign', false))).status).toBe(401);
   });
 
-  // needs src: issue 9 item 4 — the 401 names the failed check in WWW-Authenticate (RFC 6750 error_description)
-  // and in the OperationOutcome, without echoing the token.
-  test.fails('that refusal says the jku is not listed for the client, and does not echo the token', async () => {
+  test('that refusal says the jku is not listed for the client, and does not echo the token', async () => {
     const t = await infernoToken(`${BASE}${SERVICE}`, 'ES384', 'http://localhost/custom/crd_server', 'http://localhost/custom/other/jwks.json');
     const res = await request(authedApp()).post(SERVICE).set('Authorization', `Bearer ${t}`).send(body('inferno-order-sign', false));
     expect(res.status).toBe(401);
@@ -395,9 +390,7 @@ describe('Inferno CRD test kit tokens', () => {
     expect(JSON.stringify(res.body) + String(res.headers['www-authenticate'])).not.toContain(t);
   });
 
-  // needs src: src/auth/trusted-clients.ts clientSchema — refuse `allowJtiReuse: true` unless `development: true`
-  // (issue 9 item 7: "the existing per-client jti-reuse switch, allowed for development clients only").
-  test.fails('allowJtiReuse on a client that is not a development client stops start-up', () => {
+  test('allowJtiReuse on a client that is not a development client stops start-up', () => {
     const dir = mkdtempSync(join(tmpdir(), 'clients-'));
     const file = join(dir, 'clients.json');
     writeFileSync(file, JSON.stringify({ clients: [{ iss: 'https://ehr.example.org', jwksFile: join(process.cwd(), 'config/inferno-crd-test-kit.jwks.json'), allowJtiReuse: true }] }));
@@ -417,9 +410,7 @@ describe('Da Vinci CRD request generator tokens', () => {
   let keysUrl: string;
 
   beforeAll(async () => {
-    const { publicKey, privateKey } = await generateKeyPair('RS256', { extractable: true });
-    const kid = randomUUID();
-    rsa = { pub: { ...(await exportJWK(publicKey)), kid }, priv: { ...(await exportJWK(privateKey)), kid } };
+    rsa = testKeyPair('RS256', randomUUID()); // generated once per run (test/support/keys.ts)
     keyServer = createServer((_req, res) => {
       res.setHeader('Content-Type', 'application/json');
       res.end(JSON.stringify(served));
@@ -465,12 +456,7 @@ describe('Da Vinci CRD request generator tokens', () => {
     expect((await request(app).post(SERVICE).set('Authorization', `Bearer ${await generatorToken(86_400 * 2)}`).send(body('crd-request-generator-service-request'))).status).toBe(401);
   });
 
-  // needs src: src/auth/trusted-clients.ts — read the request generator's key list. Its GET /public_keys answers
-  // `[{"pem": <public JWK>, "id": <kid>, "timestamp": n}]`, not a JWKS; a client option (e.g. `"jwksFormat":
-  // "crd-request-generator"`) should map it to `{keys: list.map((x) => ({...x.pem, kid: x.id}))}` before
-  // createLocalJWKSet (remote fetch with the same cache/cooldown as jwksUrl). Then add the option to the
-  // development entry for http://localhost:8080/test-ehr/r4.
-  test.fails('its own key list format (GET /public_keys) is read', async () => {
+  test('its own key list format (GET /public_keys) is read', async () => {
     served = [{ pem: rsa.pub, id: rsa.pub.kid, timestamp: NOW.getTime() }];
     const res = await request(generatorApp()).post(SERVICE).set('Authorization', `Bearer ${await generatorToken(86_400)}`).send(body('crd-request-generator-service-request'));
     expect(res.status).toBe(200);

@@ -37,7 +37,7 @@ export function evaluate(
   const resources = data.outcomes.flatMap((o) => o.resources);
   const incompleteData = data.incomplete.map((o) => o.query.key);
   const patientId = request.context.patientId;
-  const questionnaire = questionnaireUrl(service.policy, { baseUrl: settings.publicBaseUrl });
+  const questionnaire = questionnaireUrl(service.policy);
   const responses = resources.filter((r) => r.resourceType === 'QuestionnaireResponse');
   const shared: SharedDefinitions = new Map();
   const sectionOf = sectionOfNode(service.policy);

@@ -34,22 +34,41 @@ function tokenContext({ request }: ValidCall): TokenContext {
   return { userId: ctx.userId, patientId: ctx.patientId, encounterId: ctx.encounterId };
 }
 
+type Refusal = 'plain-http' | 'allowlist';
+const REFUSAL_LABEL: Record<Refusal, string> = { 'plain-http': 'plain http in production', allowlist: 'not on the FHIR server allowlist' };
+
 /** The FHIR server the service may call for this request, or why it may not. */
-function serverAccess({ request }: ValidCall, deps: GatherDeps): { access?: FhirAccess; refused?: string } {
+function serverAccess({ request }: ValidCall, deps: GatherDeps): { access?: FhirAccess; refused?: Refusal } {
   if (!request.fhirServer) return {};
-  if (deps.settings.production && new URL(request.fhirServer).protocol !== 'https:') return { refused: 'plain http in production' };
-  if (deps.fhirServerAllowed && !deps.fhirServerAllowed(request.fhirServer)) return { refused: 'not on the FHIR server allowlist' };
+  if (deps.settings.production && new URL(request.fhirServer).protocol !== 'https:') return { refused: 'plain-http' };
+  if (deps.fhirServerAllowed && !deps.fhirServerAllowed(request.fhirServer)) return { refused: 'allowlist' };
   return { access: fhirAccess(request.fhirServer, request.fhirAuthorization?.access_token) };
 }
 
-function preconditionFailed(missing: readonly DataQuery[]): Failure {
-  const list = missing.map((q) => `${q.key} (${q.template})`).join(', ');
-  return failure(
-    412,
-    'incomplete',
-    `Data needed for the orders in scope was neither prefetched nor fetchable from a fhirServer: ${list}`,
-    missing.map((q) => `prefetch.${q.key}`),
-  );
+/** The prefetch keys, short: at most eight named, then how many more. */
+function keyList(missing: readonly DataQuery[]): string {
+  const keys = missing.map((q) => q.key.slice(0, 40));
+  return keys.length > 8 ? `${keys.slice(0, 8).join(', ')} and ${keys.length - 8} more` : keys.join(', ');
+}
+
+/**
+ * The 412: which data is missing and what the client can do about it, in a few sentences (no query templates):
+ * allow the refused fhirServer, or prefetch the keys, or send a fhirServer.
+ */
+export function preconditionMessage(missing: readonly DataQuery[], fhirServer: string | undefined, refused: Refusal | undefined): string {
+  const keys = keyList(missing);
+  const server = fhirServer ? `fhirServer ${fhirServer.length > 100 ? `${fhirServer.slice(0, 97)}...` : fhirServer}` : '';
+  if (refused === 'allowlist') {
+    return `${server} is not on this service's FHIR server allowlist, so data not prefetched cannot be fetched: ${keys}. Allow it with CDS_FHIR_ALLOWLIST or the client's fhirServers in the trusted clients file, or prefetch these keys.`;
+  }
+  if (refused === 'plain-http') {
+    return `${server} is plain http, which the service never calls in production, so data not prefetched cannot be fetched: ${keys}. Use an https fhirServer or prefetch these keys.`;
+  }
+  return `Data needed for the orders in scope was not prefetched and no fhirServer was sent: ${keys}. Prefetch these keys (discovery lists them all with CDS_PREFETCH=full) or send fhirServer.`;
+}
+
+function preconditionFailed(missing: readonly DataQuery[], { request }: ValidCall, refused: Refusal | undefined): Failure {
+  return failure(412, 'incomplete', preconditionMessage(missing, request.fhirServer ?? undefined, refused), missing.map((q) => `prefetch.${q.key}`));
 }
 
 /** Log labels of the incomplete queries: `labResults:timeout`, `procedures:page-limit`. */
@@ -61,10 +80,10 @@ export async function gatherData(service: HookService, call: ValidCall, deps: Ga
   const ctx = tokenContext(call);
   const planned: PlannedQuery[] = service.queries.map((query) => ({ query, url: expandTemplate(query.template, ctx) }));
   const { access, refused } = serverAccess(call, deps);
-  const why = refused ? { fhirServerRefused: refused } : {};
+  const why = refused ? { fhirServerRefused: REFUSAL_LABEL[refused] } : {};
   if (!access) {
     const missing = missingWithoutServer(planned, call.prefetch);
-    if (missing.length > 0) return { ok: false, failure: preconditionFailed(missing), ...why };
+    if (missing.length > 0) return { ok: false, failure: preconditionFailed(missing, call, refused), ...why };
   }
   const { settings } = deps;
   const gathered = await gather({

@@ -1,4 +1,5 @@
 import { isObject } from '../../fhir/bundle.js';
+import { draftOrderProblem } from '../../fhir/order.js';
 import type { Failure } from '../../fhir/outcome.js';
 import { classifyPrefetch } from '../gather.js';
 import type { HookService } from '../registry.js';
@@ -30,6 +31,16 @@ function checkBounds(req: HookRequest, { limits }: PipelineSettings): Failure | 
   return undefined;
 }
 
+/** Each draft order is a request resource for the call's patient (422 naming the entry otherwise). */
+function checkDraftOrders(req: HookRequest): Failure | undefined {
+  const entries = req.context.draftOrders.entry ?? [];
+  for (const [i, entry] of entries.entries()) {
+    const problem = draftOrderProblem(entry.resource, req.context.patientId, `context.draftOrders.entry[${i}].resource`);
+    if (problem) return unprocessable(problem.path, problem.message);
+  }
+  return undefined;
+}
+
 function checkPrefetch(service: HookService, prefetch: Readonly<Record<string, unknown>>): Failure | undefined {
   for (const query of service.queries) {
     const slot = classifyPrefetch(query, prefetch);
@@ -46,6 +57,6 @@ export function validate(service: HookService, body: unknown, settings: Pipeline
     return { ok: false, failure: unprocessable('hook', `this service answers ${service.definition.hook}`) };
   }
   const prefetch = request.prefetch ?? {};
-  const failure = checkBounds(request, settings) ?? checkPrefetch(service, prefetch);
+  const failure = checkBounds(request, settings) ?? checkDraftOrders(request) ?? checkPrefetch(service, prefetch);
   return failure ? { ok: false, failure } : { ok: true, value: { request, prefetch } };
 }
