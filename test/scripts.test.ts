@@ -6,7 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { createLocalJWKSet, decodeProtectedHeader, jwtVerify, type JSONWebKeySet } from 'jose';
 import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { testApp } from './support/app.js';
+import { isolatedStore, testApp } from './support/app.js';
 import { DEV_ISS, DEV_JWK } from './support/jwt.js';
 import { fixture } from './support/fixtures.js';
 
@@ -28,7 +28,7 @@ function script(name: string, args: readonly string[] = [], env: Record<string, 
     execFile(
       process.execPath,
       ['--import', 'tsx', `scripts/${name}.ts`, ...args],
-      { cwd: ROOT, env: { ...process.env, LOG_LEVEL: 'silent', ...env }, timeout: SPAWN_TIMEOUT_MS, encoding: 'utf8' },
+      { cwd: ROOT, env: { ...process.env, ...isolatedStore(), LOG_LEVEL: 'silent', ...env }, timeout: SPAWN_TIMEOUT_MS, encoding: 'utf8' },
       (error, stdout, stderr) => resolve({ code: error ? ((error as { code?: number }).code ?? null) : 0, stdout, stderr }),
     );
   });

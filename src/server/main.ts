@@ -2,10 +2,14 @@ import type { AddressInfo } from 'node:net';
 import { authenticator, type Authenticator } from '../auth/client-auth.js';
 import { trustedClients } from '../auth/trusted-clients.js';
 import { loadRegistry } from '../cds-hooks/registry.js';
+import { adminConsumers } from './admin.js';
 import { createApp } from './app.js';
 import { loadConfig } from './config.js';
 import { createLogger } from './logger.js';
+import { createMetrics } from './metrics.js';
+import { storeJtiCheck } from './persistence.js';
 import { gracefulShutdown } from './shutdown.js';
+import { StoreHolder } from './store-holder.js';
 
 function fail(lines: readonly string[]): never {
   process.stderr.write(`Cannot start:\n${lines.map((l) => `  ${l}`).join('\n')}\n`);
@@ -40,11 +44,20 @@ function clientAuthenticator(): Authenticator | undefined {
       `development trust: clients whose private keys are public are trusted${exposed ? ' AND the service listens beyond loopback' : ''}; set NODE_ENV=production and CDS_TRUSTED_CLIENTS for real deployments`,
     );
   }
-  return authenticator({ clients: clients.clients, clockSkewSec: config.clockSkewSec });
+  return authenticator({ clients: clients.clients, clockSkewSec: config.clockSkewSec, claimJti: storeJtiCheck(store, logger) });
 }
 
+const consumers = adminConsumers(config);
+if (!consumers.ok) fail(consumers.errors);
+// Opened in the background and retried while the database is down: discovery answers meanwhile.
+const store = new StoreHolder(config.store, logger, {
+  auditQueueCapacity: config.operations.auditQueueCapacity,
+  retryMs: config.operations.storeRetryMs,
+  purgeIntervalMs: config.operations.purgeIntervalMs,
+}).start();
+const metrics = createMetrics(() => store, { defaultMetrics: true });
 const auth = clientAuthenticator();
-const app = createApp({ config, registry, logger, ...(auth ? { authenticator: auth } : {}) });
+const app = createApp({ config, registry, logger, store, metrics, adminConsumers: consumers.consumers, ...(auth ? { authenticator: auth } : {}) });
 const server = app.listen(config.port, config.host, () => {
   const { port } = server.address() as AddressInfo;
   logger.info(
@@ -59,6 +72,8 @@ server.headersTimeout = Math.min(config.limits.requestTimeoutMs, 10_000);
 const shutdown = gracefulShutdown(server, logger, config.shutdownGraceMs);
 for (const signal of ['SIGTERM', 'SIGINT'] as const) {
   process.on(signal, () => {
-    void shutdown().then(() => process.exit(0));
+    void shutdown()
+      .then(() => store.close())
+      .then(() => process.exit(0));
   });
 }

@@ -254,7 +254,7 @@ describe('the policy page', () => {
     expect(anchors.size).toBeGreaterThan(20);
     const missing = [...anchors].filter((u) => !u.startsWith(`${BASE}/policies/cryoablation#`) || !page.includes(`id="${u.split('#')[1]}"`));
     expect(missing).toEqual([]);
-  });
+  }, 30_000); // every fixture through one app, each call committed to the store
 
   test('CDS_POLICY_URL points card links at the plan\'s published policy instead', async () => {
     const { cards } = await answer(scenario('V-renal/tumor-3cm-covered'), { CDS_POLICY_URL: 'https://plan.example.org/policies/cryo' });

@@ -32,7 +32,7 @@ describe('Inferno CRD checks on every fixture response', () => {
       if (hasCoverage && JSON.stringify([...decided].sort()) !== JSON.stringify([...updated].sort())) missing.push(`${s.file}/${s.name}`);
     }
     expect(missing).toEqual([]);
-  });
+  }, 30_000); // every fixture through one app, each call committed to the store
 });
 
 describe('the checker catches what the kit rejects', () => {
