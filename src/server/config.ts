@@ -110,8 +110,13 @@ const envSchema = z.object({
   CDS_AUDIT_QUEUE_SIZE: intFrom(1, 1_000_000).default(1000),
   CDS_STORE_RETRY_MS: intFrom(100, 600_000).default(2000),
   CDS_PURGE_INTERVAL_MIN: intFrom(0, 10_080).default(360),
-  CDS_ADMIN_CONSUMERS: z.string().min(1).optional(),
-  CDS_ADMIN_TOKEN: z.string().min(32, 'must be at least 32 characters').optional(),
+  // Empty means unset (compose passes `${CDS_ADMIN_TOKEN:-}`).
+  CDS_ADMIN_CONSUMERS: z.string().optional().transform((v) => (v === '' ? undefined : v)),
+  CDS_ADMIN_TOKEN: z
+    .string()
+    .optional()
+    .transform((v) => (v === '' ? undefined : v))
+    .pipe(z.string().min(32, 'must be at least 32 characters').optional()),
 });
 
 export type ConfigResult = { ok: true; config: Config } | { ok: false; errors: string[] };
