@@ -155,6 +155,11 @@ function cardLinks(cards: readonly Card[], assertionByOrder: ReadonlyMap<string,
   });
 }
 
+/** The assertion ids the incoming orders already carry. */
+function knownIds(byRef: ReadonlyMap<string, DecidedOrder>): Set<string | undefined> {
+  return new Set([...byRef.values()].flatMap((o) => coverageInformations(o.order).map(assertionIdOf)));
+}
+
 /** Is the order's own coverage-information for this coverage an assertion of this service with the same decision? */
 async function unchanged(port: PersistPort, service: HookService, p: Planned): Promise<StageResult<string | undefined>> {
   const prior = coverageInformations(p.decided.order).find((e) => coverageOf(e) === p.coverageRef);
@@ -187,7 +192,8 @@ export async function persist(
   for (const action of response.systemActions) {
     const p = plan(action, byRef);
     if (p === undefined) {
-      systemActions.push(action);
+      // Not an assertion this stage can record: sent only if it carries no coverage-information of its own.
+      if (coverageInformations(action.resource).every((e) => isObject(e) && knownIds(byRef).has(assertionIdOf(e)))) systemActions.push(action);
       continue;
     }
     const prior = await unchanged(port, service, p);
