@@ -6,7 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, beforeEach, expect, test } from 'vitest';
 import { createLogger } from '../src/server/logger.js';
 import { gracefulShutdown } from '../src/server/shutdown.js';
-import { testApp } from './support/app.js';
+import { isolatedStore, testApp } from './support/app.js';
 import { startFhirTestServer, type FhirTestServer } from './support/fhir-server.js';
 import { patientResources, request as fixtureRequest } from './support/fixtures.js';
 
@@ -51,7 +51,7 @@ test('shutdown lets in-flight requests finish, then stops accepting and closes',
 test('the service process answers its in-flight request after SIGTERM and exits 0', async () => {
   const main = fileURLToPath(new URL('../src/server/main.ts', import.meta.url));
   const child = spawn(process.execPath, ['--import', 'tsx', main], {
-    env: { ...process.env, PORT: '0', LOG_LEVEL: 'info', CDS_AUTH: 'off' },
+    env: { ...process.env, ...isolatedStore(), PORT: '0', LOG_LEVEL: 'info', CDS_AUTH: 'off' },
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   const lines = createInterface({ input: child.stdout });

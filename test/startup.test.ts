@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, test } from 'vitest';
 import { clientJwt } from './support/jwt.js';
+import { isolatedStore } from './support/app.js';
 
 /** What stops the service at start-up, with a message naming the cause. */
 
@@ -15,7 +16,7 @@ const MAIN = fileURLToPath(new URL('../src/server/main.ts', import.meta.url));
 const HOOKS = fileURLToPath(new URL('../hooks', import.meta.url));
 
 function start(env: Record<string, string>) {
-  return spawnSync(process.execPath, ['--import', 'tsx', MAIN], { env: { ...process.env, PORT: '0', ...env }, encoding: 'utf8', timeout: 20_000 });
+  return spawnSync(process.execPath, ['--import', 'tsx', MAIN], { env: { ...process.env, ...isolatedStore(), PORT: '0', ...env }, encoding: 'utf8', timeout: 20_000 });
 }
 
 describe('start-up refuses', () => {

@@ -5,6 +5,9 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { once } from 'node:events';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { authenticator } from '../../src/auth/client-auth.js';
 import { trustedClients } from '../../src/auth/trusted-clients.js';
@@ -12,6 +15,9 @@ import { loadRegistry } from '../../src/cds-hooks/registry.js';
 import { createApp } from '../../src/server/app.js';
 import { loadConfig } from '../../src/server/config.js';
 import { createLogger } from '../../src/server/logger.js';
+import { createMetrics } from '../../src/server/metrics.js';
+import { storeJtiCheck } from '../../src/server/persistence.js';
+import { StoreHolder } from '../../src/server/store-holder.js';
 
 export interface RunningService {
   /** Base URL, e.g. http://127.0.0.1:43121 (discovery at `${url}/cds-services`). */
@@ -44,15 +50,22 @@ export async function startInProcess(env: Record<string, string> = {}): Promise<
   const server = await listenOnLoopback(handler);
   const port = (server.address() as AddressInfo).port;
   const url = `http://127.0.0.1:${port}`;
-  const close = (): Promise<void> =>
-    new Promise((done) => {
+  // The assertions this run hands out are kept in a throw-away SQLite file unless the environment names a store.
+  const dataDir = mkdtempSync(join(tmpdir(), 'crd-replay-'));
+  let store: StoreHolder | undefined;
+  const close = async (): Promise<void> => {
+    await new Promise<void>((done) => {
       server.close(() => done());
       server.closeAllConnections();
     });
+    await store?.close();
+    rmSync(dataDir, { recursive: true, force: true });
+  };
   try {
     const result = loadConfig({
       CDS_PREFETCH: 'full',
       LOG_LEVEL: 'silent',
+      CDS_DATA_DIR: dataDir,
       ...process.env,
       ...env,
       PORT: String(port),
@@ -64,13 +77,20 @@ export async function startInProcess(env: Record<string, string> = {}): Promise<
     const registry = loadRegistry(config.hooksDir);
     if (!registry.ok) throw new ServiceStartError(registry.errors.join('; '));
     const logger = createLogger(config.logLevel, process.stderr);
+    store = new StoreHolder(config.store, logger, {
+      auditQueueCapacity: config.operations.auditQueueCapacity,
+      retryMs: config.operations.storeRetryMs,
+      purgeIntervalMs: config.operations.purgeIntervalMs,
+    }).start();
+    const openStore = store;
+    const metrics = createMetrics(() => openStore);
     let auth: ReturnType<typeof authenticator> | undefined;
     if (config.auth) {
       const clients = trustedClients(config.trustedClientsFile);
       if (!clients.ok) throw new ServiceStartError(clients.errors.join('; '));
-      auth = authenticator({ clients: clients.clients, clockSkewSec: config.clockSkewSec });
+      auth = authenticator({ clients: clients.clients, clockSkewSec: config.clockSkewSec, claimJti: storeJtiCheck(openStore, logger) });
     }
-    handler.current = createApp({ config, registry: registry.registry, logger, ...(auth ? { authenticator: auth } : {}) });
+    handler.current = createApp({ config, registry: registry.registry, logger, store: openStore, metrics, ...(auth ? { authenticator: auth } : {}) });
   } catch (e) {
     await close();
     throw e;

@@ -15,7 +15,14 @@ export interface AuthOptions {
   readonly clients: readonly TrustedClient[];
   readonly clockSkewSec: number;
   readonly now?: () => number;
+  /**
+   * The deployment-wide replay check (server/ wires the store's, with the instance's memory as fallback while
+   * the store is down): `accepted` the first time an (iss, jti) is seen before it expires. Default: this process.
+   */
+  readonly claimJti?: JtiCheck;
 }
+
+export type JtiCheck = (claim: { iss: string; jti: string; expiresAt: Date }) => Promise<'accepted' | 'replay' | 'busy'>;
 
 export interface AuthFailure {
   readonly ok: false;
@@ -111,6 +118,11 @@ export function authenticator(opts: AuthOptions): Authenticator {
   const byIssuer = new Map(opts.clients.map((c) => [c.iss, c]));
   const replays = replayCache();
   const now = opts.now ?? Date.now;
+  const processCheck: JtiCheck = async ({ iss, jti, expiresAt }) => {
+    const seen = replays.check(`${iss}|${jti}`, expiresAt.getTime(), now());
+    return seen === 'fresh' ? 'accepted' : seen === 'replayed' ? 'replay' : 'busy';
+  };
+  const claimJti = opts.claimJti ?? processCheck;
   return {
     async verify(authorization, audience) {
       const expected = [audience].flat();
@@ -165,9 +177,11 @@ export function authenticator(opts: AuthOptions): Authenticator {
         return refused('tenant is not allowed', `tenant ${claims['tenant'] === undefined ? 'missing' : quoted(claims['tenant'])} is not allowed for client ${named}`, client.iss);
       }
       if (!client.allowJtiReuse) {
-        const seen = replays.check(`${client.iss}|${claims.jti}`, claims.exp * 1000, now());
-        if (seen === 'replayed') return refused('jti replayed', 'jti replayed: this token was already used; sign a fresh jti for every call', client.iss);
-        if (seen === 'full') return { ...refused('replay cache full', 'busy; retry shortly', client.iss), busy: true };
+        // Remembered while the token is still accepted: its exp plus the clock skew allowed.
+        const expiresAt = new Date((claims.exp + opts.clockSkewSec) * 1000);
+        const seen = await claimJti({ iss: client.iss, jti: claims.jti, expiresAt });
+        if (seen === 'replay') return refused('jti replayed', 'jti replayed: this token was already used; sign a fresh jti for every call', client.iss);
+        if (seen === 'busy') return { ...refused('replay cache full', 'busy; retry shortly', client.iss), busy: true };
       }
       return { ok: true, client, claims };
     },

@@ -5,15 +5,19 @@ import type { OrderDecision } from '../rules/decision.js';
 import type { HookService } from './registry.js';
 import { evaluate } from './stages/evaluate.js';
 import { gatherData, unavailableLabels, type GatherDeps } from './stages/gather.js';
+import { persist } from './stages/persist.js';
 import { nothingInScope, respond } from './stages/respond.js';
+import type { PersistPort } from './persist.js';
 import { scope } from './stages/scope.js';
 import { validate } from './stages/validate.js';
 
-/** The order-sign pipeline: validate → scope → gather → evaluate → respond. Errors are returned, not thrown. */
+/** The order-sign pipeline: validate → scope → gather → evaluate → respond → persist. Errors are returned, not thrown. */
 
 export interface PipelineDeps extends GatherDeps {
   /** The clock; the evaluation date is its day in the plan's time zone (CDS_TIMEZONE). */
   readonly now?: () => Date;
+  /** Where the call's assertions and audit record are committed before the answer; absent in scripts and unit tests. */
+  readonly persist?: PersistPort | undefined;
 }
 
 export interface OrderSignMetrics {
@@ -27,10 +31,14 @@ export interface OrderSignMetrics {
   fhirServerRefused?: string;
   /** The decision for each order in scope. */
   decisions?: string[];
+  /** Assertions committed by this call, and kept because nothing was new. */
+  assertionsWritten?: number;
+  assertionsKept?: number;
 }
 
 export type OrderSignResult =
-  | { ok: true; response: HookResponse; decisions: OrderDecision[]; metrics: OrderSignMetrics }
+  /** `persisted`: the call's audit record was committed with its assertions (else the caller records it). */
+  | { ok: true; response: HookResponse; decisions: OrderDecision[]; metrics: OrderSignMetrics; persisted: boolean }
   | { ok: false; failure: Failure; metrics: OrderSignMetrics };
 
 /** `metrics` is filled as the call progresses, so a call abandoned midway is still logged with what is known. */
@@ -47,7 +55,7 @@ export async function orderSign(
   const scoped = scope(service, call.value);
   metrics.orders = scoped.orderCount;
   metrics.ordersInScope = scoped.inScope.length;
-  if (scoped.inScope.length === 0) return { ok: true, response: nothingInScope(), decisions: [], metrics };
+  if (scoped.inScope.length === 0) return { ok: true, response: nothingInScope(), decisions: [], metrics, persisted: false };
 
   const data = await gatherData(service, call.value, deps);
   if (data.fhirServerRefused) metrics.fhirServerRefused = data.fhirServerRefused;
@@ -60,6 +68,10 @@ export async function orderSign(
   metrics.decisions = decisions.map((d) => d.outcome);
 
   const response = respond(service, call.value, data.value, evaluated, deps.settings);
-  // persist (next issue): the assertions and audit record are written here, from `evaluated` and `response`.
-  return { ok: true, response, decisions, metrics };
+  if (!deps.persist) return { ok: true, response, decisions, metrics, persisted: false };
+  const persisted = await persist(service, call.value, evaluated, response, deps.persist);
+  if (!persisted.ok) return { ok: false, failure: persisted.failure, metrics };
+  metrics.assertionsWritten = persisted.value.written.length;
+  metrics.assertionsKept = persisted.value.kept.length;
+  return { ok: true, response: persisted.value.response, decisions, metrics, persisted: true };
 }

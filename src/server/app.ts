@@ -8,8 +8,11 @@ import { errorBoundary, noRoute } from './error-boundary.js';
 import { handlers } from './handlers.js';
 import { corsHeaders, securityHeaders } from './headers.js';
 import type { Logger } from './logger.js';
+import { adminAuthentication, type AdminConsumer } from './admin.js';
+import type { Metrics } from './metrics.js';
 import { requestLog } from './request-log.js';
 import { mountRoutes, routeTable } from './routes.js';
+import type { StoreHolder } from './store-holder.js';
 
 export interface AppDeps {
   readonly config: Config;
@@ -20,6 +23,11 @@ export interface AppDeps {
   readonly fetch?: typeof fetch;
   /** The clock (tests pin it); the evaluation date is its day in the plan's time zone. */
   readonly now?: () => Date;
+  /** The store (opened by the caller, in the background); the app never closes it. */
+  readonly store: StoreHolder;
+  readonly metrics: Metrics;
+  /** Consumers of GET /coverage-assertions/{id}; none turns the endpoint off. */
+  readonly adminConsumers?: readonly AdminConsumer[];
 }
 
 /** The HTTP service: log, headers, CORS, client authentication, the routes, then 404 and the error boundary. */
@@ -29,11 +37,14 @@ export function createApp(deps: AppDeps): express.Express {
   app.disable('x-powered-by');
   app.set('etag', false);
   app.use(requestLog(logger));
+  app.use(deps.metrics.http);
   app.use(securityHeaders);
   app.use(corsHeaders(config.corsOrigins));
   app.use('/cds-services', clientAuthentication(config, logger, deps.authenticator));
-  const h = handlers({ config, registry, fetch: deps.fetch ?? globalThis.fetch, now: deps.now });
-  mountRoutes(app, routeTable(h, rawBody(config.bodyLimit)));
+  const { store, metrics } = deps;
+  const h = handlers({ config, registry, fetch: deps.fetch ?? globalThis.fetch, now: deps.now, store, metrics, logger });
+  const consumers = deps.adminConsumers ?? [];
+  mountRoutes(app, routeTable(h, rawBody(config.bodyLimit), consumers.length > 0 ? adminAuthentication(consumers) : undefined));
   app.use(noRoute);
   app.use(errorBoundary(config.bodyLimit, logger));
   return app;

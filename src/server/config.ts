@@ -2,6 +2,7 @@ import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
 import type { PrefetchMode } from '../cds-hooks/settings.js';
 import { issueLines } from '../fhir/issues.js';
+import { storeConfigFromEnv, type StoreConfig } from '../store/index.js';
 
 export interface Config {
   readonly port: number;
@@ -45,6 +46,20 @@ export interface Config {
     readonly fhirTotalBytes: number;
     readonly fhirResponseBytes: number;
     readonly requestTimeoutMs: number;
+  };
+  /** The store: SQLite under CDS_DATA_DIR, or PostgreSQL at DATABASE_URL; retention periods. */
+  readonly store: StoreConfig;
+  readonly operations: {
+    /** Audit records held while the store is down (beyond it the oldest are dropped and counted). */
+    readonly auditQueueCapacity: number;
+    /** How often a store that could not be opened is tried again, and a store marked down is probed. */
+    readonly storeRetryMs: number;
+    /** How often purge() applies the retention periods; 0 never. */
+    readonly purgeIntervalMs: number;
+    /** GET /coverage-assertions consumers: a JSON file of names and token SHA-256 hashes. */
+    readonly adminConsumersFile?: string | undefined;
+    /** A single consumer's token (named "admin"); with CDS_ADMIN_CONSUMERS both apply. */
+    readonly adminToken?: string | undefined;
   };
 }
 
@@ -104,6 +119,16 @@ const envSchema = z.object({
   CDS_FHIR_MAX_TOTAL: z.string().regex(/^\d+(b|kb|mb)$/i, 'must look like 500kb or 5mb').default('20mb'),
   CDS_FHIR_MAX_RESPONSE: z.string().regex(/^\d+(b|kb|mb)$/i, 'must look like 500kb or 5mb').default('10mb'),
   CDS_REQUEST_TIMEOUT_MS: intFrom(1000, 600_000).default(15_000),
+  CDS_AUDIT_QUEUE_SIZE: intFrom(1, 1_000_000).default(1000),
+  CDS_STORE_RETRY_MS: intFrom(100, 600_000).default(2000),
+  CDS_PURGE_INTERVAL_MIN: intFrom(0, 10_080).default(360),
+  // Empty means unset (compose passes `${CDS_ADMIN_TOKEN:-}`).
+  CDS_ADMIN_CONSUMERS: z.string().optional().transform((v) => (v === '' ? undefined : v)),
+  CDS_ADMIN_TOKEN: z
+    .string()
+    .optional()
+    .transform((v) => (v === '' ? undefined : v))
+    .pipe(z.string().min(32, 'must be at least 32 characters').optional()),
 });
 
 export type ConfigResult = { ok: true; config: Config } | { ok: false; errors: string[] };
@@ -128,14 +153,22 @@ export function loadConfig(env: NodeJS.ProcessEnv): ConfigResult {
   const publicBaseUrl = (e.CDS_PUBLIC_BASE_URL ?? `http://localhost:${e.PORT}`).replace(/\/+$/, '');
   const allowlist = e.CDS_FHIR_ALLOWLIST?.split(',').map((u) => u.trim()).filter((u) => u.length > 0);
   const badUrl = allowlist?.find((u) => !URL.canParse(u) || !/^https?:$/.test(new URL(u).protocol));
+  let store: StoreConfig | undefined;
+  let storeError: string | undefined;
+  try {
+    store = storeConfigFromEnv(env);
+  } catch (error) {
+    storeError = (error as Error).message;
+  }
   const errors = [
     ...(badUrl ? [`CDS_FHIR_ALLOWLIST: ${badUrl} is not an http(s) base URL`] : []),
+    ...(storeError ? [storeError] : []),
     ...(production && e.CDS_AUTH === 'off' ? ['CDS_AUTH: off is for local experiments; NODE_ENV=production requires client authentication'] : []),
     ...(production && e.CDS_PUBLIC_BASE_URL === undefined
       ? ['CDS_PUBLIC_BASE_URL: required with NODE_ENV=production (the URL clients call, e.g. https://crd.example.org; JWT aud is checked against it)']
       : []),
   ];
-  if (errors.length > 0) return { ok: false, errors };
+  if (errors.length > 0 || !store) return { ok: false, errors };
   return {
     ok: true,
     config: {
@@ -166,6 +199,14 @@ export function loadConfig(env: NodeJS.ProcessEnv): ConfigResult {
         fhirTotalBytes: bytes(e.CDS_FHIR_MAX_TOTAL),
         fhirResponseBytes: bytes(e.CDS_FHIR_MAX_RESPONSE),
         requestTimeoutMs: e.CDS_REQUEST_TIMEOUT_MS,
+      },
+      store,
+      operations: {
+        auditQueueCapacity: e.CDS_AUDIT_QUEUE_SIZE,
+        storeRetryMs: e.CDS_STORE_RETRY_MS,
+        purgeIntervalMs: e.CDS_PURGE_INTERVAL_MIN * 60_000,
+        adminConsumersFile: e.CDS_ADMIN_CONSUMERS,
+        adminToken: e.CDS_ADMIN_TOKEN,
       },
     },
   };

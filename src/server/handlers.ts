@@ -1,18 +1,25 @@
 import type { Request, RequestHandler, Response } from 'express';
 import { fhirServerAllowed } from '../auth/fhir-allowlist.js';
 import { discoveryDocument } from '../cds-hooks/discovery.js';
-import { parseFeedback } from '../cds-hooks/feedback.js';
+import { parseFeedback, type FeedbackEntry } from '../cds-hooks/feedback.js';
+import { isObject } from '../fhir/bundle.js';
 import { orderSign } from '../cds-hooks/order-sign.js';
 import type { HookService, Registry } from '../cds-hooks/registry.js';
 import { policyPage } from '../crd/policy-page.js';
 import { failure, methodNotAllowed, notFound, type Failure } from '../fhir/outcome.js';
 import { buildQuestionnaire, questionnaireMatches } from '../rules/questionnaire.js';
+import { isStoreUnavailable, type StoredAssertion, type StoredFeedback } from '../store/index.js';
+import { consumerOf } from './admin.js';
 import { clientOf, requestBaseUrl } from './authentication.js';
 import { parseJson } from './body.js';
 import type { Config } from './config.js';
+import type { Logger } from './logger.js';
+import type { Metrics } from './metrics.js';
+import { auditInput, persistPort, recordAuditLater, requestMeta, type CallAudit } from './persistence.js';
 import { pipelineSettings } from './pipeline-settings.js';
 import { logFields } from './request-log.js';
 import { sendFailure } from './send.js';
+import type { StoreHolder } from './store-holder.js';
 
 /** What each route does; routes.ts says which path and method lead here. */
 
@@ -21,6 +28,9 @@ export interface HandlerDeps {
   readonly registry: Registry;
   readonly fetch: typeof fetch;
   readonly now?: (() => Date) | undefined;
+  readonly store: StoreHolder;
+  readonly metrics: Metrics;
+  readonly logger: Logger;
 }
 
 export interface Handlers {
@@ -32,6 +42,9 @@ export interface Handlers {
   /** GET /fhir/Questionnaire?url=<canonical>[&version=]: a searchset Bundle, empty when nothing matches. */
   readonly questionnaireSearch: RequestHandler;
   readonly policyPage: RequestHandler;
+  readonly ready: RequestHandler;
+  readonly metrics: RequestHandler;
+  readonly coverageAssertion: RequestHandler;
   /** Another method on a service URL: 405 for a known service, 404 for an unknown one. */
   readonly serviceOnly: (allowed: readonly string[]) => RequestHandler;
 }
@@ -73,8 +86,27 @@ function searchset(resources: readonly fhir4.Resource[], base: string): fhir4.Bu
   };
 }
 
-export function handlers({ config, registry, fetch, now }: HandlerDeps): Handlers {
+const storeUnavailable = () => ({
+  ...failure(503, 'exception', 'The store is unavailable; retry shortly'),
+  headers: { 'Retry-After': '5' },
+});
+
+/** What the payer's claims and PA systems read of an assertion: all of it, with the feedback on its cards. */
+function assertionView(a: StoredAssertion, feedback: readonly StoredFeedback[]): Record<string, unknown> {
+  return { ...a, feedback };
+}
+
+export function handlers({ config, registry, fetch: rawFetch, now, store, metrics, logger }: HandlerDeps): Handlers {
   const settings = pipelineSettings(config);
+  const fetch = metrics.instrumentFetch(rawFetch);
+  const callAudit = (req: Request, res: Response, kind: CallAudit['kind'], body: unknown, startedAt: number): CallAudit => ({
+    kind,
+    clientIss: clientOf(res)?.iss ?? null,
+    serviceId: typeof req.params['id'] === 'string' && kind !== 'admin-lookup' ? req.params['id'].slice(0, 200) : null,
+    hookInstance: isObject(body) && typeof body['hookInstance'] === 'string' ? body['hookInstance'].slice(0, 200) : null,
+    requestMeta: requestMeta(req, body),
+    startedAt,
+  });
   const unknownService = (id: string) => notFound(`No CDS service with id "${id.slice(0, 100)}"`);
 
   /** The service named in the path and the parsed JSON body, or the failure already sent. */
@@ -94,6 +126,41 @@ export function handlers({ config, registry, fetch, now }: HandlerDeps): Handler
     return { service, json: json.value };
   }
 
+  /** Feedback entries stored, linked to their card's assertion; false when the store cannot take them now. */
+  async function writeFeedback(serviceId: string, entries: readonly FeedbackEntry[]): Promise<boolean> {
+    const open = await store.get();
+    if (open === undefined) return false;
+    try {
+      await open.store.recordFeedback(
+        entries.map((e) => ({
+          serviceId,
+          card: e.card,
+          outcome: e.outcome,
+          outcomeTimestamp: e.outcomeTimestamp,
+          overrideReason: e.overrideReason ?? null,
+          userComment: e.userComment ?? null,
+          acceptedSuggestions: [...e.acceptedSuggestions],
+        })),
+      );
+      return true;
+    } catch (error) {
+      if (isStoreUnavailable(error)) return false;
+      throw error;
+    }
+  }
+
+  async function readAssertion(id: string): Promise<Record<string, unknown> | undefined | 'unavailable'> {
+    const open = await store.get();
+    if (open === undefined) return 'unavailable';
+    try {
+      const assertion = await open.store.getAssertion(id);
+      return assertion === undefined ? undefined : assertionView(assertion, await open.store.feedbackForAssertion(id));
+    } catch (error) {
+      if (isStoreUnavailable(error)) return 'unavailable';
+      throw error;
+    }
+  }
+
   const questionnaires = registry.services.map((s) => ({ policy: s.policy, resource: buildQuestionnaire(s.policy) }));
   const questionnaireById = new Map(questionnaires.map((q) => [q.policy.questionnaire.id, q.resource]));
   const policyPages = new Map(registry.services.map((s) => [s.policy.id, policyPage(s.policy, s.definition.source.label)]));
@@ -102,31 +169,78 @@ export function handlers({ config, registry, fetch, now }: HandlerDeps): Handler
     health: (_req, res) => {
       res.json({ status: 'ok' });
     },
-    discovery: (_req, res) => {
-      res.json(discoveryDocument(registry, config.prefetchMode));
+    discovery: (req, res) => {
+      const startedAt = performance.now();
+      const document = discoveryDocument(registry, config.prefetchMode);
+      res.json(document);
+      recordAuditLater(store, logger, auditInput(callAudit(req, res, 'discovery', undefined, startedAt), 200, { services: document.services.length }));
     },
     hookCall: async (req, res) => {
+      const startedAt = performance.now();
       const call = serviceCall(req, res);
       if (!call) return;
+      const audit = callAudit(req, res, 'hook-call', call.json, startedAt);
       const clientServers = clientOf(res)?.fhirServers ?? [];
       const pipeline = {
         settings,
         fetch,
         signal: clientGone(res),
         fhirServerAllowed: (url: string) => fhirServerAllowed(url, config.fhirAllowlist, clientServers, config.production),
+        persist: persistPort(store, audit),
         ...(now ? { now } : {}),
       };
       const result = await orderSign(call.service, call.json, pipeline, logFields(res));
-      if (!result.ok) return sendFailure(res, result.failure);
+      const status = result.ok ? 200 : result.failure.status;
+      metrics.orderSign(call.service.definition.id, status, result.metrics.decisions ?? [], (performance.now() - startedAt) / 1000);
+      if (!result.ok) {
+        sendFailure(res, result.failure);
+        return recordAuditLater(store, logger, auditInput(audit, status, result.failure.outcome));
+      }
       res.json(result.response);
+      if (!result.persisted) recordAuditLater(store, logger, auditInput(audit, 200, result.response));
     },
-    feedback: (req, res) => {
+    feedback: async (req, res) => {
+      const startedAt = performance.now();
       const call = serviceCall(req, res);
       if (!call) return;
+      const audit = callAudit(req, res, 'feedback', undefined, startedAt);
       const feedback = parseFeedback(call.json);
-      if (!feedback.ok) return sendFailure(res, feedback.failure);
-      logFields(res).feedback = feedback.value;
-      res.status(200).end();
+      if (!feedback.ok) {
+        sendFailure(res, feedback.failure);
+        return recordAuditLater(store, logger, auditInput(audit, feedback.failure.status, feedback.failure.outcome));
+      }
+      logFields(res).feedback = feedback.value.summaries;
+      const written = await writeFeedback(call.service.definition.id, feedback.value.entries);
+      const status = written ? 200 : 503;
+      if (written) res.status(200).end();
+      else sendFailure(res, storeUnavailable());
+      recordAuditLater(store, logger, auditInput(audit, status, { feedback: feedback.value.summaries }));
+    },
+    ready: async (_req, res) => {
+      const storeReady = await store.ready();
+      const hooksLoaded = registry.services.length > 0;
+      const ok = storeReady && hooksLoaded;
+      res.status(ok ? 200 : 503).json({ status: ok ? 'ready' : 'not-ready', store: storeReady ? 'up' : 'down', hooks: registry.services.length });
+    },
+    metrics: async (_req, res) => {
+      res.type(metrics.registry.contentType).send(await metrics.registry.metrics());
+    },
+    coverageAssertion: async (req, res) => {
+      const startedAt = performance.now();
+      const id = param(req, 'id').slice(0, 200);
+      const consumer = consumerOf(res)?.name ?? 'unknown';
+      const audit: CallAudit = { ...callAudit(req, res, 'admin-lookup', undefined, startedAt), consumer };
+      const found = await readAssertion(id);
+      if (found === 'unavailable') {
+        sendFailure(res, storeUnavailable());
+        return recordAuditLater(store, logger, auditInput(audit, 503, null));
+      }
+      if (found === undefined) {
+        sendFailure(res, notFound(`No coverage assertion "${id}"`));
+        return recordAuditLater(store, logger, auditInput(audit, 404, null));
+      }
+      res.json(found);
+      recordAuditLater(store, logger, auditInput(audit, 200, { assertion: id }));
     },
     questionnaireSearch: (req, res) => {
       const query = questionnaireQuery(req.query);

@@ -3,11 +3,15 @@ import type { AddressInfo } from 'node:net';
 import { authenticator, type Authenticator } from '../auth/client-auth.js';
 import { trustedClients } from '../auth/trusted-clients.js';
 import { loadRegistry } from '../cds-hooks/registry.js';
+import { adminConsumers } from './admin.js';
 import { createApp } from './app.js';
 import { loadConfig, withBoundPort } from './config.js';
 import { boundUrl, listenFailure } from './listen.js';
 import { createLogger } from './logger.js';
+import { createMetrics } from './metrics.js';
+import { storeJtiCheck } from './persistence.js';
 import { gracefulShutdown } from './shutdown.js';
+import { StoreHolder } from './store-holder.js';
 
 /** Start-up failure: one line per cause (a single cause on the first line), exit code 1, no stack trace. */
 function fail(lines: readonly string[]): never {
@@ -43,9 +47,18 @@ function clientAuthenticator(): Authenticator | undefined {
       `development trust: clients whose private keys are public are trusted${exposed ? ' AND the service listens beyond loopback' : ''}; set NODE_ENV=production and CDS_TRUSTED_CLIENTS for real deployments`,
     );
   }
-  return authenticator({ clients: clients.clients, clockSkewSec: config.clockSkewSec });
+  return authenticator({ clients: clients.clients, clockSkewSec: config.clockSkewSec, claimJti: storeJtiCheck(store, logger) });
 }
 
+const consumers = adminConsumers(config);
+if (!consumers.ok) fail(consumers.errors);
+// Opened in the background and retried while the database is down: discovery answers meanwhile.
+const store = new StoreHolder(config.store, logger, {
+  auditQueueCapacity: config.operations.auditQueueCapacity,
+  retryMs: config.operations.storeRetryMs,
+  purgeIntervalMs: config.operations.purgeIntervalMs,
+}).start();
+const metrics = createMetrics(() => store, { defaultMetrics: true });
 const auth = clientAuthenticator();
 // The app is built once the port is bound, so that without CDS_PUBLIC_BASE_URL its links name the real port.
 const server = createServer();
@@ -56,7 +69,7 @@ server.listen(config.port, config.host, () => {
   server.on('error', (e) => logger.error({ error: e.message }, 'server error'));
   const { port } = server.address() as AddressInfo;
   const bound = withBoundPort(config, port);
-  server.on('request', createApp({ config: bound, registry, logger, ...(auth ? { authenticator: auth } : {}) }));
+  server.on('request', createApp({ config: bound, registry, logger, store, metrics, adminConsumers: consumers.consumers, ...(auth ? { authenticator: auth } : {}) }));
   logger.info(
     { host: config.host, port, services: registry.services.map((s) => s.definition.id), prefetch: config.prefetchMode },
     `listening on ${boundUrl(config.host, port)}/cds-services`,
@@ -68,6 +81,8 @@ server.headersTimeout = Math.min(config.limits.requestTimeoutMs, 10_000);
 const shutdown = gracefulShutdown(server, logger, config.shutdownGraceMs);
 for (const signal of ['SIGTERM', 'SIGINT'] as const) {
   process.on(signal, () => {
-    void shutdown().then(() => process.exit(0));
+    void shutdown()
+      .then(() => store.close())
+      .then(() => process.exit(0));
   });
 }

@@ -13,15 +13,19 @@ export interface Route {
   readonly otherMethods?: RequestHandler;
 }
 
-export function routeTable(h: Handlers, body: RequestHandler): readonly Route[] {
+/** `admin`: the consumer authentication of /coverage-assertions; undefined when no consumer is configured (404). */
+export function routeTable(h: Handlers, body: RequestHandler, admin?: RequestHandler): readonly Route[] {
   return [
     { method: 'GET', path: '/health', handlers: [h.health] },
+    { method: 'GET', path: '/ready', handlers: [h.ready] },
+    { method: 'GET', path: '/metrics', handlers: [h.metrics] },
     { method: 'GET', path: '/cds-services', handlers: [h.discovery] },
     { method: 'POST', path: '/cds-services/:id', handlers: [body, h.hookCall], otherMethods: h.serviceOnly(['POST']) },
     { method: 'POST', path: '/cds-services/:id/feedback', handlers: [body, h.feedback], otherMethods: h.serviceOnly(['POST']) },
     { method: 'GET', path: '/fhir/Questionnaire', handlers: [h.questionnaireSearch] },
     { method: 'GET', path: '/fhir/Questionnaire/:id', handlers: [h.questionnaire] },
     { method: 'GET', path: '/policies/:id', handlers: [h.policyPage] },
+    ...(admin ? [{ method: 'GET' as const, path: '/coverage-assertions/:id', handlers: [admin, h.coverageAssertion] }] : []),
   ];
 }
 

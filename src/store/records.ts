@@ -97,6 +97,8 @@ export interface StoredFeedback {
 
 export interface RecordCallInput {
   assertions: AssertionInput[];
+  /** Cards linked to assertions written earlier (a re-sign whose decision is unchanged keeps its assertion). */
+  cardLinks?: { cardUuid: string; assertionId: string }[];
   audit: AuditInput;
   jti?: JtiClaim;
 }

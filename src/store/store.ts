@@ -193,6 +193,9 @@ export class Store {
             await trx.insertInto('card_link').values({ card_uuid: card, assertion_id: assertion.id, created_at: createdAt }).execute();
           }
         }
+        for (const link of input.cardLinks ?? []) {
+          await trx.insertInto('card_link').values({ card_uuid: link.cardUuid, assertion_id: link.assertionId, created_at: createdAt }).execute();
+        }
         await trx.insertInto('audit_record').values(auditRow(input.audit, auditId, input.audit.createdAt ?? createdAt)).execute();
       });
       return { status: 'committed', auditId };

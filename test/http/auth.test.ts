@@ -11,7 +11,7 @@ import { trustedClients } from '../../src/auth/trusted-clients.js';
 import { createApp } from '../../src/server/app.js';
 import { configFrom } from '../../src/server/config.js';
 import { createLogger } from '../../src/server/logger.js';
-import { shippedRegistry } from '../support/app.js';
+import { appServices, shippedRegistry } from '../support/app.js';
 import { request as fixtureRequest } from '../support/fixtures.js';
 import { clientJwt, DEV_ISS, SERVICE_URL } from '../support/jwt.js';
 import { testKeyPair } from '../support/keys.js';
@@ -54,6 +54,7 @@ function appWith(clients: object[], extra: Record<string, string> = {}) {
     registry: shippedRegistry(),
     logger: createLogger('info', sink),
     now: () => NOW,
+    ...appServices(config),
     authenticator: authenticator({ clients: loaded.clients, clockSkewSec: config.clockSkewSec, now: () => NOW.getTime() }),
   });
 }

@@ -355,6 +355,8 @@ describe('response hygiene', () => {
       config: t.config,
       registry: { services: t.registry.services, get: () => { throw new Error('registry exploded at secret place'); } },
       logger: createLogger('error', sink),
+      store: t.store,
+      metrics: t.metrics,
     });
     const res = await request(broken).post(SERVICE).send(valid());
     expect(res.status).toBe(500);

@@ -15,7 +15,7 @@ import { hookResponseSchema } from '../../src/crd/hook-response.js';
 import { createApp } from '../../src/server/app.js';
 import { configFrom } from '../../src/server/config.js';
 import { createLogger } from '../../src/server/logger.js';
-import { shippedRegistry, testApp } from '../support/app.js';
+import { appServices, shippedRegistry, testApp } from '../support/app.js';
 import { conformanceProblems } from '../support/crd-conformance.js';
 import { startFhirTestServer, type FhirTestServer } from '../support/fhir-server.js';
 import { patientResources, request as fixtureRequest } from '../support/fixtures.js';
@@ -434,6 +434,7 @@ describe('Da Vinci CRD request generator tokens', () => {
       registry: shippedRegistry(),
       logger: createLogger('silent', new Writable({ write: (_c, _e, cb) => cb() })),
       now: () => NOW,
+      ...appServices(config),
       authenticator: authenticator({ clients: loaded.clients, clockSkewSec: config.clockSkewSec, now: () => NOW.getTime() }),
     });
   }

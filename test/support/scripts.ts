@@ -4,6 +4,7 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { expect } from 'vitest';
+import { isolatedStore } from './app.js';
 
 /** The npm scripts as a user runs them: a failure is one line on stderr and a non-zero exit, never a stack trace. */
 
@@ -23,7 +24,7 @@ export function script(name: string, args: readonly string[] = [], env: Record<s
     execFile(
       process.execPath,
       ['--import', 'tsx', `scripts/${name}.ts`, ...args],
-      { cwd: ROOT, env: { ...process.env, LOG_LEVEL: 'silent', ...env }, timeout: timeoutMs, encoding: 'utf8' },
+      { cwd: ROOT, env: { ...process.env, ...isolatedStore(), LOG_LEVEL: 'silent', ...env }, timeout: timeoutMs, encoding: 'utf8' },
       (error, stdout, stderr) => resolve({ code: error ? ((error as { code?: number }).code ?? null) : 0, stdout, stderr }),
     );
   });
