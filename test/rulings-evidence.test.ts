@@ -65,6 +65,8 @@ describe('ruling R1: evidence moved onto a second cancer no longer covers the or
     const decisions = await runScenario(service, s.fixture);
     const d = decisions[0];
     if (!d || d.outcome !== 'covered' || !s.fixture.request['prefetch']?.['conditions']) continue;
+    // An attestation that agrees with the record decides once the record is silent (ruling R3): not a candidate.
+    if (resourcesOf(s.fixture).some((r) => r['resourceType'] === 'QuestionnaireResponse')) continue;
     const leaves = decisiveLeaves(d.sections, d.decisive);
     const byRecord = leaves.filter((l) => l.decidedBy === 'record');
     const coded = new Map(resourcesOf(s.fixture).filter(isEvidenceCoded).map((r) => [`Observation/${String(r['id'])}`, r]));
