@@ -89,9 +89,21 @@ function outcomeFromCards(cards: readonly Json[], ref: string): string {
   return 'documentation-needed';
 }
 
-/** The decision an EHR reads for one draft order: from its coverage-information, else from its cards. */
-export function decisionFor(answer: Json, ref: string): ActualDecision {
-  const assertion = assertionsFor(answer, ref)[0];
+/** The coverage-information the draft order already carries (an earlier answer the EHR applied). */
+function carriedAssertions(request: Json, ref: string): Json[] {
+  const context = isRecord(request['context']) ? request['context'] : {};
+  const bundle = isRecord(context['draftOrders']) ? context['draftOrders'] : {};
+  return asArray(bundle['entry'])
+    .flatMap((e) => (isRecord(e) && isRecord(e['resource']) && refOf(e['resource']) === ref ? asArray(e['resource']['extension']) : []))
+    .filter((e): e is Json => isRecord(e) && e['url'] === COVERAGE_INFORMATION);
+}
+
+/**
+ * The decision an EHR reads for one draft order: from the coverage-information of the answer, else from the one the
+ * order already carries (CRD sends no update when nothing is new), else from its cards.
+ */
+export function decisionFor(answer: Json, ref: string, request: Json = {}): ActualDecision {
+  const assertion = assertionsFor(answer, ref)[0] ?? carriedAssertions(request, ref)[0];
   const cards = cardsAbout(answer, ref);
   if (!assertion) return { outcome: outcomeFromCards(cards, ref), criteria: [] };
   const parts = partsOf(assertion);
@@ -136,5 +148,5 @@ export function compare(expected: Readonly<Record<string, ExpectedDecision>>, ac
 
 /** The decisions of every draft order of the request, read from the answer. */
 export function decisionsOf(request: Json, answer: Json): Map<string, ActualDecision> {
-  return new Map(draftOrderRefs(request).map((ref) => [ref, decisionFor(answer, ref)]));
+  return new Map(draftOrderRefs(request).map((ref) => [ref, decisionFor(answer, ref, request)]));
 }
