@@ -36,7 +36,7 @@ function responses(fixture: ScenarioFixture): Rec[] {
   const visit = (v: unknown): void => {
     if (Array.isArray(v)) v.forEach(visit);
     else if (v && typeof v === 'object') {
-      if ((v as Rec)['resourceType'] === 'QuestionnaireResponse') out.push(v as Rec);
+      if ((v as Rec)['resourceType'] === 'QuestionnaireResponse') out.push(v);
       else Object.values(v).forEach(visit);
     }
   };
@@ -47,12 +47,20 @@ function responses(fixture: ScenarioFixture): Rec[] {
 /** Marks the answers to `linkId` with an information origin (override and manual with an author, as dtrx-1 asks). */
 function markAnswer(fixture: ScenarioFixture, linkId: string, source: 'auto' | 'override' | 'manual'): number {
   let marked = 0;
-  const author = { url: 'author', extension: [{ url: 'practitioner', valueReference: { reference: 'Practitioner/p1' } }] };
+  const author = {
+    url: 'author',
+    extension: [{ url: 'practitioner', valueReference: { reference: 'Practitioner/p1' } }],
+  };
   const visit = (items: Rec[] | undefined): void => {
     for (const item of items ?? []) {
       for (const answer of item['answer'] ?? []) {
         if (item['linkId'] === linkId) {
-          answer['extension'] = [{ url: INFORMATION_ORIGIN, extension: [{ url: 'source', valueCode: source }, ...(source === 'auto' ? [] : [author])] }];
+          answer['extension'] = [
+            {
+              url: INFORMATION_ORIGIN,
+              extension: [{ url: 'source', valueCode: source }, ...(source === 'auto' ? [] : [author])],
+            },
+          ];
           marked++;
         }
         visit(answer['item']);
@@ -78,14 +86,21 @@ describe('the next sign reads information origin (issue 12 item 5, ruling R3)', 
     expect(result).toMatchObject({ state: 'met', decidedBy: 'attestation' });
   });
 
-  test.each(['override', 'manual'] as const)('an %s "yes" against the record is a contradiction: the order pends', async (source) => {
-    const f = scenario(LUNG);
-    radiationForProstate(f);
-    markAnswer(f, 'IV.A.1', source);
-    const { outcome, result } = await node(f, 'IV.A.1');
-    expect(outcome).toBe('documentation-needed');
-    expect(result).toMatchObject({ state: 'unknown', decidedBy: 'conflict', conflict: { record: { state: 'not-met' }, attestation: { state: 'met' } } });
-  });
+  test.each(['override', 'manual'] as const)(
+    'an %s "yes" against the record is a contradiction: the order pends',
+    async (source) => {
+      const f = scenario(LUNG);
+      radiationForProstate(f);
+      markAnswer(f, 'IV.A.1', source);
+      const { outcome, result } = await node(f, 'IV.A.1');
+      expect(outcome).toBe('documentation-needed');
+      expect(result).toMatchObject({
+        state: 'unknown',
+        decidedBy: 'conflict',
+        conflict: { record: { state: 'not-met' }, attestation: { state: 'met' } },
+      });
+    },
+  );
 
   test('an unmarked "yes" against the record is the clinician\'s too: a contradiction', async () => {
     const f = scenario(LUNG);
@@ -100,7 +115,9 @@ describe('the next sign reads information origin (issue 12 item 5, ruling R3)', 
     const { result } = await node(f, 'IV.A.1');
     expect(result).toMatchObject({ state: 'not-met', decidedBy: 'record' });
     expect(result.conflict).toBeUndefined();
-    expect(result.notes.join(' ')).toMatch(/pre-filled answer "yes" .* came from the record, which has changed since: the record decides/);
+    expect(result.notes.join(' ')).toMatch(
+      /pre-filled answer "yes" .* came from the record, which has changed since: the record decides/,
+    );
   });
 
   test('an auto answer that agrees with the record: the record decides, the kept answer shown as pre-filled', async () => {
@@ -117,6 +134,8 @@ describe('the next sign reads information origin (issue 12 item 5, ruling R3)', 
     markAnswer(f, 'IV.A.1', 'auto');
     const { result } = await node(f, 'IV.A.1');
     expect(result).toMatchObject({ state: 'not-met', decidedBy: 'record' });
-    expect(result.evidence.map((e) => e.summary).join(' ')).toMatch(/pre-filled from the record, kept and attested: "no"/);
+    expect(result.evidence.map((e) => e.summary).join(' ')).toMatch(
+      /pre-filled from the record, kept and attested: "no"/,
+    );
   });
 });

@@ -39,7 +39,8 @@ function sameValue(a: Rec, b: Rec): boolean {
   if (ka.length !== 1 || kb.length !== 1 || ka[0] !== kb[0]) return false;
   const va = a[ka[0]!];
   const vb = b[kb[0]!];
-  if (isRec(va) && isRec(vb) && ('code' in va || 'code' in vb)) return va['code'] === vb['code'] && (va['system'] ?? vb['system']) === (vb['system'] ?? va['system']);
+  if (isRec(va) && isRec(vb) && ('code' in va || 'code' in vb))
+    return va['code'] === vb['code'] && (va['system'] ?? vb['system']) === (vb['system'] ?? va['system']);
   return JSON.stringify(va) === JSON.stringify(vb);
 }
 
@@ -66,7 +67,11 @@ function humanOrigin(source: 'override' | 'manual', author: OriginAuthor): fhir4
  * the author (dtrx-1). Answers that already carry an origin keep it. The response's own links (subject,
  * qr-context, intendedUse) come back from the pre-filled response where the renderer lost them.
  */
-export function markOrigins(answered: fhir4.QuestionnaireResponse, prefilled: fhir4.QuestionnaireResponse, author: OriginAuthor): fhir4.QuestionnaireResponse {
+export function markOrigins(
+  answered: fhir4.QuestionnaireResponse,
+  prefilled: fhir4.QuestionnaireResponse,
+  author: OriginAuthor,
+): fhir4.QuestionnaireResponse {
   const before = new Map<string, Rec>();
   const index = (items: unknown) => {
     for (const item of list(items)) {
@@ -89,9 +94,17 @@ export function markOrigins(answered: fhir4.QuestionnaireResponse, prefilled: fh
               const earlier = before.get(item.linkId);
               const others = (answer.extension ?? []).filter((e) => e.url !== INFORMATION_ORIGIN);
               if (earlier && sameValue(answer as unknown as Rec, earlier)) {
-                return { ...answer, ...nested, extension: [...((earlier['extension'] as fhir4.Extension[] | undefined) ?? []), ...others] };
+                return {
+                  ...answer,
+                  ...nested,
+                  extension: [...((earlier['extension'] as fhir4.Extension[] | undefined) ?? []), ...others],
+                };
               }
-              return { ...answer, ...nested, extension: [humanOrigin(earlier ? 'override' : 'manual', author), ...others] };
+              return {
+                ...answer,
+                ...nested,
+                extension: [humanOrigin(earlier ? 'override' : 'manual', author), ...others],
+              };
             }),
           }
         : {}),
@@ -103,7 +116,7 @@ export function markOrigins(answered: fhir4.QuestionnaireResponse, prefilled: fh
   return {
     ...answered,
     ...(extension.length > 0 ? { extension } : {}),
-    ...(answered.subject ?? prefilled.subject ? { subject: answered.subject ?? prefilled.subject } : {}),
+    ...((answered.subject ?? prefilled.subject) ? { subject: answered.subject ?? prefilled.subject } : {}),
     ...(item ? { item } : {}),
   };
 }

@@ -35,9 +35,11 @@ export function answerOrigin(answer: Rec): { origin: ClassifiedAnswer['origin'];
   const author = list(parts.find((p) => p['url'] === 'author')?.['extension']).find((p) => p['url'] === 'practitioner');
   const reference = isRec(author?.['valueReference']) ? author['valueReference']['reference'] : undefined;
   const origin: ClassifiedAnswer['origin'] =
-    code === 'auto' || code === 'auto-client' || code === 'auto-server' ? 'auto'
-    : code === 'override' || code === 'manual' ? code
-    : 'unmarked';
+    code === 'auto' || code === 'auto-client' || code === 'auto-server'
+      ? 'auto'
+      : code === 'override' || code === 'manual'
+        ? code
+        : 'unmarked';
   return { origin, ...(typeof reference === 'string' ? { author: reference } : {}) };
 }
 
@@ -94,4 +96,3 @@ export function answerVerdict(answer: Pick<ClassifiedAnswer, 'origin' | 'value'>
   if (typeof said !== 'boolean') return 'decides';
   return said === (record.state === 'met') ? 'agrees' : 'contradicts';
 }
-

@@ -1,12 +1,7 @@
 import { readFileSync } from 'node:fs';
 import type { Request, RequestHandler } from 'express';
 import { createPrivateKey, createPublicKey, generateKeyPairSync, randomUUID, type JsonWebKey } from 'node:crypto';
-import {
-  tokenService,
-  type AccessResult,
-  type SigningKey,
-  type TokenService,
-} from '../auth/backend-services.js';
+import { tokenService, type AccessResult, type SigningKey, type TokenService } from '../auth/backend-services.js';
 import type { TrustedClient } from '../auth/trusted-clients.js';
 import type { Registry } from '../cds-hooks/registry.js';
 import { capabilityStatement } from '../dtr/capability-statement.js';
@@ -36,8 +31,14 @@ export const TOKEN_PATH = '/auth/token';
 /** name and version of package.json (beside src/ and dist/), for the CapabilityStatement's software. */
 function software(): { name: string; version: string } {
   try {
-    const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { name?: unknown; version?: unknown };
-    return { name: String(pkg.name ?? 'crd-service'), version: String(pkg.version ?? 'unknown') };
+    const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as {
+      name?: unknown;
+      version?: unknown;
+    };
+    return {
+      name: typeof pkg.name === 'string' ? pkg.name : 'crd-service',
+      version: typeof pkg.version === 'string' ? pkg.version : 'unknown',
+    };
   } catch {
     return { name: 'crd-service', version: 'unknown' };
   }
@@ -96,8 +97,13 @@ export function noBackendServices(endpoint: string): TokenService {
   const refused: AccessResult = { ok: false, status: 401, wwwAuthenticate: 'Bearer realm="dtr"', reason };
   return {
     scopesSupported: [],
-    token: async () => ({ ok: false, status: 401, body: { error: 'invalid_client', error_description: `${reason} (${endpoint})` } }),
-    verifyAccessToken: async () => refused,
+    token: () =>
+      Promise.resolve({
+        ok: false,
+        status: 401,
+        body: { error: 'invalid_client', error_description: `${reason} (${endpoint})` },
+      }),
+    verifyAccessToken: () => Promise.resolve(refused),
   };
 }
 
@@ -117,7 +123,9 @@ export function dtrRoutes({ config, registry, store, tokens, now }: DtrRoutesInp
     tokens,
     tokenEndpoint: endpoint,
     // Development without CDS_PUBLIC_BASE_URL: the URL the client called is an audience too, as for client JWTs.
-    ...(config.audienceFromRequest ? { tokenAudiences: (req: Request) => [...new Set([`${requestBaseUrl(req)}${TOKEN_PATH}`, endpoint])] } : {}),
+    ...(config.audienceFromRequest
+      ? { tokenAudiences: (req: Request) => [...new Set([`${requestBaseUrl(req)}${TOKEN_PATH}`, endpoint])] }
+      : {}),
     capabilityStatement: capabilityStatement({
       fhirBase: fhirBase(config),
       tokenEndpoint: endpoint,
@@ -130,7 +138,10 @@ export function dtrRoutes({ config, registry, store, tokens, now }: DtrRoutesInp
     indicationLinkId: INDICATION_LINK_ID,
     sendFailure,
     onPackage: (event, res) => {
-      Object.assign(logFields(res), { client: event.clientId.slice(0, 200), ...(event.assertionId ? { assertionId: event.assertionId } : {}) });
+      Object.assign(logFields(res), {
+        client: event.clientId.slice(0, 200),
+        ...(event.assertionId ? { assertionId: event.assertionId } : {}),
+      });
     },
     bodyLimit: config.bodyLimit,
     now,

@@ -110,7 +110,7 @@ describe('documentation needed', () => {
     expect(card.detail).toMatch(/documentation questionnaire, in your EHR's documentation tool \(DTR\), which the EHR opens from this order's coverage information/);
     expect(card.detail).toMatch(/Or attach the supporting records to the prior-authorization request/);
     // Issue 12 item 4: DTR is launched from the coverage-information's questionnaire (CRD 2.x), never a SMART link.
-    expect((card.links ?? []).filter((l) => l.type === 'smart')).toEqual([]);
+    expect((card.links ?? []).filter((l: { type?: string }) => l.type === 'smart')).toEqual([]);
     expect(cards.some((c) => /^Prior authorization/.test(c.summary))).toBe(true);
   });
 });
