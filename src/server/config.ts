@@ -90,7 +90,7 @@ function signingJwk(text: string): Record<string, unknown> | string {
   try {
     jwk = JSON.parse(text);
   } catch {
-    return 'must be a private JWK as JSON ({"kty":"EC","crv":"P-256","x":…,"y":…,"d":…,"kid":…})';
+    return 'must be a private JWK as JSON (kty EC, crv P-256, x, y, d, and a kid)';
   }
   const o = typeof jwk === 'object' && jwk !== null && !Array.isArray(jwk) ? (jwk as Record<string, unknown>) : {};
   if (o['kty'] !== 'EC' || o['crv'] !== 'P-256') return 'must be an EC P-256 JWK (kty "EC", crv "P-256"): access tokens are ES256';
