@@ -162,7 +162,7 @@ describe('npm run replay', () => {
   test('--show: the cards as an EHR shows them, and the coverage information', async () => {
     const run = await replayScript(['--show', 'knee-osteoarthritis-investigative']);
     expect(run.code).toBe(0);
-    expect(run.stdout).toMatch(/┌─ 1\. \[WARNING\] .*investigative/);
+    expect(run.stdout).toMatch(/┌─ 1\. \[WARNING\] Investigative, not covered: /);
     expect(run.stdout).toMatch(/Links:\n {2}│ {3}Cryoablation policy, exclusion/);
     expect(run.stdout).toMatch(/Suggestions \(at-most-one\):\n {2}│ {3}\[\*\] .* — delete ServiceRequest\/sr-1/);
     expect(run.stdout).toMatch(/Override reasons:\n {2}│ {3}\( \) Member is enrolled in a clinical trial/);
