@@ -50,3 +50,46 @@ describe('configuration from the environment', () => {
     if (!result.ok) expect(result.errors.join('\n')).toMatch(expected);
   });
 });
+
+describe('CDS_TOKEN_SIGNING_JWK (the key DTR access tokens are signed with, shared by every instance)', () => {
+  test('a private EC P-256 JWK is taken; two apps with it accept each other\'s tokens', async () => {
+    const { generateKeyPairSync } = await import('node:crypto');
+    const { accessTokenKey, backendServices } = await import('../src/server/dtr.js');
+    const { StoreHolder } = await import('../src/server/store-holder.js');
+    const { createLogger } = await import('../src/server/logger.js');
+    const jwk = { ...generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey.export({ format: 'jwk' }), kid: 'shared-1' };
+    const result = loadConfig({ CDS_TOKEN_SIGNING_JWK: JSON.stringify(jwk), CDS_PUBLIC_BASE_URL: 'https://crd.example.org' });
+    if (!result.ok) throw new Error(result.errors.join());
+    expect(result.config.tokenSigningJwk).toMatchObject({ kty: 'EC', crv: 'P-256', kid: 'shared-1' });
+    const a = accessTokenKey(result.config);
+    const b = accessTokenKey(result.config);
+    expect(a.kid).toBe('shared-1');
+    const { SignJWT } = await import('jose');
+    const token = await new SignJWT({ scope: 'system/Questionnaire.rs' })
+      .setProtectedHeader({ alg: 'ES256', kid: a.kid, typ: 'at+jwt' })
+      .setIssuer('https://crd.example.org/auth/token')
+      .setSubject('https://c.example')
+      .setAudience('https://crd.example.org/fhir')
+      .setIssuedAt()
+      .setExpirationTime('5m')
+      .sign(a.privateKey);
+    const logger = createLogger('silent');
+    const store = new StoreHolder(result.config.store, logger, { auditQueueCapacity: 1, retryMs: 1000, purgeIntervalMs: 0 });
+    const client = { iss: 'https://c.example', keys: () => Promise.reject(new Error('unused')) } as unknown as Parameters<typeof backendServices>[0]['clients'][number];
+    const other = backendServices({ config: result.config, clients: [client], signingKey: b, store, logger });
+    expect(await other.verifyAccessToken(`Bearer ${token}`)).toMatchObject({ ok: true, clientId: 'https://c.example' });
+  });
+
+  test.each([
+    ['not JSON', '{"kty":', /CDS_TOKEN_SIGNING_JWK: must be a private JWK as JSON/],
+    ['an RSA key', '{"kty":"RSA","n":"x","e":"AQAB","d":"y"}', /CDS_TOKEN_SIGNING_JWK: must be an EC P-256 JWK/],
+    ['a public key', '{"kty":"EC","crv":"P-256","x":"a","y":"b"}', /CDS_TOKEN_SIGNING_JWK: must be a private JWK/],
+  ])('%s is refused at start-up, never quoted', (_name, value, expected) => {
+    const result = loadConfig({ CDS_TOKEN_SIGNING_JWK: value });
+    expect(result.ok).toBe(false);
+    if (!result.ok) {
+      expect(result.errors.join('\n')).toMatch(expected);
+      expect(result.errors.join('\n')).not.toContain(value);
+    }
+  });
+});

@@ -65,15 +65,15 @@ describe('ruling R1: evidence moved onto a second cancer no longer covers the or
     const decisions = await runScenario(service, s.fixture);
     const d = decisions[0];
     if (!d || d.outcome !== 'covered' || !s.fixture.request['prefetch']?.['conditions']) continue;
-    // An attestation that agrees with the record decides once the record is silent (ruling R3): not a candidate.
-    if (resourcesOf(s.fixture).some((r) => r['resourceType'] === 'QuestionnaireResponse')) continue;
     const leaves = decisiveLeaves(d.sections, d.decisive);
-    const byRecord = leaves.filter((l) => l.decidedBy === 'record');
+    // A leaf an agreeing attestation also speaks for stays decided when the record falls silent (R3): not a candidate.
+    const attested = (l: NodeResult) => l.evidence.some((e) => e.reference?.startsWith('QuestionnaireResponse'));
+    const byRecord = leaves.filter((l) => l.decidedBy === 'record' && !attested(l));
     const coded = new Map(resourcesOf(s.fixture).filter(isEvidenceCoded).map((r) => [`Observation/${String(r['id'])}`, r]));
     const moved = new Set(byRecord.flatMap((l) => l.evidence.flatMap((e) => (e.reference && coded.has(e.reference) ? [e.reference] : []))));
     // Only orders whose every decisive criterion rests on staging or size evidence from the record.
     const rests = d.decisive.every((id) =>
-      decisiveLeaves(d.sections, [id]).some((l) => l.decidedBy === 'record' && l.evidence.some((e) => e.reference !== undefined && moved.has(e.reference))),
+      decisiveLeaves(d.sections, [id]).some((l) => l.decidedBy === 'record' && !attested(l) && l.evidence.some((e) => e.reference !== undefined && moved.has(e.reference))),
     );
     if (moved.size > 0 && rests) candidates.push({ name: s.name, fixture: s.fixture, moved });
   }

@@ -18,6 +18,7 @@ import { createLogger } from '../../src/server/logger.js';
 import { createMetrics } from '../../src/server/metrics.js';
 import { storeJtiCheck } from '../../src/server/persistence.js';
 import { StoreHolder } from '../../src/server/store-holder.js';
+import { accessTokenKey, backendServices } from '../../src/server/dtr.js';
 
 export interface RunningService {
   /** Base URL, e.g. http://127.0.0.1:43121 (discovery at `${url}/cds-services`). */
@@ -84,13 +85,13 @@ export async function startInProcess(env: Record<string, string> = {}): Promise<
     }).start();
     const openStore = store;
     const metrics = createMetrics(() => openStore);
-    let auth: ReturnType<typeof authenticator> | undefined;
-    if (config.auth) {
-      const clients = trustedClients(config.trustedClientsFile);
-      if (!clients.ok) throw new ServiceStartError(clients.errors.join('; '));
-      auth = authenticator({ clients: clients.clients, clockSkewSec: config.clockSkewSec, claimJti: storeJtiCheck(openStore, logger) });
-    }
-    handler.current = createApp({ config, registry: registry.registry, logger, store: openStore, metrics, ...(auth ? { authenticator: auth } : {}) });
+    const clients = trustedClients(config.trustedClientsFile);
+    if (config.auth && !clients.ok) throw new ServiceStartError(clients.errors.join('; '));
+    const trusted = clients.ok ? clients.clients : [];
+    const auth = config.auth ? authenticator({ clients: trusted, clockSkewSec: config.clockSkewSec, claimJti: storeJtiCheck(openStore, logger) }) : undefined;
+    // SMART Backend Services for DTR clients, the token endpoint under the loopback URL.
+    const tokens = backendServices({ config, clients: trusted, signingKey: accessTokenKey(config), store: openStore, logger });
+    handler.current = createApp({ config, registry: registry.registry, logger, store: openStore, metrics, tokens, ...(auth ? { authenticator: auth } : {}) });
   } catch (e) {
     await close();
     throw e;

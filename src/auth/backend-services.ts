@@ -70,14 +70,21 @@ export interface TokenServiceOptions {
    * Records a jti until it expires; 'replay' when already seen. Defaults to a per-process map; pass the store's
    * claimJti (ResilientStore) to refuse a replay across instances.
    */
-  readonly claimJti?: (claim: { iss: string; jti: string; expiresAt: Date }) => Promise<'accepted' | 'replay'>;
+  readonly claimJti?: (claim: { iss: string; jti: string; expiresAt: Date }) => Promise<'accepted' | 'replay' | 'busy'>;
 }
 
-export type OAuthError = 'invalid_request' | 'invalid_client' | 'invalid_grant' | 'unauthorized_client' | 'unsupported_grant_type' | 'invalid_scope';
+export type OAuthError =
+  | 'invalid_request'
+  | 'invalid_client'
+  | 'invalid_grant'
+  | 'unauthorized_client'
+  | 'unsupported_grant_type'
+  | 'invalid_scope'
+  | 'temporarily_unavailable';
 
 export type TokenResult =
   | { ok: true; status: 200; body: { access_token: string; token_type: 'bearer'; expires_in: number; scope: string }; clientId: string }
-  | { ok: false; status: 400 | 401; body: { error: OAuthError; error_description: string }; clientId?: string };
+  | { ok: false; status: 400 | 401 | 503; body: { error: OAuthError; error_description: string }; clientId?: string };
 
 /** Headers every token endpoint answer carries (RFC 6749 §5.1). */
 export const TOKEN_RESPONSE_HEADERS = { 'Cache-Control': 'no-store', Pragma: 'no-cache' } as const;
@@ -94,7 +101,7 @@ function memoryJti(now: () => number) {
   };
 }
 
-const oauthError = (status: 400 | 401, error: OAuthError, error_description: string, clientId?: string): TokenResult => ({
+const oauthError = (status: 400 | 401 | 503, error: OAuthError, error_description: string, clientId?: string): TokenResult => ({
   ok: false,
   status,
   body: { error, error_description },
@@ -107,8 +114,11 @@ function field(form: Record<string, unknown>, name: string): string | undefined 
 }
 
 export interface TokenService {
-  /** `form` is the parsed application/x-www-form-urlencoded body. */
-  token(form: Record<string, unknown>): Promise<TokenResult>;
+  /**
+   * `form` is the parsed application/x-www-form-urlencoded body; `audiences` the token endpoint URLs the
+   * assertion's `aud` may name (default: the configured `tokenEndpoint`; in development also the URL called).
+   */
+  token(form: Record<string, unknown>, audiences?: readonly string[]): Promise<TokenResult>;
   verifyAccessToken(authorization: string | undefined, requiredScopes?: readonly string[]): Promise<AccessResult>;
   readonly scopesSupported: readonly string[];
 }
@@ -140,7 +150,7 @@ export function tokenService(opts: TokenServiceOptions): TokenService {
   const claimJti = opts.claimJti ?? memoryJti(now);
   const issuer = opts.tokenEndpoint;
 
-  async function token(form: Record<string, unknown>): Promise<TokenResult> {
+  async function token(form: Record<string, unknown>, audiences: readonly string[] = [opts.tokenEndpoint]): Promise<TokenResult> {
     const grantType = field(form, 'grant_type');
     if (!grantType) return oauthError(400, 'invalid_request', 'grant_type is required: send grant_type=client_credentials');
     if (grantType !== 'client_credentials') return oauthError(400, 'unsupported_grant_type', 'only grant_type=client_credentials is supported (SMART Backend Services)');
@@ -181,7 +191,7 @@ export function tokenService(opts: TokenServiceOptions): TokenService {
       ({ payload: claims } = await jwtVerify(assertion, client.keys, {
         issuer: client.iss,
         subject: client.iss,
-        audience: opts.tokenEndpoint,
+        audience: [...audiences],
         algorithms: [...ASSERTION_ALGORITHMS],
         clockTolerance: skew,
         requiredClaims: ['iss', 'sub', 'aud', 'exp', 'jti'],
@@ -193,7 +203,7 @@ export function tokenService(opts: TokenServiceOptions): TokenService {
         : e instanceof joseErrors.JWSSignatureVerificationFailed ? 'the client_assertion signature does not verify'
         : e instanceof joseErrors.JWTExpired ? 'the client_assertion has expired'
         : e instanceof joseErrors.JWTClaimValidationFailed
-          ? e.claim === 'aud' ? `the client_assertion aud must be the token endpoint URL ${opts.tokenEndpoint}`
+          ? e.claim === 'aud' ? `the client_assertion aud must be the token endpoint URL ${audiences.join(' or ')}`
             : e.claim === 'sub' ? 'the client_assertion sub must equal iss (the client_id)'
             : `client_assertion claim ${e.claim} is invalid (${e.reason})`
         : 'the client_assertion was rejected';
@@ -206,9 +216,11 @@ export function tokenService(opts: TokenServiceOptions): TokenService {
     if (typeof claims.jti !== 'string' || claims.jti.length === 0 || claims.jti.length > 256) {
       return oauthError(401, 'invalid_client', 'the client_assertion jti must be a string of at most 256 characters', client.iss);
     }
-    if ((await claimJti({ iss: client.iss, jti: claims.jti, expiresAt: new Date(claims.exp * 1000) })) === 'replay') {
+    const claimed = await claimJti({ iss: client.iss, jti: claims.jti, expiresAt: new Date(claims.exp * 1000) });
+    if (claimed === 'replay') {
       return oauthError(400, 'invalid_grant', 'this client_assertion jti was already used: sign a new assertion for every token request', client.iss);
     }
+    if (claimed === 'busy') return oauthError(503, 'temporarily_unavailable', 'the replay check is unavailable; retry shortly', client.iss);
 
     const requested = [...new Set(scopeText.trim().split(/\s+/))];
     const unsupported = requested.filter((s) => !scopesSupported.includes(s));

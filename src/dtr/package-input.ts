@@ -38,8 +38,9 @@ export interface PackageRequest {
 
 /** An OperationOutcome-shaped failure, as the app's failure sender takes it. */
 export interface PackageFailure {
-  readonly status: 400 | 401 | 403 | 404 | 422;
+  readonly status: 400 | 401 | 403 | 404 | 422 | 503;
   readonly outcome: fhir4.OperationOutcome;
+  readonly headers?: Readonly<Record<string, string>>;
 }
 
 export type Result<T> = { ok: true; value: T } | { ok: false; failure: PackageFailure };

@@ -46,9 +46,12 @@ export interface QuestionnaireCatalog {
   valueSet?(canonical: string): fhir4.ValueSet | undefined;
 }
 
+/** The stored evaluation, undefined when none, `unavailable` when the store cannot answer now (503). */
+export type EvaluationLookup = StoredEvaluation | undefined | 'unavailable';
+
 export interface PackageDeps {
   readonly questionnaires: QuestionnaireCatalog;
-  readonly findEvaluation: (query: EvaluationQuery) => Promise<StoredEvaluation | undefined>;
+  readonly findEvaluation: (query: EvaluationQuery) => Promise<EvaluationLookup>;
   /** Questionnaires for an order no assertion covers (e.g. from the service's scope); none when absent. */
   readonly questionnairesForOrder?: (order: OrderResource) => readonly string[];
   /** linkId of the engine's indication choice item (rules/decision INDICATION_LINK_ID). */
@@ -77,11 +80,17 @@ interface Resolved {
   readonly stored?: StoredEvaluation;
 }
 
+const storeUnavailable = (): PackageFailure => ({
+  ...packageFailure(503, 'transient', 'The coverage assertions cannot be read now; retry shortly'),
+  headers: { 'Retry-After': '5' },
+});
+
 async function storedFor(request: PackageRequest, deps: PackageDeps): Promise<Result<Resolved>> {
   const coverageRefs = request.coverages.map((c) => referenceOf({ resourceType: 'Coverage', id: c.id })).filter((r): r is string => !!r);
   const orderRefs = request.orders.map((o) => referenceOf(o)).filter((r): r is string => !!r);
   if (request.context !== undefined) {
     const stored = await deps.findEvaluation({ assertionId: request.context });
+    if (stored === 'unavailable') return { ok: false, failure: storeUnavailable() };
     if (!stored) {
       return { ok: false, failure: packageFailure(404, 'not-found', `No coverage assertion "${request.context}": send the coverage-assertion-id of the coverage-information on the signed order, or omit context and send the order`, 'Parameters.parameter.where(name=\'context\')') };
     }
@@ -96,6 +105,7 @@ async function storedFor(request: PackageRequest, deps: PackageDeps): Promise<Re
   for (const orderRef of orderRefs) {
     for (const coverageRef of coverageRefs) {
       const stored = await deps.findEvaluation({ orderRef, coverageRef });
+      if (stored === 'unavailable') return { ok: false, failure: storeUnavailable() };
       if (stored) return { ok: true, value: { stored } };
     }
   }

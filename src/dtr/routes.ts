@@ -1,14 +1,15 @@
 import express, { type NextFunction, type Request, type Response, type Router } from 'express';
 import type { TokenService } from '../auth/backend-services.js';
 import { smartConfiguration, TOKEN_RESPONSE_HEADERS } from '../auth/backend-services.js';
-import { packageFailure, parseCanonical, parsePackageInput, type PackageFailure } from './package-input.js';
+import { packageFailure, parsePackageInput, type PackageFailure } from './package-input.js';
 import { questionnairePackage, type PackageDeps } from './questionnaire-package.js';
 
 /**
  * The DTR endpoints as one router: POST /fhir/Questionnaire/$questionnaire-package (bearer token required),
- * GET /fhir/Questionnaire?url= (open), GET /fhir/metadata, POST /auth/token, GET /.well-known/smart-configuration.
- * Mount it before any `/fhir/Questionnaire/:id` route (that one would take `$questionnaire-package` for an id).
- * Store errors thrown by findEvaluation go to the app's error handler (next(err)).
+ * GET /fhir/metadata, POST /auth/token, GET /.well-known/smart-configuration. Questionnaire read and search
+ * (`GET /fhir/Questionnaire/{id}`, `?url=`) are the app's own routes. Mount it before any
+ * `/fhir/Questionnaire/:id` route (that one would take `$questionnaire-package` for an id). A store that cannot
+ * answer is a 503 value from findEvaluation; anything else it throws goes to the app's error handler (next(err)).
  */
 
 export interface FailureWithHeaders {
@@ -31,10 +32,13 @@ export interface DtrRouterDeps extends PackageDeps {
   readonly capabilityStatement: fhir4.CapabilityStatement;
   /** The app's own failure sender (OperationOutcome as application/fhir+json with status and headers). */
   readonly sendFailure: (res: Response, failure: FailureWithHeaders) => void;
-  /** Every Questionnaire served, for search without url. */
-  readonly allQuestionnaires?: () => readonly fhir4.Questionnaire[];
+  /**
+   * The token endpoint URLs a client assertion's `aud` may name for this request (development: the URL called
+   * and the configured one); default `[tokenEndpoint]`. The first is the one smart-configuration advertises.
+   */
+  readonly tokenAudiences?: (req: Request) => readonly string[];
   /** For the audit and the log; carries no PHI and no token. */
-  readonly onPackage?: (event: PackageEvent) => void;
+  readonly onPackage?: (event: PackageEvent, res: Response) => void;
   /** Body limit for the package request (express syntax); default 1mb. */
   readonly bodyLimit?: string;
 }
@@ -55,22 +59,19 @@ function parseJsonBody(body: unknown): { ok: true; value: unknown } | { ok: fals
   }
 }
 
-function searchset(resources: readonly fhir4.Questionnaire[]): fhir4.Bundle {
-  return { resourceType: 'Bundle', type: 'searchset', total: resources.length, entry: resources.map((r) => ({ resource: r, search: { mode: 'match' } })) };
-}
-
 export function dtrRouter(deps: DtrRouterDeps): Router {
   const router = express.Router();
   const jsonBody = express.raw({ type: () => true, limit: deps.bodyLimit ?? '1mb' });
   const formBody = express.urlencoded({ extended: false, limit: '16kb' });
+  const audiences = (req: Request): readonly string[] => deps.tokenAudiences?.(req) ?? [deps.tokenEndpoint];
   const methods = (allowed: string) => (_req: Request, res: Response) =>
     deps.sendFailure(res, { ...packageFailure(400, 'not-supported', `Method not allowed; use ${allowed}`), status: 405, headers: { Allow: allowed } });
 
   router.get('/fhir/metadata', (_req, res) => sendFhir(res, 200, deps.capabilityStatement));
   router.all('/fhir/metadata', methods('GET'));
 
-  router.get('/.well-known/smart-configuration', (_req, res) => {
-    res.set('Cache-Control', 'public, max-age=3600').json(smartConfiguration({ tokenEndpoint: deps.tokenEndpoint, scopesSupported: deps.tokens.scopesSupported }));
+  router.get('/.well-known/smart-configuration', (req, res) => {
+    res.set('Cache-Control', 'public, max-age=3600').json(smartConfiguration({ tokenEndpoint: audiences(req)[0] ?? deps.tokenEndpoint, scopesSupported: deps.tokens.scopesSupported }));
   });
   router.all('/.well-known/smart-configuration', methods('GET'));
 
@@ -80,23 +81,10 @@ export function dtrRouter(deps: DtrRouterDeps): Router {
       res.status(400).json({ error: 'invalid_request', error_description: 'send the token request as application/x-www-form-urlencoded' });
       return;
     }
-    const result = await deps.tokens.token((req.body ?? {}) as Record<string, unknown>);
+    const result = await deps.tokens.token((req.body ?? {}) as Record<string, unknown>, audiences(req));
     res.status(result.status).json(result.body);
   });
   router.all('/auth/token', methods('POST'));
-
-  router.get('/fhir/Questionnaire', (req, res) => {
-    const url = req.query['url'];
-    if (url === undefined) {
-      if (!deps.allQuestionnaires) return deps.sendFailure(res, packageFailure(400, 'required', 'Search by url: GET /fhir/Questionnaire?url=<canonical>'));
-      return sendFhir(res, 200, searchset(deps.allQuestionnaires()));
-    }
-    if (typeof url !== 'string') return deps.sendFailure(res, packageFailure(400, 'invalid', 'Give url once'));
-    const wanted = parseCanonical(url);
-    const version = typeof req.query['version'] === 'string' ? req.query['version'] : wanted.version;
-    const q = deps.questionnaires.find(wanted.url, version);
-    sendFhir(res, 200, searchset(q ? [q] : []));
-  });
 
   router.post('/fhir/Questionnaire/\\$questionnaire-package', async (req: Request, res: Response, next: NextFunction) => {
     const access = await deps.tokens.verifyAccessToken(req.get('authorization'));
@@ -110,10 +98,10 @@ export function dtrRouter(deps: DtrRouterDeps): Router {
         const input = body.ok ? parsePackageInput(body.value) : body;
         const result = input.ok ? await questionnairePackage(input.value, deps) : input;
         if (!result.ok) {
-          deps.onPackage?.({ clientId: access.clientId, status: result.failure.status });
+          deps.onPackage?.({ clientId: access.clientId, status: result.failure.status }, res);
           return deps.sendFailure(res, result.failure);
         }
-        deps.onPackage?.({ clientId: access.clientId, status: 200, ...(result.value.assertionId ? { assertionId: result.value.assertionId } : {}) });
+        deps.onPackage?.({ clientId: access.clientId, status: 200, ...(result.value.assertionId ? { assertionId: result.value.assertionId } : {}) }, res);
         res.set('Cache-Control', 'no-store');
         sendFhir(res, 200, result.value.output);
       } catch (e) {

@@ -1,5 +1,5 @@
-import type { StoredAssertion } from '../store/index.js';
-import type { EvaluationQuery, QuestionnaireCatalog, StoredEvaluation } from './questionnaire-package.js';
+import { isStoreUnavailable, type StoredAssertion } from '../store/index.js';
+import type { EvaluationLookup, EvaluationQuery, QuestionnaireCatalog } from './questionnaire-package.js';
 
 /** Small adapters for the integrator: the store as the package's lookup, a list of Questionnaires as its catalog. */
 
@@ -8,9 +8,22 @@ export interface AssertionReader {
   latestAssertion(orderRef: string, coverageRef: string): Promise<StoredAssertion | undefined>;
 }
 
-/** `findEvaluation` over the store: by coverage-assertion-id, else the latest for the order and coverage. */
-export function storeLookup(store: AssertionReader): (query: EvaluationQuery) => Promise<StoredEvaluation | undefined> {
-  return (query) => ('assertionId' in query ? store.getAssertion(query.assertionId) : store.latestAssertion(query.orderRef, query.coverageRef));
+/**
+ * `findEvaluation` over the store: by coverage-assertion-id, else the latest for the order and coverage. A store
+ * that is not open (`undefined` from `open`) or that fails as unavailable is `unavailable` (the package answers
+ * 503); any other error is thrown.
+ */
+export function storeLookup(open: () => Promise<AssertionReader | undefined>): (query: EvaluationQuery) => Promise<EvaluationLookup> {
+  return async (query) => {
+    const store = await open();
+    if (store === undefined) return 'unavailable';
+    try {
+      return await ('assertionId' in query ? store.getAssertion(query.assertionId) : store.latestAssertion(query.orderRef, query.coverageRef));
+    } catch (error) {
+      if (isStoreUnavailable(error)) return 'unavailable';
+      throw error;
+    }
+  };
 }
 
 function compareVersions(a: string, b: string): number {

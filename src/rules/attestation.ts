@@ -1,5 +1,6 @@
 import { isObject, type Rec } from '../fhir/bundle.js';
 import { readCoding, type Coding } from '../fhir/coding.js';
+import { answerOrigin, type ClassifiedAnswer } from './information-origin.js';
 
 /**
  * Clinician attestation from QuestionnaireResponses to the service's own Questionnaire. Items are read by
@@ -21,6 +22,16 @@ export interface Answer {
   readonly authored?: string;
   /** Whether the response is linked to the order (basedOn, DTR qr-context). */
   readonly linked: boolean;
+  /**
+   * DTR information origin of the answer: `auto` was pre-filled from the record (it never contradicts the
+   * record); `override`, `manual` or `unmarked` is the clinician's.
+   */
+  readonly origin: ClassifiedAnswer['origin'];
+}
+
+interface Given {
+  readonly value: Answer['value'];
+  readonly origin: Answer['origin'];
 }
 
 export interface Attestations {
@@ -43,16 +54,17 @@ function linkedOrders(qr: Rec): string[] {
   return [...references(qr['basedOn']), ...references(contexts)];
 }
 
-function collectAnswers(items: unknown, into: Map<string, Answer['value']>): void {
+function collectAnswers(items: unknown, into: Map<string, Given>): void {
   if (!Array.isArray(items)) return;
   for (const item of items.filter(isObject)) {
     const answers = Array.isArray(item['answer']) ? item['answer'].filter(isObject) : [];
     const first = answers[0];
     if (typeof item['linkId'] === 'string' && first && !into.has(item['linkId'])) {
-      if (typeof first['valueBoolean'] === 'boolean') into.set(item['linkId'], first['valueBoolean']);
+      const { origin } = answerOrigin(first);
+      if (typeof first['valueBoolean'] === 'boolean') into.set(item['linkId'], { value: first['valueBoolean'], origin });
       else {
         const coding = readCoding(first['valueCoding']);
-        if (coding) into.set(item['linkId'], coding);
+        if (coding) into.set(item['linkId'], { value: coding, origin });
       }
     }
     collectAnswers(item['item'], into);
@@ -85,8 +97,8 @@ export interface OrderScope {
   readonly bodySites: readonly Coding[];
 }
 
-function answeredSections(own: ReadonlyMap<string, Answer['value']>, scope: OrderScope): Set<string> {
-  const indication = own.get(INDICATION_LINK_ID);
+function answeredSections(own: ReadonlyMap<string, Given>, scope: OrderScope): Set<string> {
+  const indication = own.get(INDICATION_LINK_ID)?.value;
   if (indication !== undefined && typeof indication !== 'boolean') return new Set(indication.code ? [indication.code] : []);
   return new Set([...own.keys()].flatMap((id) => scope.sectionOf(id) ?? []));
 }
@@ -112,7 +124,7 @@ function siteCodings(items: unknown): Coding[] {
 const sameCoding = (a: Coding, b: Coding) => a.code !== undefined && a.code === b.code && a.system === b.system;
 
 /** Ruling R4: an unlinked response applies only to an order of the same section and, when it names one, the same site. */
-function appliesUnlinked(qr: Rec, own: ReadonlyMap<string, Answer['value']>, scope: OrderScope): boolean {
+function appliesUnlinked(qr: Rec, own: ReadonlyMap<string, Given>, scope: OrderScope): boolean {
   const sections = answeredSections(own, scope);
   if (!scope.candidateSections.some((s) => sections.has(s))) return false;
   if (scope.bodySites.length === 0) return true;
@@ -146,14 +158,14 @@ export function attestationsFor(q: AttestationQuery): Attestations {
 
   const answers = new Map<string, Answer>();
   for (const { qr, linked } of candidates) {
-    const own = new Map<string, Answer['value']>();
+    const own = new Map<string, Given>();
     collectAnswers(qr['item'], own);
-    if (own.get(ATTESTATION_LINK_ID) !== true) continue;
+    if (own.get(ATTESTATION_LINK_ID)?.value !== true) continue;
     if (linked.length === 0 && q.order && !appliesUnlinked(qr, own, q.order)) continue;
     const reference = typeof qr['id'] === 'string' ? `QuestionnaireResponse/${qr['id']}` : 'QuestionnaireResponse';
     const authored = typeof qr['authored'] === 'string' ? qr['authored'] : undefined;
-    for (const [linkId, value] of own) {
-      if (!answers.has(linkId)) answers.set(linkId, { value, reference, linked: linked.length > 0, ...(authored ? { authored } : {}) });
+    for (const [linkId, { value, origin }] of own) {
+      if (!answers.has(linkId)) answers.set(linkId, { value, origin, reference, linked: linked.length > 0, ...(authored ? { authored } : {}) });
     }
   }
   return { answer: (linkId) => answers.get(linkId) };

@@ -3,6 +3,7 @@ import type { Environment } from './environment.js';
 import { isAffirmative, toEvidence, type DisplayLookup, type Evidence } from './evidence.js';
 import type { NodeState } from './policy-schema.js';
 import { errorMessage } from './errors.js';
+import { answerVerdict } from './information-origin.js';
 import type { Policy, PolicyNode } from './policy.js';
 
 /** Three-valued (Kleene) evaluation of a criteria tree, with the evidence that decided each node. */
@@ -33,7 +34,8 @@ export interface Conflict {
 export function attestedEvidence(answer: Answer, what: string): Evidence {
   const when = answer.authored ? ` on ${answer.authored.slice(0, 10)}` : '';
   const link = answer.linked ? ', linked to this order' : ', not linked to an order';
-  return { reference: answer.reference, summary: `clinician attested ${what}${when} (${answer.reference}${link})` };
+  const who = answer.origin === 'auto' ? `answer pre-filled from the record, kept and attested: ${what}` : `clinician attested ${what}`;
+  return { reference: answer.reference, summary: `${who}${when} (${answer.reference}${link})` };
 }
 
 export interface EvaluationContext {
@@ -131,11 +133,25 @@ function evaluateLeaf(node: PolicyNode, ctx: EvaluationContext): NodeResult {
   }
   const attested: NodeState = answer.value ? 'met' : 'not-met';
   const attestation = attestedEvidence(answer, `"${answer.value ? 'yes' : 'no'}"`);
-  if (record.state === 'unknown') {
+  const verdict = answerVerdict({ origin: answer.origin, value: { valueBoolean: answer.value } }, { state: record.state });
+  if (verdict === 'decides' || record.state === 'unknown') {
     return { ...base, state: attested, decidedBy: 'attestation', evidence: [...record.evidence, attestation], notes: record.notes };
   }
-  if (attested === record.state) return { ...base, state: record.state, decidedBy: 'record', evidence: [...record.evidence, attestation], notes: record.notes };
-  return contradiction(base, { state: record.state, evidence: record.evidence }, { ...attestation, state: attested }, record.notes);
+  const fromRecordNow = { ...base, state: record.state, decidedBy: 'record' as const };
+  switch (verdict) {
+    case 'agrees':
+      return { ...fromRecordNow, evidence: [...record.evidence, attestation], notes: record.notes };
+    case 'agrees-by-construction':
+      // Pre-filled from the record: it says what the record said then. If the record has changed since, it decides.
+      if (attested === record.state) return { ...fromRecordNow, evidence: [...record.evidence, attestation], notes: record.notes };
+      return {
+        ...fromRecordNow,
+        evidence: record.evidence,
+        notes: [...record.notes, `the pre-filled answer "${answer.value ? 'yes' : 'no'}" (${answer.reference}) came from the record, which has changed since: the record decides`],
+      };
+    case 'contradicts':
+      return contradiction(base, { state: record.state, evidence: record.evidence }, { ...attestation, state: attested }, record.notes);
+  }
 }
 
 /** Record and attestation disagree: neither decides, the criterion pends with both sides shown. */

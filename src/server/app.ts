@@ -1,9 +1,11 @@
 import express from 'express';
+import type { TokenService } from '../auth/backend-services.js';
 import type { Authenticator } from '../auth/client-auth.js';
 import type { Registry } from '../cds-hooks/registry.js';
 import { clientAuthentication } from './authentication.js';
 import { rawBody } from './body.js';
 import type { Config } from './config.js';
+import { dtrRoutes, noBackendServices, tokenEndpoint } from './dtr.js';
 import { errorBoundary, noRoute } from './error-boundary.js';
 import { handlers } from './handlers.js';
 import { corsHeaders, securityHeaders } from './headers.js';
@@ -28,9 +30,15 @@ export interface AppDeps {
   readonly metrics: Metrics;
   /** Consumers of GET /coverage-assertions/{id}; none turns the endpoint off. */
   readonly adminConsumers?: readonly AdminConsumer[];
+  /** SMART Backend Services tokens for DTR (server/dtr.ts backendServices); absent: the package refuses every call. */
+  readonly tokens?: TokenService;
 }
 
-/** The HTTP service: log, headers, CORS, client authentication, the routes, then 404 and the error boundary. */
+/**
+ * The HTTP service: log, headers, CORS, client authentication, the DTR router (before the route table, whose
+ * `/fhir/Questionnaire/:id` would take `$questionnaire-package` for an id), the routes, then 404 and the error
+ * boundary.
+ */
 export function createApp(deps: AppDeps): express.Express {
   const { config, registry, logger } = deps;
   const app = express();
@@ -43,6 +51,8 @@ export function createApp(deps: AppDeps): express.Express {
   app.use('/cds-services', clientAuthentication(config, logger, deps.authenticator));
   const { store, metrics } = deps;
   const h = handlers({ config, registry, fetch: deps.fetch ?? globalThis.fetch, now: deps.now, store, metrics, logger });
+  const tokens = deps.tokens ?? noBackendServices(tokenEndpoint(config));
+  app.use(dtrRoutes({ config, registry, store, tokens, now: deps.now ?? (() => new Date()) }));
   const consumers = deps.adminConsumers ?? [];
   mountRoutes(app, routeTable(h, rawBody(config.bodyLimit), consumers.length > 0 ? adminAuthentication(consumers) : undefined));
   app.use(noRoute);

@@ -47,6 +47,11 @@ export interface Config {
     readonly fhirResponseBytes: number;
     readonly requestTimeoutMs: number;
   };
+  /**
+   * The private EC P-256 JWK that signs DTR access tokens (CDS_TOKEN_SIGNING_JWK), shared by every instance so
+   * each accepts the others' tokens; undefined: a key made at start (tokens die with the process).
+   */
+  readonly tokenSigningJwk?: Readonly<Record<string, unknown>> | undefined;
   /** The store: SQLite under CDS_DATA_DIR, or PostgreSQL at DATABASE_URL; retention periods. */
   readonly store: StoreConfig;
   readonly operations: {
@@ -78,6 +83,20 @@ const intFrom = (min: number, max: number) =>
     .regex(/^\d+$/, 'must be a whole number')
     .transform(Number)
     .pipe(z.number().int().min(min).max(max));
+
+/** A private EC P-256 JWK as JSON, or why not (the message never quotes the key). */
+function signingJwk(text: string): Record<string, unknown> | string {
+  let jwk: unknown;
+  try {
+    jwk = JSON.parse(text);
+  } catch {
+    return 'must be a private JWK as JSON (kty EC, crv P-256, x, y, d, and a kid)';
+  }
+  const o = typeof jwk === 'object' && jwk !== null && !Array.isArray(jwk) ? (jwk as Record<string, unknown>) : {};
+  if (o['kty'] !== 'EC' || o['crv'] !== 'P-256') return 'must be an EC P-256 JWK (kty "EC", crv "P-256"): access tokens are ES256';
+  if (typeof o['d'] !== 'string' || typeof o['x'] !== 'string' || typeof o['y'] !== 'string') return 'must be a private JWK (x, y and d)';
+  return o;
+}
 
 const envSchema = z.object({
   NODE_ENV: z.string().optional(),
@@ -119,6 +138,17 @@ const envSchema = z.object({
   CDS_FHIR_MAX_TOTAL: z.string().regex(/^\d+(b|kb|mb)$/i, 'must look like 500kb or 5mb').default('20mb'),
   CDS_FHIR_MAX_RESPONSE: z.string().regex(/^\d+(b|kb|mb)$/i, 'must look like 500kb or 5mb').default('10mb'),
   CDS_REQUEST_TIMEOUT_MS: intFrom(1000, 600_000).default(15_000),
+  // Empty means unset. A secret: its value never appears in an error message.
+  CDS_TOKEN_SIGNING_JWK: z
+    .string()
+    .optional()
+    .transform((v) => (v === undefined || v.trim() === '' ? undefined : v))
+    .transform((v, ctx) => {
+      if (v === undefined) return undefined;
+      const jwk = signingJwk(v);
+      if (typeof jwk === 'string') ctx.addIssue({ code: 'custom', message: jwk });
+      return typeof jwk === 'string' ? undefined : jwk;
+    }),
   CDS_AUDIT_QUEUE_SIZE: intFrom(1, 1_000_000).default(1000),
   CDS_STORE_RETRY_MS: intFrom(100, 600_000).default(2000),
   CDS_PURGE_INTERVAL_MIN: intFrom(0, 10_080).default(360),
@@ -200,6 +230,7 @@ export function loadConfig(env: NodeJS.ProcessEnv): ConfigResult {
         fhirResponseBytes: bytes(e.CDS_FHIR_MAX_RESPONSE),
         requestTimeoutMs: e.CDS_REQUEST_TIMEOUT_MS,
       },
+      tokenSigningJwk: e.CDS_TOKEN_SIGNING_JWK,
       store,
       operations: {
         auditQueueCapacity: e.CDS_AUDIT_QUEUE_SIZE,

@@ -1,10 +1,11 @@
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { authenticator, type Authenticator } from '../auth/client-auth.js';
-import { trustedClients } from '../auth/trusted-clients.js';
+import { trustedClients, type TrustedClient } from '../auth/trusted-clients.js';
 import { loadRegistry } from '../cds-hooks/registry.js';
 import { adminConsumers } from './admin.js';
 import { createApp } from './app.js';
+import { accessTokenKey, backendServices } from './dtr.js';
 import { loadConfig, withBoundPort } from './config.js';
 import { boundUrl, listenFailure } from './listen.js';
 import { createLogger } from './logger.js';
@@ -28,18 +29,25 @@ const registryResult = loadRegistry(config.hooksDir);
 if (!registryResult.ok) fail(registryResult.errors);
 const registry = registryResult.registry;
 
+/** The trusted clients file: required with authentication on; with CDS_AUTH=off only DTR tokens use it. */
+function loadClients(): readonly TrustedClient[] {
+  const clients = trustedClients(config.trustedClientsFile);
+  if (clients.ok) return clients.clients;
+  if (config.auth) fail(clients.errors);
+  logger.warn({ file: config.trustedClientsFile }, 'the trusted clients file cannot be read: no client can get a DTR access token');
+  return [];
+}
+
 function clientAuthenticator(): Authenticator | undefined {
   if (!config.auth) {
     logger.warn('CDS_AUTH=off: client authentication is disabled; use this for local experiments only');
     return undefined;
   }
-  const clients = trustedClients(config.trustedClientsFile);
-  if (!clients.ok) fail(clients.errors);
-  const dev = clients.clients.filter((c) => c.development);
+  const dev = trusted.filter((c) => c.development);
   if (config.production && dev.length > 0) {
     fail([`${config.trustedClientsFile}: trusts development clients (${dev.map((c) => c.iss).join(', ')}); NODE_ENV=production refuses them`]);
   }
-  logger.info({ clients: clients.clients.map((c) => c.iss) }, 'trusted CDS clients');
+  logger.info({ clients: trusted.map((c) => c.iss) }, 'trusted CDS clients');
   if (dev.length > 0) {
     const exposed = !/^(127\.|localhost$|::1$)/.test(config.host);
     logger.warn(
@@ -47,7 +55,7 @@ function clientAuthenticator(): Authenticator | undefined {
       `development trust: clients whose private keys are public are trusted${exposed ? ' AND the service listens beyond loopback' : ''}; set NODE_ENV=production and CDS_TRUSTED_CLIENTS for real deployments`,
     );
   }
-  return authenticator({ clients: clients.clients, clockSkewSec: config.clockSkewSec, claimJti: storeJtiCheck(store, logger) });
+  return authenticator({ clients: trusted, clockSkewSec: config.clockSkewSec, claimJti: storeJtiCheck(store, logger) });
 }
 
 const consumers = adminConsumers(config);
@@ -59,7 +67,17 @@ const store = new StoreHolder(config.store, logger, {
   purgeIntervalMs: config.operations.purgeIntervalMs,
 }).start();
 const metrics = createMetrics(() => store, { defaultMetrics: true });
+const trusted = loadClients();
 const auth = clientAuthenticator();
+let signingKey: ReturnType<typeof accessTokenKey>;
+try {
+  signingKey = accessTokenKey(config);
+} catch (e) {
+  fail([`configuration CDS_TOKEN_SIGNING_JWK: ${(e as Error).message}`]);
+}
+if (config.production && !config.tokenSigningJwk) {
+  logger.warn('CDS_TOKEN_SIGNING_JWK is not set: DTR access tokens are signed by a key made at start, so another instance refuses them');
+}
 // The app is built once the port is bound, so that without CDS_PUBLIC_BASE_URL its links name the real port.
 const server = createServer();
 const listenError = (e: NodeJS.ErrnoException) => fail([listenFailure(config.host, config.port, e)]);
@@ -69,7 +87,8 @@ server.listen(config.port, config.host, () => {
   server.on('error', (e) => logger.error({ error: e.message }, 'server error'));
   const { port } = server.address() as AddressInfo;
   const bound = withBoundPort(config, port);
-  server.on('request', createApp({ config: bound, registry, logger, store, metrics, adminConsumers: consumers.consumers, ...(auth ? { authenticator: auth } : {}) }));
+  const tokens = backendServices({ config: bound, clients: trusted, signingKey, store, logger });
+  server.on('request', createApp({ config: bound, registry, logger, store, metrics, tokens, adminConsumers: consumers.consumers, ...(auth ? { authenticator: auth } : {}) }));
   logger.info(
     { host: config.host, port, services: registry.services.map((s) => s.definition.id), prefetch: config.prefetchMode },
     `listening on ${boundUrl(config.host, port)}/cds-services`,

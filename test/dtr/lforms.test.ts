@@ -4,7 +4,13 @@ import { classifyAnswers, markOrigins } from '../../src/dtr/information-origin.j
 import { parsePackageInput } from '../../src/dtr/package-input.js';
 import { questionnairePackage } from '../../src/dtr/questionnaire-package.js';
 import { attestationsFor } from '../../src/rules/attestation.js';
+import { once } from 'node:events';
+import { createServer, type Server } from 'node:http';
+import request from 'supertest';
+import { testApp } from '../support/app.js';
+import { accessToken, dtrClient, postPackage } from '../support/dtr-client.js';
 import { checkQuestionnaireResponse } from '../support/dtr-profiles.js';
+import { scenarioFiles } from '../support/scenarios.js';
 import { CHROMIUM, CHROMIUM_ARGS, chromiumInstalled, lformsDist, lformsPageServer, LFORMS_VERSION } from '../support/lforms.js';
 import { inputParameters, Q_URL, Q_VERSION, questionnaire, stored } from './fixtures.js';
 
@@ -94,4 +100,64 @@ describe.skipIf(!haveChromium)(`LHC-Forms ${LFORMS_VERSION} in headless Chromium
     expect(read.answer('attestation')?.value).toBe(true);
     expect(read.answer('A.3')?.value).toBe(false);
   }, 60_000);
+
+  test('through the mounted service: the package of a documentation-needed sign, answered in the form, decides the next sign (covered)', async () => {
+    type Rec = Record<string, any>;
+    const CI = 'http://hl7.org/fhir/us/davinci-crd/StructureDefinition/ext-coverage-information';
+    const NOW = new Date('2026-11-23T12:00:00Z');
+    let elapsed = 0;
+    const client = dtrClient();
+    const t = testApp({ CDS_TRUSTED_CLIENTS: client.trustedClientsFile }, () => new Date(NOW.getTime() + elapsed));
+    const service: Server = createServer(t.app).listen(0, '127.0.0.1');
+    await once(service, 'listening');
+    try {
+      const body = structuredClone(scenarioFiles().find((x) => x.file === 'V-renal' && x.name === 'egfr-stale-unknown')!.fixture.request) as Rec;
+      const sign = async (b: Rec) => {
+        elapsed += 1000;
+        const res = await request(service).post('/cds-services/cryoablation-order-sign').send(b);
+        expect(res.status).toBe(200);
+        const order = res.body.systemActions[0].resource as Rec;
+        const ci = order['extension'].find((e: Rec) => e['url'] === CI);
+        const part = (url: string) => ci.extension.find((e: Rec) => e.url === url);
+        return { order, covered: part('covered').valueCode as string, id: part('coverage-assertion-id').valueString as string };
+      };
+      const first = await sign(body);
+      expect(first.covered).toBe('conditional');
+      const coverage = body['prefetch']['coverage']['entry'][0]['resource'];
+      const token = await accessToken(service, client, Math.floor(NOW.getTime() / 1000));
+      const res = await postPackage(service, { resourceType: 'Parameters', parameter: [{ name: 'coverage', resource: coverage }, { name: 'context', valueString: first.id }] }, token);
+      expect(res.status).toBe(200);
+      const bundle = JSON.parse(res.text).parameter[0].resource as fhir4.Bundle;
+      const q = bundle.entry![0]!.resource as fhir4.Questionnaire;
+      const qr = bundle.entry![1]!.resource as fhir4.QuestionnaireResponse;
+
+      await page.evaluate(async ({ q, qr }) => {
+        const LForms = (globalThis as unknown as { LForms: { Util: Record<string, (...a: unknown[]) => unknown> } }).LForms;
+        const form = LForms.Util['convertFHIRQuestionnaireToLForms']!(q, 'R4');
+        const merged = LForms.Util['mergeFHIRDataIntoLForms']!('QuestionnaireResponse', qr, form, 'R4');
+        await LForms.Util['addFormToPage']!(merged, 'form');
+      }, { q, qr });
+      // Section V is enabled by the pre-filled indication; the clinician answers V.B and the attestation.
+      await page.locator('[id="V.B/1/1|true"]').waitFor({ timeout: 15_000 });
+      await page.locator('[id="V.B/1/1|true"]').click();
+      await page.locator('[id="attestation/1|true"]').click();
+      const exported = (await page.evaluate(() =>
+        (globalThis as unknown as { LForms: { Util: { getFormFHIRData: (t: string, v: string) => unknown } } }).LForms.Util.getFormFHIRData('QuestionnaireResponse', 'R4'),
+      )) as fhir4.QuestionnaireResponse;
+      const completed = { ...markOrigins(exported, qr, { practitioner: { reference: 'Practitioner/dr-1' } }), id: 'qr-lforms-service', status: 'completed' as const };
+      const origins = Object.fromEntries(classifyAnswers(completed).map((a) => [a.linkId, a.origin]));
+      expect(origins).toMatchObject({ indication: 'auto', 'V.B': 'manual', attestation: 'manual' });
+
+      const next = structuredClone(body);
+      next['hookInstance'] = crypto.randomUUID();
+      next['context']['draftOrders']['entry'][0]['resource'] = first.order;
+      const responses = next['prefetch']['questionnaireResponses'] ?? { resourceType: 'Bundle', type: 'searchset', entry: [] };
+      responses['entry'] = [...(responses['entry'] ?? []), { resource: completed }];
+      next['prefetch']['questionnaireResponses'] = responses;
+      expect((await sign(next)).covered).toBe('covered');
+    } finally {
+      await new Promise<void>((done) => service.close(() => done()));
+      await t.close();
+    }
+  }, 90_000);
 });

@@ -40,7 +40,6 @@ beforeAll(async () => {
       tokenEndpoint: TOKEN_URL,
       capabilityStatement: capabilityStatement({ fhirBase: `${BASE}/fhir`, tokenEndpoint: TOKEN_URL, software: { name: 'test', version: '0' }, date: '2026-12-01' }),
       questionnaires: { find: (url, version) => (url === Q_URL && (!version || version === Q_VERSION) ? questionnaire : undefined) },
-      allQuestionnaires: () => [questionnaire],
       findEvaluation: async (q) => {
         queries.push(q);
         if ('assertionId' in q && q.assertionId === 'store-down') throw new Error('store unavailable');
@@ -93,13 +92,6 @@ describe('the DTR router on a bare app', () => {
     expect(JSON.parse(meta.text)).toMatchObject({ resourceType: 'CapabilityStatement', fhirVersion: '4.0.1', rest: [{ resource: [{ type: 'Questionnaire', operation: [{ name: 'questionnaire-package' }] }] }] });
     const smart = await request(app).get('/.well-known/smart-configuration');
     expect(smart.body).toMatchObject({ token_endpoint: TOKEN_URL, grant_types_supported: ['client_credentials'] });
-  });
-
-  test('Questionnaire search by url is open', async () => {
-    const found = await request(app).get('/fhir/Questionnaire').query({ url: `${Q_URL}|${Q_VERSION}` });
-    expect(JSON.parse(found.text)).toMatchObject({ resourceType: 'Bundle', type: 'searchset', total: 1 });
-    const none = await request(app).get('/fhir/Questionnaire').query({ url: 'https://nope.example/Q' });
-    expect(JSON.parse(none.text).total).toBe(0);
   });
 
   test('the package without a token: 401 with an RFC 6750 challenge and an OperationOutcome', async () => {

@@ -1,6 +1,6 @@
 import { expect, test } from 'vitest';
-import { questionnaireCatalog, storeLookup } from '../../src/dtr/wiring.js';
-import type { StoredAssertion } from '../../src/store/index.js';
+import { questionnaireCatalog, storeLookup, type AssertionReader } from '../../src/dtr/wiring.js';
+import { StoreUnavailableError, type StoredAssertion } from '../../src/store/index.js';
 
 const q = (version: string): fhir4.Questionnaire => ({ resourceType: 'Questionnaire', url: 'https://p.example/Q', version, status: 'active' });
 
@@ -17,11 +17,26 @@ test('the catalog finds by url and version; without a version, the highest', () 
 test('the store lookup asks the store by id, else by order and coverage', async () => {
   const calls: string[] = [];
   const a = { id: 'a1' } as StoredAssertion;
-  const lookup = storeLookup({
+  const reader: AssertionReader = {
     getAssertion: async (id) => (calls.push(`get ${id}`), a),
     latestAssertion: async (o, c) => (calls.push(`latest ${o} ${c}`), undefined),
-  });
+  };
+  const lookup = storeLookup(async () => reader);
   expect(await lookup({ assertionId: 'a1' })).toBe(a);
   expect(await lookup({ orderRef: 'ServiceRequest/1', coverageRef: 'Coverage/2' })).toBeUndefined();
   expect(calls).toEqual(['get a1', 'latest ServiceRequest/1 Coverage/2']);
+});
+
+test('a store not open, or unavailable, is a value; other errors are thrown', async () => {
+  expect(await storeLookup(async () => undefined)({ assertionId: 'a1' })).toBe('unavailable');
+  const down: AssertionReader = {
+    getAssertion: async () => {
+      throw new StoreUnavailableError('ECONNREFUSED');
+    },
+    latestAssertion: async () => {
+      throw new Error('bug');
+    },
+  };
+  expect(await storeLookup(async () => down)({ assertionId: 'a1' })).toBe('unavailable');
+  await expect(storeLookup(async () => down)({ orderRef: 'ServiceRequest/1', coverageRef: 'Coverage/2' })).rejects.toThrow('bug');
 });

@@ -107,7 +107,10 @@ describe('documentation needed', () => {
     expect(card.indicator).toBe('info');
     expect(card.detail).toContain(`**Section [V](${BASE}/policies/cryoablation#V) — Renal mass or renal cell carcinoma**: one of these paths suffices`);
     expect(card.detail).toContain(`- [V.B](${BASE}/policies/cryoablation#V.B) — Member is a poor candidate for surgery (eg, presence of renal insufficiency or a solitary kidney): Is the member a poor candidate for surgery (e.g. renal insufficiency or a solitary kidney)?`);
-    expect(card.detail).toMatch(/documentation questionnaire .* or attach the supporting records to the prior-authorization request/);
+    expect(card.detail).toMatch(/documentation questionnaire, in your EHR's documentation tool \(DTR\), which the EHR opens from this order's coverage information/);
+    expect(card.detail).toMatch(/Or attach the supporting records to the prior-authorization request/);
+    // Issue 12 item 4: DTR is launched from the coverage-information's questionnaire (CRD 2.x), never a SMART link.
+    expect((card.links ?? []).filter((l: { type?: string }) => l.type === 'smart')).toEqual([]);
     expect(cards.some((c) => /^Prior authorization/.test(c.summary))).toBe(true);
   });
 });

@@ -50,7 +50,7 @@ describe('deployment files', () => {
       .filter((f) => f.endsWith('.yaml') && f !== 'kustomization.yaml')
       .flatMap((f) => parseAllDocuments(readFileSync(new URL(f, dir), 'utf8')).map((d) => d.toJS() as { kind: string; spec?: any }));
     const kinds = docs.map((d) => d.kind).sort();
-    expect(kinds).toEqual(['ConfigMap', 'ConfigMap', 'Deployment', 'HorizontalPodAutoscaler', 'PodDisruptionBudget', 'Secret', 'Secret', 'Service']);
+    expect(kinds).toEqual(['ConfigMap', 'ConfigMap', 'Deployment', 'HorizontalPodAutoscaler', 'PodDisruptionBudget', 'Secret', 'Secret', 'Secret', 'Service']);
     const deployment = docs.find((d) => d.kind === 'Deployment')!;
     const container = deployment.spec.template.spec.containers[0] as Container;
     expect(container.livenessProbe?.httpGet?.path).toBe('/health');
@@ -59,6 +59,7 @@ describe('deployment files', () => {
     expect(databaseUrl?.valueFrom?.secretKeyRef).toEqual({ name: 'crd-database', key: 'url' });
     expect(container.env?.find((e) => e.name === 'NODE_ENV')?.value).toBe('production');
     expect(container.env?.find((e) => e.name === 'CDS_ADMIN_CONSUMERS')?.value).toBe('/etc/crd-admin/consumers.json');
+    expect(container.env?.find((e) => e.name === 'CDS_TOKEN_SIGNING_JWK')?.valueFrom?.secretKeyRef).toMatchObject({ name: 'crd-token-key', key: 'jwk' });
     expect(deployment.spec.template.spec.volumes.find((v: { name: string }) => v.name === 'admin-consumers')?.secret).toEqual({ secretName: 'crd-admin-consumers' });
     const kustomization = parse(read('deploy/kubernetes/kustomization.yaml')) as { resources: string[] };
     expect(kustomization.resources).not.toContain('secret.example.yaml');

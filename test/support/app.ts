@@ -14,6 +14,7 @@ import { adminConsumers } from '../../src/server/admin.js';
 import { createMetrics, type Metrics } from '../../src/server/metrics.js';
 import { storeJtiCheck } from '../../src/server/persistence.js';
 import { StoreHolder } from '../../src/server/store-holder.js';
+import { accessTokenKey, backendServices } from '../../src/server/dtr.js';
 
 export interface TestApp {
   app: Express;
@@ -80,15 +81,17 @@ export function testApp(env: Record<string, string> = {}, now: () => Date = () =
     },
   });
   const logger = createLogger(env['LOG_LEVEL'] ?? 'debug', sink);
-  const clients = config.auth ? trustedClients(config.trustedClientsFile) : undefined;
-  if (clients && !clients.ok) throw new Error(clients.errors.join('\n'));
+  // The trusted clients sign client JWTs (when CDS_AUTH is on) and DTR token requests (always).
+  const clients = trustedClients(config.trustedClientsFile);
+  if (!clients.ok) throw new Error(clients.errors.join('\n'));
   const { store, metrics } = appServices(config, logger, now);
-  const auth = clients?.ok
+  const tokens = backendServices({ config, clients: clients.clients, signingKey: accessTokenKey(config), store, logger, now });
+  const auth = config.auth
     ? authenticator({ clients: clients.clients, clockSkewSec: config.clockSkewSec, now: () => now().getTime(), claimJti: storeJtiCheck(store, logger) })
     : undefined;
   const consumers = adminConsumers(config);
   if (!consumers.ok) throw new Error(consumers.errors.join('\n'));
-  const app = createApp({ config, registry, logger, now, store, metrics, adminConsumers: consumers.consumers, ...(auth ? { authenticator: auth } : {}) });
+  const app = createApp({ config, registry, logger, now, store, metrics, tokens, adminConsumers: consumers.consumers, ...(auth ? { authenticator: auth } : {}) });
   return {
     app,
     config,
