@@ -8,7 +8,7 @@ import { run } from './cli.js';
 import { buildPolicyScenarios, scenariosDir } from './scenario-builder.js';
 import { scenarioServices, templatesOf } from '../test/support/scenarios.js';
 
-await run('scenarios', async () => {
+await run('scenarios', () => {
   for (const service of scenarioServices()) {
     const dir = scenariosDir(service.folder);
     const scenarios = buildPolicyScenarios(service.folder, service.definition.id, templatesOf(service));
@@ -19,4 +19,5 @@ await run('scenarios', async () => {
     }
     process.stdout.write(`${scenarios.length} scenarios written to ${relative(process.cwd(), dir)}/\n`);
   }
+  return 0;
 });

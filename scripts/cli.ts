@@ -23,8 +23,8 @@ export function firstLine(e: unknown): string {
   return text.split('\n')[0] ?? text;
 }
 
-/** Runs a script's main; any failure becomes `<script>: <one line>` on stderr and the exit code. */
-export async function run(script: string, main: () => Promise<number | void>): Promise<never> {
+/** Runs a script's main (its exit code, 0 when undefined); any failure becomes `<script>: <one line>` on stderr and the exit code. */
+export async function run(script: string, main: () => number | undefined | Promise<number | undefined>): Promise<never> {
   try {
     const code = await main();
     process.exit(code ?? 0);

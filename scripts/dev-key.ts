@@ -27,7 +27,7 @@ export interface DevKey {
 function devIssuer(): string {
   const file = readJsonFile(DEV_CLIENTS);
   const clients = isRecord(file) && Array.isArray(file['clients']) ? file['clients'] : [];
-  const entry = clients.find((c: unknown) => isRecord(c) && typeof c['jwksFile'] === 'string' && resolve(dirname(DEV_CLIENTS), c['jwksFile']) === PUBLIC_KEYS);
+  const entry: unknown = clients.find((c: unknown) => isRecord(c) && typeof c['jwksFile'] === 'string' && resolve(dirname(DEV_CLIENTS), c['jwksFile']) === PUBLIC_KEYS);
   if (!isRecord(entry) || typeof entry['iss'] !== 'string') throw new CliError(`${DEV_CLIENTS} has no client for ${PUBLIC_KEYS}`);
   return entry['iss'];
 }

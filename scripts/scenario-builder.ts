@@ -218,6 +218,7 @@ export interface ScenarioFixture {
   evaluationDate: string;
   tags?: string[];
   expected: Record<string, ExpectedDecision>;
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- tests and scripts drill into the built request as untyped JSON
   request: Record<string, any>;
 }
 
@@ -256,9 +257,9 @@ export function loadSource(path: string): ScenarioSource {
 }
 
 interface Terms {
-  coding(short: string): Json;
-  concept(short: string): Json;
-  quantity(text: string | number): Json;
+  coding: (short: string) => Json;
+  concept: (short: string) => Json;
+  quantity: (text: string | number) => Json;
 }
 
 function terms(sh: Shorthands): Terms {
@@ -414,7 +415,7 @@ function coverageResource(sh: Shorthands, spec: CoverageSpec | undefined, patien
 function answers(sh: Shorthands, items: Record<string, boolean | string>): Json[] {
   return Object.entries(items).map(([linkId, value]) => ({
     linkId,
-    answer: [typeof value === 'boolean' ? { valueBoolean: value } : { valueCoding: { system: `${sh.questionnaire.url}/indication`, code: String(value) } }],
+    answer: [typeof value === 'boolean' ? { valueBoolean: value } : { valueCoding: { system: `${sh.questionnaire.url}/indication`, code: value } }],
   }));
 }
 
@@ -487,7 +488,7 @@ function answersQuery(template: string, r: Json): boolean {
   const type = template.split(/[/?]/)[0];
   if (r['resourceType'] !== type) return false;
   const codes = codeFilter(template);
-  const codings = ((r['code'] as { coding?: Json[] } | undefined)?.coding ?? []) as Json[];
+  const codings = (r['code'] as { coding?: Json[] } | undefined)?.coding ?? [];
   if (codes && !codings.some((c) => codes.has(`${String(c['system'])}|${String(c['code'])}`))) return false;
   const status = /[?&]status=([^&]*)/.exec(template)?.[1];
   return !status || status.split(',').includes(String(r['status']));

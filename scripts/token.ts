@@ -16,4 +16,5 @@ await run('token', async () => {
   parseHttpUrl(url, 'url');
   // The audience is the URL exactly as given: the service compares it with the URL called.
   process.stdout.write(`${await devToken(url)}\n`);
+  return 0;
 });

@@ -54,7 +54,7 @@ await run('try-scenarios', async () => {
       const ok = exp.outcome === d.outcome && nodeMismatch.length === 0 && !docMismatch;
       if (!ok) failures += 1;
       process.stdout.write(`${ok ? '✓' : '✗'} ${s.name} ${d.reference}: ${d.outcome}${ok ? '' : ` (expected ${exp.outcome})`}\n`);
-      for (const [id, st] of nodeMismatch) process.stdout.write(`    ${id}: ${actualNodes[id]} (expected ${String(st)})\n`);
+      for (const [id, st] of nodeMismatch) process.stdout.write(`    ${id}: ${actualNodes[id]} (expected ${st})\n`);
       if (docMismatch) process.stdout.write(`    toDocument: ${d.toDocument.map((n) => n.id).join(', ')} (expected ${(exp.toDocument ?? []).join(', ')})\n`);
     }
   }

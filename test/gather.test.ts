@@ -12,7 +12,7 @@ let fhir: FhirTestServer;
 beforeAll(async () => {
   fhir = await startFhirTestServer({ resources: patientResources('renal-rcc'), pageSize: 1 });
   await fhir.seed(
-    ['a', 'b'].map((id) => ({ resourceType: 'Condition', id: `extra-${id}`, subject: { reference: 'Patient/pat-renal-1' } }) as fhir4.Condition),
+    ['a', 'b'].map((id) => ({ resourceType: 'Condition', id: `extra-${id}`, subject: { reference: 'Patient/pat-renal-1' } })),
   );
 });
 afterAll(async () => fhir.close());

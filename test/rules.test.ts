@@ -42,7 +42,7 @@ describe('policy loading fails start-up with the file and the node id', () => {
     ['a node id used twice', 'criteria.yaml', (t: string) => t.replace('- id: II.D\n', '- id: II.C\n'), /criteria\.yaml: II\.C: id used twice/],
     ['a definition with an unknown name', 'definitions.yaml', (t: string) => t.replace("psaResults: \"%observations", "psaResults: \"%observation"), /definitions\.yaml: definitions\.psaResults: unknown name %observation/],
     ['circular definitions', 'definitions.yaml', (t: string) => t.replace('ebrt: "%procedures.where', 'ebrt: "%radiationEnd | %procedures.where'), /definitions\.yaml: definitions\.\w+: circular reference/],
-    ['a code list without codes', 'code-lists.yaml', (t: string) => t.replace(/(  n0:\n(?:    .*\n)*?    codes:)\n(?:      - .*\n)+/, '$1 []\n'), /code-lists\.yaml: lists\.n0: a list needs at least one code or prefix/],
+    ['a code list without codes', 'code-lists.yaml', (t: string) => t.replace(/( {2}n0:\n(?: {4}.*\n)*? {4}codes:)\n(?: {6}- .*\n)+/, '$1 []\n'), /code-lists\.yaml: lists\.n0: a list needs at least one code or prefix/],
   ])('%s', (_name, file, edit, expected) => {
     expect(loadErrors(folderWith(file, edit))).toMatch(expected);
   });

@@ -80,7 +80,7 @@ describe('PORT=0 in development without CDS_PUBLIC_BASE_URL', () => {
     const child = spawn(process.execPath, ['--import', 'tsx', MAIN], { env: { ...process.env, PORT: '0', LOG_LEVEL: 'info' }, stdio: ['ignore', 'pipe', 'pipe'] });
     try {
       let url = '';
-      for await (const line of createInterface({ input: child.stdout! })) {
+      for await (const line of createInterface({ input: child.stdout })) {
         const m = /"msg":"listening on (http:\/\/127\.0\.0\.1:(\d+))\/cds-services"/.exec(line);
         if (m) {
           url = m[1]!;

@@ -50,7 +50,7 @@ function requestWithToken(spec: PhaseSpec, body: string, onExhausted: () => void
 export async function runPhase(spec: PhaseSpec): Promise<PhaseResult> {
   const latencies: number[] = [];
   const statuses: Record<string, number> = {};
-  let exhausted = false;
+  let exhausted = false as boolean; // set from autocannon's callbacks, which TypeScript does not follow
   let endedAt = 0;
   let instance: autocannon.Instance | undefined;
   const started = performance.now();

@@ -3,7 +3,7 @@
  * `aud` the exact URL called), and prefetch templates fulfilled from a FHIR server.
  */
 import { randomUUID } from 'node:crypto';
-import { importJWK, SignJWT, type JWK } from 'jose';
+import { importJWK, SignJWT } from 'jose';
 import { CliError, fetchFailure, isRecord, readJsonFile } from '../cli.js';
 import { devKey, TOKEN_LIFETIME_SEC, type DevKey } from '../dev-key.js';
 
@@ -38,7 +38,7 @@ export async function signerFrom(keyFile: string | undefined, iss: string | unde
     const jwk = readJsonFile(keyFile);
     if (!isRecord(jwk) || typeof jwk['kid'] !== 'string') throw new CliError(`${keyFile}: a private JWK with a kid is needed`, 2);
     const alg = typeof jwk['alg'] === 'string' ? jwk['alg'] : 'ES384';
-    key = { iss: iss ?? devKey().iss, kid: jwk['kid'], alg, jwk: jwk as JWK };
+    key = { iss: iss ?? devKey().iss, kid: jwk['kid'], alg, jwk };
   }
   let privateKey: Awaited<ReturnType<typeof importJWK>>;
   try {
@@ -104,7 +104,7 @@ export async function callService(base: string, serviceId: string, body: Json, s
 
 /** A prefetch template with its tokens filled from the context; undefined when a token has no value. */
 export function expandTemplate(template: string, context: Json): string | undefined {
-  let missing = false;
+  const missing: string[] = [];
   const userId = typeof context['userId'] === 'string' ? context['userId'] : '';
   const [userType, userRef] = userId.split('/');
   const filled = template.replace(/\{\{\s*([\w.]+)\s*\}\}/g, (_all, token: string) => {
@@ -114,12 +114,12 @@ export function expandTemplate(template: string, context: Json): string | undefi
         ? userRef
         : undefined;
     if (typeof value !== 'string' || value === '') {
-      missing = true;
+      missing.push(token);
       return '';
     }
     return encodeURIComponent(value);
   });
-  return missing ? undefined : filled;
+  return missing.length > 0 ? undefined : filled;
 }
 
 /**

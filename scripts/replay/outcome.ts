@@ -134,7 +134,7 @@ export function compare(expected: Readonly<Record<string, ExpectedDecision>>, ac
     const got = actual.get(ref);
     const outcomeDiffers = got?.outcome !== want.outcome;
     const docDiffers =
-      !outcomeDiffers && want.toDocument !== undefined && got !== undefined && sorted(got.criteria).join(',') !== sorted(want.toDocument).join(',');
+      !outcomeDiffers && want.toDocument !== undefined && sorted(got.criteria).join(',') !== sorted(want.toDocument).join(',');
     if (!outcomeDiffers && !docDiffers) continue;
     lines.push(`${ref}:`);
     lines.push(`  expected: ${want.outcome}${want.toDocument ? ` (to document: ${sorted(want.toDocument).join(', ')})` : ''}`);

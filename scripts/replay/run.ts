@@ -89,7 +89,8 @@ function fhirAccess(fhir: FhirTestServer, patientId: string): Json {
 export function answerTo(response: Resource, own: ReplayScenario['questionnaire'], requested: string): Resource {
   if (!own) return response;
   const [requestedUrl] = requested.split('|') as [string];
-  const [url] = String(response['questionnaire'] ?? '').split('|');
+  const questionnaire = response['questionnaire'];
+  const [url] = (typeof questionnaire === 'string' ? questionnaire : '').split('|');
   if (url !== own.url) return response;
   const walk = (v: unknown): unknown => {
     if (typeof v === 'string') {
@@ -121,10 +122,15 @@ function applyUpdates(context: Json, answer: Json): Json {
 
 const describeDecisions = (d: ReadonlyMap<string, ActualDecision>): string => [...d.values()].map((x) => x.outcome).join(', ');
 
+/** A JSON scalar as text; '' for null, undefined or anything else. */
+function primitiveText(v: unknown): string {
+  return typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean' ? String(v) : '';
+}
+
 function failureOf(answer: Answer): string {
-  const issue = Array.isArray(answer.body['issue']) ? answer.body['issue'][0] : undefined;
+  const issue: unknown = Array.isArray(answer.body['issue']) ? answer.body['issue'][0] : undefined;
   const why = isRecord(issue) ? (issue['diagnostics'] ?? issue['details'] ?? issue['code']) : undefined;
-  const text = isRecord(why) ? String(why['text'] ?? JSON.stringify(why)) : String(why ?? '');
+  const text = isRecord(why) ? (typeof why['text'] === 'string' ? why['text'] : JSON.stringify(why)) : primitiveText(why);
   return `HTTP ${answer.status}${text ? `: ${text}` : ''}`;
 }
 
@@ -145,7 +151,7 @@ async function runCase(ctx: Context, s: ReplayScenario, mode: Mode): Promise<Omi
   const offerFhirServer = withheld.size > 0 || unadvertised.length > 0;
   await ctx.fhir.clear();
   ctx.fhir.reset();
-  await ctx.fhir.seed([...data.resources] as unknown as fhir4.Resource[]);
+  await ctx.fhir.seed([...data.resources]);
   const unavailable = [...withheld].map((k) => new RegExp(`^${typeOfTemplate(svc.prefetch[k]!)}(?:[/?]|$)`));
   ctx.fhir.setFaults(unavailable.map((match) => ({ match, status: FAULT_STATUS })));
   const extension = isRecord(s.request['extension']) ? { extension: s.request['extension'] } : {};
@@ -177,7 +183,7 @@ async function runCase(ctx: Context, s: ReplayScenario, mode: Mode): Promise<Omi
   // The scenario's responses are on the member's record whatever the first answer asked: when it asked for the
   // questionnaire they are the DTR client's answers to it; otherwise they were there before and the EHR has them too.
   if (first.answer.status === 200 && data.responses.length > 0) {
-    await ctx.fhir.seed(data.responses.map((r) => (requested ? answerTo(r, s.questionnaire, requested) : r)) as unknown as fhir4.Resource[]);
+    await ctx.fhir.seed(data.responses.map((r) => (requested ? answerTo(r, s.questionnaire, requested) : r)));
     last = await sign(applyUpdates(context, first.answer.body));
     summary = `${summary} → ${describeDecisions(last.decisions)} (${requested ? 'questionnaire completed' : 'responses on record'})`;
   }

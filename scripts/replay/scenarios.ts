@@ -146,7 +146,7 @@ export function scenarioData(s: ReplayScenario): ScenarioData {
   for (const r of Object.values(prefetch).flatMap(resourcesOf)) byKey.set(`${r.resourceType}/${String(r.id)}`, r);
   const all = [...byKey.values()];
   return {
-    patientId: String(context['patientId'] ?? ''),
+    patientId: typeof context['patientId'] === 'string' ? context['patientId'] : '',
     resources: all.filter((r) => r.resourceType !== 'QuestionnaireResponse'),
     responses: all.filter((r) => r.resourceType === 'QuestionnaireResponse'),
     prefetchKeys: Object.keys(prefetch),

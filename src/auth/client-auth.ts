@@ -118,9 +118,9 @@ export function authenticator(opts: AuthOptions): Authenticator {
   const byIssuer = new Map(opts.clients.map((c) => [c.iss, c]));
   const replays = replayCache();
   const now = opts.now ?? Date.now;
-  const processCheck: JtiCheck = async ({ iss, jti, expiresAt }) => {
+  const processCheck: JtiCheck = ({ iss, jti, expiresAt }) => {
     const seen = replays.check(`${iss}|${jti}`, expiresAt.getTime(), now());
-    return seen === 'fresh' ? 'accepted' : seen === 'replayed' ? 'replay' : 'busy';
+    return Promise.resolve(seen === 'fresh' ? 'accepted' : seen === 'replayed' ? 'replay' : 'busy');
   };
   const claimJti = opts.claimJti ?? processCheck;
   return {

@@ -64,10 +64,10 @@ const keyList = z.array(z.looseObject({ pem: z.looseObject({ kty: z.string() }),
 /** The CRD request generator's `[{pem, id}]` as a JWKS (the entry's id is the key's kid); a JWKS as it is. */
 export function keyListToJwks(list: unknown): JSONWebKeySet | undefined {
   const set = jwks.safeParse(list);
-  if (set.success) return set.data as JSONWebKeySet;
+  if (set.success) return set.data;
   const parsed = keyList.safeParse(list);
   if (!parsed.success || parsed.data.length === 0) return undefined;
-  return { keys: parsed.data.map((k) => ({ ...k.pem, kid: k.id })) } as JSONWebKeySet;
+  return { keys: parsed.data.map((k) => ({ ...k.pem, kid: k.id })) };
 }
 
 /**
@@ -116,7 +116,7 @@ export function trustedClients(file: string): ClientsResult {
       else if (c.jwksUrl) keys = createRemoteJWKSet(new URL(c.jwksUrl), { cooldownDuration: KEYS_COOLDOWN_MS, cacheMaxAge: KEYS_MAX_AGE_MS, timeoutDuration: KEYS_TIMEOUT_MS });
       else {
         const set = c.jwks ?? (JSON.parse(readFileSync(resolve(dirname(file), c.jwksFile!), 'utf8')) as unknown);
-        keys = createLocalJWKSet(jwks.parse(set) as JSONWebKeySet);
+        keys = createLocalJWKSet(jwks.parse(set));
       }
     } catch (e) {
       errors.push(`${file}: clients.${i} (${c.iss}): cannot read its keys: ${(e as Error).message}`);

@@ -66,7 +66,7 @@ export function urlUnderBase(access: FhirAccess, target: string): string | undef
 /** The body as text, or undefined once it grows past `max` bytes (the rest is not read). */
 async function readCapped(res: Response, max: number): Promise<string | undefined> {
   if (!res.body) return '';
-  const reader = res.body.getReader();
+  const reader = (res.body as ReadableStream<Uint8Array>).getReader();
   const chunks: Uint8Array[] = [];
   let size = 0;
   for (;;) {

@@ -93,14 +93,14 @@ function rawTokenValue(token: string, context: TokenContext): string | undefined
  * (e.g. {{userPractitionerId}} when the user is a PractitionerRole): such a query cannot be run.
  */
 export function expandTemplate(template: string, context: TokenContext): string | undefined {
-  let missing = false;
+  const missing: string[] = [];
   const expanded = template.replace(TOKEN, (_m, token: string) => {
     const value = tokenValue(token.trim(), context);
     if (value === undefined) {
-      missing = true;
+      missing.push(token);
       return '';
     }
     return value;
   });
-  return missing ? undefined : expanded;
+  return missing.length > 0 ? undefined : expanded;
 }

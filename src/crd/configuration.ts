@@ -15,7 +15,7 @@ export const configurationOptionSchema = z
     default: z.union([z.boolean(), z.number().int().nonnegative()]),
   })
   .refine((o) => (o.type === 'boolean' ? typeof o.default === 'boolean' : typeof o.default === 'number'), {
-    message: 'default must match type',
+    error: 'default must match type',
     path: ['default'],
   });
 

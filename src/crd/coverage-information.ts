@@ -50,7 +50,7 @@ export function coverageInformation(a: Assertion): Extension {
 
 function coverageOf(ext: unknown): string | undefined {
   if (!isObject(ext) || !Array.isArray(ext['extension'])) return undefined;
-  const c = ext['extension'].find((e) => isObject(e) && e['url'] === 'coverage');
+  const c: unknown = ext['extension'].find((e) => isObject(e) && e['url'] === 'coverage');
   const ref = isObject(c) && isObject(c['valueReference']) ? c['valueReference']['reference'] : undefined;
   return typeof ref === 'string' ? ref : undefined;
 }

@@ -284,7 +284,7 @@ export function decisionCard(view: OrderView, ctx: CardContext): Card {
               label: `Remove the ${procedure.toLowerCase()} order`,
               uuid: randomUUID(),
               isRecommended: true,
-              actions: [{ type: 'delete' as const, description: `Remove the draft order for ${view.label}`, resourceId: d.reference! }],
+              actions: [{ type: 'delete' as const, description: `Remove the draft order for ${view.label}`, resourceId: d.reference }],
             },
           ],
           selectionBehavior: 'at-most-one' as const,

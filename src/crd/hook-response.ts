@@ -46,7 +46,7 @@ export const cardSchema = z
     extension: z.record(z.string(), z.unknown()).optional(),
   })
   .refine((c) => (c.suggestions === undefined) === (c.selectionBehavior === undefined), {
-    message: 'selectionBehavior is required with suggestions and only with them',
+    error: 'selectionBehavior is required with suggestions and only with them',
     path: ['selectionBehavior'],
   });
 

@@ -78,7 +78,8 @@ export function adminAuthentication(consumers: readonly AdminConsumer[]): Reques
     const consumer = token === undefined ? undefined : consumerFor(consumers, token);
     if (consumer === undefined) {
       const challenge = header === undefined ? `Bearer realm="${REALM}"` : `Bearer realm="${REALM}", error="invalid_token"`;
-      return sendFailure(res, { ...failure(401, 'login', 'Authentication required'), headers: { 'WWW-Authenticate': challenge } });
+      sendFailure(res, { ...failure(401, 'login', 'Authentication required'), headers: { 'WWW-Authenticate': challenge } });
+      return;
     }
     res.locals['consumer'] = consumer;
     next();

@@ -47,13 +47,15 @@ export function clientAuthentication(config: Config, logger: Logger, auth: Authe
   return async (req, res, next) => {
     if (!auth) {
       logger.warn({ auth: 'off' }, 'CDS_AUTH=off: request accepted without client authentication (local experiments only)');
-      return next();
+      next();
+      return;
     }
     const result = await auth.verify(req.get('authorization'), expectedAudiences(config, req));
     if (!result.ok) {
       Object.assign(logFields(res), { authFailure: result.reason, ...(result.iss ? { client: result.iss.slice(0, 200) } : {}) });
-      if (result.busy) return sendFailure(res, { ...failure(503, 'exception', 'Busy; retry shortly'), headers: { 'Retry-After': '5' } });
-      return sendFailure(res, authRefusal(result, config.authErrors));
+      if (result.busy) sendFailure(res, { ...failure(503, 'exception', 'Busy; retry shortly'), headers: { 'Retry-After': '5' } });
+      else sendFailure(res, authRefusal(result, config.authErrors));
+      return;
     }
     res.locals['client'] = result.client;
     logFields(res).client = result.client.iss;

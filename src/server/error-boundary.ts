@@ -16,14 +16,20 @@ export const noRoute: RequestHandler = (req, res) => sendFailure(res, notFound(`
 
 /** Turns what escaped a handler into an OperationOutcome: client mistakes keep their 4xx, the rest is a 500. */
 export function errorBoundary(bodyLimit: string, logger: Logger) {
+  // eslint-disable-next-line @typescript-eslint/no-unused-vars -- Express knows an error handler by its four parameters
   return (err: unknown, _req: Request, res: Response, _next: NextFunction): void => {
     const e = (err ?? {}) as HttpError;
     const status = e.status ?? e.statusCode ?? 500;
-    if (e.type === 'entity.too.large') return sendFailure(res, tooLarge(bodyLimit));
-    if (status >= 400 && status < 500) {
-      return sendFailure(res, failure(status, 'invalid', e.expose && e.message ? e.message : 'The request could not be read'));
+    if (e.type === 'entity.too.large') {
+      sendFailure(res, tooLarge(bodyLimit));
+      return;
     }
-    logger.error({ err: { name: (err as Error)?.name, message: (err as Error)?.message, stack: (err as Error)?.stack } }, 'unhandled error');
+    if (status >= 400 && status < 500) {
+      sendFailure(res, failure(status, 'invalid', e.expose && e.message ? e.message : 'The request could not be read'));
+      return;
+    }
+    const thrown = (err ?? {}) as Partial<Error>;
+    logger.error({ err: { name: thrown.name, message: thrown.message, stack: thrown.stack } }, 'unhandled error');
     if (res.headersSent) return;
     sendFailure(res, internalError());
   };

@@ -23,6 +23,7 @@ export function requestMeta(req: Request, body: unknown): Record<string, unknown
     ...pick(body, ['hook', 'hookInstance', 'fhirServer']),
     context: pick(context, ['userId', 'patientId', 'encounterId']),
     draftOrders: draft.flatMap((e) =>
+      // eslint-disable-next-line @typescript-eslint/no-base-to-string -- the audit keeps the id as the client sent it, whatever its JSON type
       isObject(e) && isObject(e['resource']) ? [`${String(e['resource']['resourceType'])}/${String(e['resource']['id'] ?? '')}`] : [],
     ),
     prefetchKeys: isObject(body['prefetch']) ? Object.keys(body['prefetch']) : [],

@@ -1,19 +1,21 @@
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { Kysely, Migrator, PostgresDialect, sql } from 'kysely';
+import { Kysely, Migrator, PostgresDialect, sql, type MigratorProps } from 'kysely';
 import pg from 'pg';
 import type { StoreConfig } from './config.js';
 import { LibsqlDialect, withExclusiveTransaction, type LibsqlDialectOptions } from './libsql-dialect.js';
 import { migrationProvider } from './migrations.js';
-import type { Engine, StoreDatabase } from './schema.js';
+import type { StoreDatabase } from './schema.js';
 
-const PG_OID = { json: 114, jsonb: 3802, timestamptz: 1184, timestamp: 1114 } as const;
+type TypeId = Parameters<typeof pg.types.getTypeParser>[0];
+type TypeFormat = Parameters<typeof pg.types.getTypeParser>[1];
+const { JSON: PG_JSON, JSONB: PG_JSONB, TIMESTAMPTZ: PG_TIMESTAMPTZ } = pg.types.builtins;
 
 /** JSON comes back as text and timestamps as ISO strings, as they do from SQLite: one row shape for both. */
-function pgTypeParser(oid: number, format?: string): (value: string) => unknown {
-  if (oid === PG_OID.json || oid === PG_OID.jsonb) return (value) => value;
-  if (oid === PG_OID.timestamptz) return (value) => new Date(value).toISOString();
-  return pg.types.getTypeParser(oid, (format ?? 'text') as 'text');
+function pgTypeParser(oid: TypeId, format?: TypeFormat): (value: string) => unknown {
+  if (oid === PG_JSON || oid === PG_JSONB) return (value) => value;
+  if (oid === PG_TIMESTAMPTZ) return (value) => new Date(value).toISOString();
+  return pg.types.getTypeParser(oid, format ?? 'text') as (value: string) => unknown;
 }
 
 export type OpenedDatabase =
@@ -55,9 +57,10 @@ export function openDatabase(config: StoreConfig): OpenedDatabase {
  */
 export async function migrateToLatest(opened: OpenedDatabase): Promise<string[]> {
   const provider = migrationProvider(opened.engine);
-  const run = async (db: Kysely<any>) => {
+  const run = async (db: MigratorProps['db']) => {
     const migrator = new Migrator({ db, provider });
     const { error, results } = await migrator.migrateToLatest();
+    // eslint-disable-next-line @typescript-eslint/only-throw-error -- rethrows the migration's own failure unchanged (Kysely types it unknown)
     if (error !== undefined) throw error;
     return (results ?? []).filter((r) => r.status === 'Success').map((r) => r.migrationName);
   };

@@ -93,7 +93,7 @@ class LibsqlConnection implements DatabaseConnection {
     }
   }
 
-  // eslint-disable-next-line require-yield
+  // eslint-disable-next-line require-yield, @typescript-eslint/require-await -- DatabaseConnection wants an async iterator; this one only refuses
   async *streamQuery<R>(): AsyncIterableIterator<QueryResult<R>> {
     throw new Error('streaming is not supported by the libsql dialect');
   }
@@ -159,7 +159,7 @@ class PinnedConnection implements DatabaseConnection {
     return toQueryResult<R>(await this.#tx.execute({ sql: query.sql, args: query.parameters as InArgs }));
   }
 
-  // eslint-disable-next-line require-yield
+  // eslint-disable-next-line require-yield, @typescript-eslint/require-await -- DatabaseConnection wants an async iterator; this one only refuses
   async *streamQuery<R>(): AsyncIterableIterator<QueryResult<R>> {
     throw new Error('streaming is not supported by the libsql dialect');
   }
@@ -167,15 +167,13 @@ class PinnedConnection implements DatabaseConnection {
 
 function pinnedDialect(connection: PinnedConnection): Dialect {
   const driver: Driver = {
-    init: async () => undefined,
-    acquireConnection: async () => connection,
-    beginTransaction: async () => {
-      throw new Error('already in a transaction');
-    },
-    commitTransaction: async () => undefined,
-    rollbackTransaction: async () => undefined,
-    releaseConnection: async () => undefined,
-    destroy: async () => undefined,
+    init: () => Promise.resolve(),
+    acquireConnection: () => Promise.resolve(connection),
+    beginTransaction: () => Promise.reject(new Error('already in a transaction')),
+    commitTransaction: () => Promise.resolve(),
+    rollbackTransaction: () => Promise.resolve(),
+    releaseConnection: () => Promise.resolve(),
+    destroy: () => Promise.resolve(),
   };
   return {
     createDriver: () => driver,
@@ -189,13 +187,13 @@ function pinnedDialect(connection: PinnedConnection): Dialect {
  * Runs `work` inside one BEGIN IMMEDIATE transaction on its own connection, holding this process's lock on the
  * file: the way migrations stay safe when instances (in this process or others) open the same file at once.
  */
-export async function withExclusiveTransaction<T>(options: LibsqlDialectOptions, work: (db: Kysely<any>) => Promise<T>): Promise<T> {
+export async function withExclusiveTransaction<T>(options: LibsqlDialectOptions, work: (db: Kysely<unknown>) => Promise<T>): Promise<T> {
   const release = await mutexFor(options.path).lock();
   try {
     const client = await openClient(options);
     try {
       const tx = await client.transaction('write');
-      const db = new KyselyCtor<any>({ dialect: pinnedDialect(new PinnedConnection(tx)) });
+      const db = new KyselyCtor<unknown>({ dialect: pinnedDialect(new PinnedConnection(tx)) });
       try {
         const result = await work(db);
         await tx.commit();
@@ -212,6 +210,12 @@ export async function withExclusiveTransaction<T>(options: LibsqlDialectOptions,
   } finally {
     release();
   }
+}
+
+/** Kysely hands the driver back the connection it acquired from it: always a LibsqlConnection. */
+function ownConnection(connection: DatabaseConnection): LibsqlConnection {
+  if (connection instanceof LibsqlConnection) return connection;
+  throw new Error('not a connection of the libsql driver');
 }
 
 class LibsqlDriver implements Driver {
@@ -248,15 +252,15 @@ class LibsqlDriver implements Driver {
   }
 
   async beginTransaction(connection: DatabaseConnection): Promise<void> {
-    await (connection as LibsqlConnection).begin();
+    await ownConnection(connection).begin();
   }
 
   async commitTransaction(connection: DatabaseConnection): Promise<void> {
-    await (connection as LibsqlConnection).commit();
+    await ownConnection(connection).commit();
   }
 
   async rollbackTransaction(connection: DatabaseConnection): Promise<void> {
-    await (connection as LibsqlConnection).rollback();
+    await ownConnection(connection).rollback();
   }
 
   async releaseConnection(): Promise<void> {
@@ -313,7 +317,7 @@ export class LibsqlDialect implements Dialect {
     return new SqliteAdapter();
   }
 
-  createIntrospector(db: Kysely<any>): DatabaseIntrospector {
+  createIntrospector(db: Kysely<unknown>): DatabaseIntrospector {
     return new SqliteIntrospector(db);
   }
 }

@@ -110,5 +110,5 @@ export function migrations(engine: Engine): Record<string, Migration> {
 }
 
 export function migrationProvider(engine: Engine): MigrationProvider {
-  return { getMigrations: async () => migrations(engine) };
+  return { getMigrations: () => Promise.resolve(migrations(engine)) };
 }

@@ -13,7 +13,8 @@ export interface AssertionInput {
   /** e.g. "Coverage/xyz". */
   coverageRef: string;
   patientRef: string | null;
-  decision: Decision | string;
+  /** A Decision when this service wrote it; typed string since stored rows are read back as text. */
+  decision: string;
   /** The coverage-information extension exactly as sent. */
   coverageInformation: unknown;
   /** The evaluation trace with its evidence. */

@@ -106,8 +106,8 @@ function toAudit(row: Selectable<AuditRecordTable>): StoredAudit {
     hookInstance: row.hook_instance,
     requestMeta: parse(row.request_meta) as Record<string, unknown>,
     response: parse(row.response),
-    status: Number(row.status),
-    durationMs: Number(row.duration_ms),
+    status: row.status,
+    durationMs: row.duration_ms,
     consumer: row.consumer,
   };
 }

@@ -101,7 +101,7 @@ describe('the token endpoint', () => {
 
   test('the replay check can be the store', async () => {
     const seen: string[] = [];
-    const s = tokenService({ clients, tokenEndpoint: TOKEN_URL, fhirBase: FHIR, signingKey: await ephemeralSigningKey(), now, claimJti: async (c) => (seen.includes(c.jti) ? 'replay' : (seen.push(c.jti), 'accepted')) });
+    const s = tokenService({ clients, tokenEndpoint: TOKEN_URL, fhirBase: FHIR, signingKey: await ephemeralSigningKey(), now, claimJti: (c) => Promise.resolve(seen.includes(c.jti) ? 'replay' : (seen.push(c.jti), 'accepted')) });
     const f = await form({}, { jti: 'shared' });
     expect((await s.token(f)).ok).toBe(true);
     expect(seen).toEqual(['shared']);

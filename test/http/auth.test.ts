@@ -31,7 +31,7 @@ let keys: Keys;
 let logText = '';
 
 /** The run's shared test keys (generated once per run, test/support/keys.ts). */
-async function pair(alg: 'ES384' | 'RS384' | 'RS256', kid: string) {
+function pair(alg: 'ES384' | 'RS384' | 'RS256', kid: string) {
   return testKeyPair(alg, kid);
 }
 
@@ -62,10 +62,10 @@ function appWith(clients: object[], extra: Record<string, string> = {}) {
 const CLIENT = 'https://ehr.example.org';
 let app: ReturnType<typeof appWith>;
 
-beforeAll(async () => {
-  const es = await pair('ES384', 'k-es384');
-  const rs = await pair('RS384', 'k-rs384');
-  const rs256 = await pair('RS256', 'k-rs256');
+beforeAll(() => {
+  const es = pair('ES384', 'k-es384');
+  const rs = pair('RS384', 'k-rs384');
+  const rs256 = pair('RS256', 'k-rs256');
   keys = { es384: es.priv, rs384: rs.priv, rs256: rs256.priv, pubs: [es.pub, rs.pub, rs256.pub] };
   app = appWith([{ iss: CLIENT, jwks: { keys: keys.pubs }, jku: ['https://ehr.example.org/jwks'] }]);
 });
@@ -107,7 +107,7 @@ function expect401(res: request.Response, reason?: RegExp, description?: RegExp)
   expect(challenge).toMatch(/^Bearer realm="cds-services"/);
   expect(res.body).toEqual({ resourceType: 'OperationOutcome', issue: [{ severity: 'error', code: 'login', diagnostics: expect.any(String) }] });
   const diagnostics = res.body.issue[0].diagnostics as string;
-  const sentAuthorization = (res as unknown as { req: { getHeader(name: string): unknown } }).req.getHeader('authorization');
+  const sentAuthorization = (res as unknown as { req: { getHeader(name: string): number | string | string[] | undefined } }).req.getHeader('authorization');
   expect(diagnostics.length).toBeLessThan(500);
   if (sentAuthorization === undefined) expect(challenge).toBe('Bearer realm="cds-services"');
   else expect(challenge).toBe(`Bearer realm="cds-services", error="invalid_token", error_description="${diagnostics}"`);

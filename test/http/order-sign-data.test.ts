@@ -228,7 +228,7 @@ describe('the FHIR server fails or is too slow: 200 with what the data allows, s
   test('fetched resources count against CDS_MAX_RESOURCES: past it, the data is incomplete', async () => {
     const paged = await startFhirTestServer({ resources: patientResources('renal-rcc'), pageSize: 2 });
     try {
-      await paged.seed(Array.from({ length: 11 }, (_, i) => ({ resourceType: 'Condition', id: `m${i}`, subject: { reference: 'Patient/pat-renal-1' } }) as fhir4.Condition));
+      await paged.seed(Array.from({ length: 11 }, (_, i) => ({ resourceType: 'Condition', id: `m${i}`, subject: { reference: 'Patient/pat-renal-1' } })));
       const body = fixtureRequest('renal-cryoablation-fhir.json');
       body['fhirServer'] = paged.url;
       body['prefetch'] = await prefetchFrom(fhir, service, CONTEXT, ALL_KEYS.filter((k) => k !== 'conditions'));
@@ -299,7 +299,7 @@ describe('the FHIR server fails or is too slow: 200 with what the data allows, s
   test('more pages than the bound: the data counts as incomplete', async () => {
     const paged = await startFhirTestServer({ resources: patientResources('renal-rcc'), pageSize: 1 });
     try {
-      await paged.seed([1, 2, 3].map((i) => ({ resourceType: 'Condition', id: `c${i}`, subject: { reference: 'Patient/pat-renal-1' } }) as fhir4.Condition));
+      await paged.seed([1, 2, 3].map((i) => ({ resourceType: 'Condition', id: `c${i}`, subject: { reference: 'Patient/pat-renal-1' } })));
       const body = fixtureRequest('renal-cryoablation-fhir.json');
       body['fhirServer'] = paged.url;
       body['prefetch'] = await prefetchFrom(fhir, service, CONTEXT, ALL_KEYS.filter((k) => k !== 'conditions'));

@@ -34,26 +34,26 @@ describe.skipIf(postgresUrl === undefined)('several instances on one PostgreSQL'
   it('two instances answer concurrently with unique ids, each readable from either', TIMEOUT, async () => {
     const target = await targetFor('postgres');
     const [a, b] = [track(await appOn(target)), track(await appOn(target))];
-    const answers = await Promise.all(Array.from({ length: 20 }, (_, i) => sign(i % 2 === 0 ? a! : b!)));
+    const answers = await Promise.all(Array.from({ length: 20 }, (_, i) => sign(i % 2 === 0 ? a : b)));
     expect(answers.map((r) => r.status)).toEqual(Array(20).fill(200));
     const ids = answers.flatMap((r) => assertionIds(r.body));
     expect(new Set(ids).size).toBe(20);
     for (const id of ids) {
-      expect((await lookup(a!, id)).body.id).toBe(id);
-      expect((await lookup(b!, id)).body.id).toBe(id);
+      expect((await lookup(a, id)).body.id).toBe(id);
+      expect((await lookup(b, id)).body.id).toBe(id);
     }
   });
 
   it('one client JWT sent to both instances is accepted once, also when sent at the same time', TIMEOUT, async () => {
     const target = await targetFor('postgres');
     const [a, b] = [track(await appOn(target)), track(await appOn(target))];
-    const jwt = await token(a!, SERVICE);
-    expect((await sign(a!, undefined, jwt)).status).toBe(200);
-    expect((await sign(b!, undefined, jwt)).status).toBe(401);
-    const aud = `${a!.config.publicBaseUrl}${SERVICE}`;
+    const jwt = await token(a, SERVICE);
+    expect((await sign(a, undefined, jwt)).status).toBe(200);
+    expect((await sign(b, undefined, jwt)).status).toBe(401);
+    const aud = `${a.config.publicBaseUrl}${SERVICE}`;
     for (let i = 0; i < 5; i += 1) {
       const shared = await clientJwt({ aud });
-      const statuses = (await Promise.all([sign(a!, undefined, shared), sign(b!, undefined, shared)])).map((r) => r.status).sort();
+      const statuses = (await Promise.all([sign(a, undefined, shared), sign(b, undefined, shared)])).map((r) => r.status).sort();
       expect(statuses).toEqual([200, 401]);
     }
   });

@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process';
 import { readFileSync, readdirSync } from 'node:fs';
-import { createServer, type IncomingMessage } from 'node:http';
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { describe, expect, it } from 'vitest';
 import { parse, parseAllDocuments } from 'yaml';
@@ -68,7 +68,7 @@ describe('deployment files', () => {
   it('the loader waits for the FHIR server and PUTs every fixture resource in one transaction', { timeout: 20_000 }, async () => {
     const received: Array<{ method: string; url: string; body: any }> = [];
     let metadataCalls = 0;
-    const server = createServer(async (req: IncomingMessage, res) => {
+    const handle = async (req: IncomingMessage, res: ServerResponse) => {
       const chunks: Buffer[] = [];
       for await (const chunk of req) chunks.push(chunk as Buffer);
       const body = chunks.length > 0 ? JSON.parse(Buffer.concat(chunks).toString('utf8')) : undefined;
@@ -80,7 +80,8 @@ describe('deployment files', () => {
       }
       const entries = (body?.entry ?? []).map(() => ({ response: { status: '201 Created' } }));
       res.writeHead(200, { 'content-type': 'application/fhir+json' }).end(JSON.stringify({ resourceType: 'Bundle', type: 'transaction-response', entry: entries }));
-    });
+    };
+    const server = createServer((req, res) => void handle(req, res));
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     const { port } = server.address() as AddressInfo;
     try {

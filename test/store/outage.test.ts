@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, describe, expect, it } from 'vitest';
-import { ResilientStore, Store, isStoreUnavailable, type AssertionInput, type RecordCallResult } from '../../src/store/index.js';
+import { ResilientStore, Store, isStoreUnavailable, type AssertionInput } from '../../src/store/index.js';
 import { assertion, audit, cleanupTargets, freshTarget, postgresUrl, startProxy, type Target } from './support.js';
 
 afterAll(cleanupTargets, 60_000);

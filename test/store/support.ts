@@ -43,7 +43,13 @@ export interface Target {
 export async function freshTarget(engine: Engine): Promise<Target> {
   if (engine === 'sqlite') {
     const dir = mkdtempSync(join(tmpdir(), 'crd-store-'));
-    cleanups.push(async () => rmSync(dir, { recursive: true, force: true }));
+    cleanups.push(
+      () =>
+        new Promise<void>((resolve) => {
+          rmSync(dir, { recursive: true, force: true });
+          resolve();
+        }),
+    );
     const file = join(dir, 'nested', 'crd.sqlite');
     return {
       engine,

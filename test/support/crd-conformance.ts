@@ -3,6 +3,7 @@
  * shared/research/inferno-crd-checks.md), plus the stricter ones the kit lists but does not run ("beyond").
  * Returns the problems found; an empty list means the answer would pass.
  */
+import { omit } from './objects.js';
 
 type Rec = Record<string, any>;
 
@@ -34,7 +35,7 @@ function emptyValues(value: unknown, path: string, out: string[]): void {
     if (value.length === 0) out.push(`${path} is an empty array`);
     value.forEach((v, i) => emptyValues(v, `${path}[${i}]`, out));
   } else if (typeof value === 'object') {
-    if (Object.keys(value as object).length === 0) out.push(`${path} is an empty object`);
+    if (Object.keys(value).length === 0) out.push(`${path} is an empty object`);
     for (const [k, v] of Object.entries(value as Rec)) emptyValues(v, `${path}.${k}`, out);
   }
 }
@@ -121,7 +122,7 @@ export function conformanceProblems(request: Rec, status: number, body: Rec): st
   if (status !== 200) return [`status ${status}`];
   if (!Array.isArray(body?.cards)) p.push('cards must be an array');
   if (!Array.isArray(body?.systemActions)) p.push('systemActions must be present for order-sign');
-  const { cards: _c, systemActions: _s, ...rest } = body ?? {};
+  const rest = omit(body ?? {}, 'cards', 'systemActions');
   if (Object.keys(rest).length > 0) p.push(`unexpected top-level fields ${Object.keys(rest).join(', ')}`);
   (body.cards ?? []).forEach((c: Rec, i: number) => {
     p.push(...cardProblems(c, `cards[${i}]`));
@@ -149,7 +150,7 @@ export function conformanceProblems(request: Rec, status: number, body: Rec): st
     if (draft) {
       const withoutAssertions = (r: Rec) => {
         const others = (r.extension ?? []).filter((e: Rec) => e.url !== CI_URL);
-        const { extension: _e, ...rest } = r;
+        const rest = omit(r, 'extension');
         return others.length > 0 ? { ...rest, extension: others } : rest;
       };
       if (JSON.stringify(withoutAssertions(draft)) !== JSON.stringify(withoutAssertions(a.resource))) {

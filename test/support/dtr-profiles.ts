@@ -126,6 +126,7 @@ export function checkQuestionnaireResponse(qr: Rec, questionnaire: Rec | undefin
   if (qr['partOf'] !== undefined) errors.push('partOf 0..0');
   if (list(qr['item']).length === 0) errors.push('item 1..* required');
   const extensions = list(qr['extension']);
+  // eslint-disable-next-line @typescript-eslint/no-base-to-string -- the check reads a reference as the QuestionnaireResponse gives it, whatever its JSON type
   const contexts = extensions.filter((e) => e['url'] === QR_CONTEXT).map((e) => (isRec(e['valueReference']) ? String(e['valueReference']['reference'] ?? '') : ''));
   if (contexts.length < 2) errors.push('qr-context 2..* required');
   if (!contexts.some((r) => r.startsWith('Coverage/'))) errors.push('qr-context must name a Coverage');

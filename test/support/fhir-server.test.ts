@@ -36,6 +36,7 @@ const resources: fhir4.Resource[] = [
   coverage('cov-3', 'pat-2', 'active'),
 ];
 
+// eslint-disable-next-line @typescript-eslint/no-unnecessary-type-parameters -- each call names the resource type it expects back
 async function getJson<T>(url: string, init?: RequestInit): Promise<{ status: number; body: T }> {
   const res = await fetch(url, init);
   return { status: res.status, body: (await res.json()) as T };

@@ -122,7 +122,7 @@ function toTarget(req: Request): Target {
 }
 
 function searchUrl(base: string, path: string, params: URLSearchParams): string {
-  return `${base}/${path}?${params}`;
+  return `${base}/${path}?${params.toString()}`;
 }
 
 function addPaging(bundle: fhir4.Bundle, base: string, path: string, params: URLSearchParams): void {
@@ -160,7 +160,7 @@ async function execute(ctx: Context, target: Target, req: Request): Promise<[num
 }
 
 function hangUntil(signal: AbortSignal): Promise<never> {
-  return new Promise((_, reject) => signal.addEventListener('abort', () => reject(signal.reason), { once: true }));
+  return new Promise((_, reject) => signal.addEventListener('abort', () => reject(signal.reason as Error), { once: true }));
 }
 
 async function applyFault(fault: Fault, res: Response, signal: AbortSignal): Promise<boolean> {
@@ -201,7 +201,10 @@ export async function startFhirTestServer(
       const fault = faults.find((f) => !f.match || f.match.test(path));
       if (fault && (await applyFault(fault, res, aborter.signal))) return;
       const target = toTarget(req);
-      if (target.method === 'GET' && target.path === 'metadata') return sendFhir(res, 200, capabilityStatement());
+      if (target.method === 'GET' && target.path === 'metadata') {
+        sendFhir(res, 200, capabilityStatement());
+        return;
+      }
       const [status, body] = await execute(ctx, target, req);
       sendFhir(res, status, body);
     } catch (err) {
@@ -239,7 +242,10 @@ export async function startFhirTestServer(
       faults = [];
       peak = inFlight;
     },
-    clear: async () => ctx.repo.clear(),
+    clear: () => {
+      ctx.repo.clear();
+      return Promise.resolve();
+    },
     close: async () => {
       aborter.abort();
       const closed = once(server, 'close');

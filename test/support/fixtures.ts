@@ -6,6 +6,7 @@ import type { HookService } from '../../src/cds-hooks/registry.js';
 
 export const FIXTURES = fileURLToPath(new URL('../../fixtures/', import.meta.url));
 
+// eslint-disable-next-line @typescript-eslint/no-unnecessary-type-parameters -- callers name the type of the JSON file they read
 export function fixture<T = Record<string, unknown>>(relative: string): T {
   return JSON.parse(readFileSync(`${FIXTURES}${relative}`, 'utf8')) as T;
 }

@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { randomUUID } from 'node:crypto';
 import { importJWK, SignJWT, type JWK, type JWTPayload } from 'jose';
+import { omit } from './objects.js';
 
 /** Client JWTs signed with the committed development key (fixtures/keys, not for production). */
 
@@ -21,8 +22,8 @@ export async function clientJwt(o: TokenOptions): Promise<string> {
   const key = o.key ?? DEV_JWK;
   const alg = o.alg ?? 'ES384';
   const now = o.nowSec ?? Math.floor(new Date('2026-11-23T12:00:00Z').getTime() / 1000);
-  const claims: JWTPayload = { iss: DEV_ISS, aud: o.aud, iat: now, exp: now + 300, jti: randomUUID(), ...o.claims };
-  for (const k of o.omit ?? []) delete claims[k];
+  const all: JWTPayload = { iss: DEV_ISS, aud: o.aud, iat: now, exp: now + 300, jti: randomUUID(), ...o.claims };
+  const claims = omit(all, ...(o.omit ?? []));
   return new SignJWT(claims)
     .setProtectedHeader({ alg, typ: 'JWT', kid: key.kid ?? 'dev-client-es384-1', ...o.header })
     .sign(await importJWK(key, alg));

@@ -72,6 +72,7 @@ function coverageInformations(resource: unknown): Rec[] {
 /** JSON with object keys sorted (PostgreSQL jsonb does not keep key order). */
 function canonical(value: unknown): string {
   if (Array.isArray(value)) return `[${value.map(canonical).join(',')}]`;
+  // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- JSON.stringify(undefined) is undefined, though lib.d.ts says string
   if (!isObject(value)) return JSON.stringify(value) ?? 'null';
   return `{${Object.keys(value)
     .sort()
