@@ -3,7 +3,7 @@ import type { Environment } from './environment.js';
 import { isAffirmative, toEvidence, type Evidence } from './evidence.js';
 import type { NodeState } from './policy-schema.js';
 import { errorMessage } from './errors.js';
-import type { Policy, PolicyNode } from './policy.js';
+import { definitionScope, type Policy, type PolicyNode } from './policy.js';
 
 /** Three-valued (Kleene) evaluation of a criteria tree, with the evidence that decided each node. */
 
@@ -43,7 +43,8 @@ export function evaluateDefinitions(
   env: Environment,
   shared: SharedDefinitions = new Map(),
 ): { values: Record<string, unknown>; errors: string[]; failed: Set<string> } {
-  const values: Record<string, unknown> = {};
+  // own properties: the definitions; inherited: the engine variables (no copy per expression)
+  const values = definitionScope(env);
   const errors: string[] = [];
   const failed = new Set<string>();
   for (const def of policy.definitions) {
