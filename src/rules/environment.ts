@@ -1,7 +1,7 @@
 import { isObject } from '../fhir/bundle.js';
 import { conceptCodings } from '../fhir/coding.js';
 import { orderReference } from '../fhir/order.js';
-import { buildRecordIndex, type RecordIndex } from './record-index.js';
+import { buildRecordIndex, RECORD_INDEX, type RecordIndex } from './record-index.js';
 
 /**
  * What every leaf may refer to, besides the policy's named definitions: the order under review and the
@@ -161,6 +161,7 @@ export function environment(input: EvaluationInput): Environment {
       unavailableData: [...input.unavailableData],
       treatedConditions: [],
       tiedObservations: [],
+      [RECORD_INDEX]: index,
     },
     index,
   };

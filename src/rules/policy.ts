@@ -89,7 +89,7 @@ export type PolicyResult = { ok: true; policy: Policy } | { ok: false; errors: s
  * properties shadow the engine variables it inherits, as the spread did); any other definitions object is merged.
  */
 function scopeOf(env: Environment, definitions: Readonly<Record<string, unknown>>): Record<string, unknown> {
-  return Object.getPrototypeOf(definitions) === env.vars ? (definitions as Record<string, unknown>) : { ...env.vars, ...definitions };
+  return Object.getPrototypeOf(definitions) === env.vars ? definitions : { ...env.vars, ...definitions };
 }
 
 /** An empty definitions object for one environment: one scope for all the expressions of a request's order. */
@@ -116,7 +116,7 @@ function compiler(lists: ReadonlyMap<string, CodeList>, table: ReturnType<typeof
           problem = true;
         }
       }
-      for (const list of syntax.literalArguments('inValueSet')) {
+      for (const list of [...syntax.literalArguments('inValueSet'), ...syntax.literalArguments('coded')]) {
         if (!lists.has(list)) {
           errors.push(`${where}: unknown code list '${list}'`);
           problem = true;
