@@ -138,7 +138,8 @@ describe('rulings R1/R2: no definition reads staging, size or status from the me
     const offenders = all.filter(([, e]) => {
       const syntax = expressionSyntax(e);
       const readsAtLarge = syntax.references.some((r) => atLarge.has(r)) || /\bObservation\b/.test(untyped(e));
-      return readsAtLarge && syntax.literalArguments('inValueSet').some((l) => lists.has(l));
+      const named = [...syntax.literalArguments('inValueSet'), ...syntax.literalArguments('coded')];
+      return readsAtLarge && named.some((l) => lists.has(l));
     });
     expect(offenders.map(([where]) => where)).toEqual([]);
   });
@@ -148,5 +149,6 @@ describe('rulings R1/R2: no definition reads staging, size or status from the me
     expect(syntax.references).toContain('observations');
     expect(syntax.literalArguments('inValueSet')).toEqual(['t-category']);
     expect(evidence.observations.map((l) => l.name)).toContain('t-category');
+    expect(expressionSyntax("%observations.coded('t-category').latest()").literalArguments('coded')).toEqual(['t-category']);
   });
 });

@@ -10,17 +10,25 @@ export interface Coding {
 
 export function readCoding(value: unknown): Coding | undefined {
   if (!isObject(value)) return undefined;
-  return {
-    ...(typeof value['system'] === 'string' ? { system: value['system'] } : {}),
-    ...(typeof value['code'] === 'string' ? { code: value['code'] } : {}),
-    ...(typeof value['display'] === 'string' ? { display: value['display'] } : {}),
-  };
+  // one object, its keys in the order system, code, display (no spread of temporary objects: this runs per coding)
+  const coding: { system?: string; code?: string; display?: string } = {};
+  const { system, code, display } = value;
+  if (typeof system === 'string') coding.system = system;
+  if (typeof code === 'string') coding.code = code;
+  if (typeof display === 'string') coding.display = display;
+  return coding;
 }
 
 /** The codings of a CodeableConcept; none when it is not one. */
 export function conceptCodings(concept: unknown): Coding[] {
-  if (!isObject(concept) || !Array.isArray(concept['coding'])) return [];
-  return concept['coding'].flatMap((c) => readCoding(c) ?? []);
+  const list = isObject(concept) ? concept['coding'] : undefined;
+  if (!Array.isArray(list)) return [];
+  const codings: Coding[] = [];
+  for (const c of list as unknown[]) {
+    const coding = readCoding(c);
+    if (coding) codings.push(coding);
+  }
+  return codings;
 }
 
 /** The first coding that has `part`, preferring one of `system`. */

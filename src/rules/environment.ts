@@ -1,7 +1,7 @@
 import { isObject } from '../fhir/bundle.js';
 import { conceptCodings } from '../fhir/coding.js';
 import { orderReference } from '../fhir/order.js';
-import { buildRecordIndex, type RecordIndex } from './record-index.js';
+import { buildRecordIndex, RECORD_INDEX, type RecordIndex } from './record-index.js';
 
 /**
  * What every leaf may refer to, besides the policy's named definitions: the order under review and the
@@ -172,6 +172,7 @@ export function environment(input: EvaluationInput): Environment {
       tiedObservations: [],
       signer: input.userId ? [{ reference: input.userId, display: 'the user signing the order' }] : [],
       orderMethod: [...(input.method ?? [])],
+      [RECORD_INDEX]: index,
     },
     index,
   };

@@ -4,7 +4,7 @@ import { isAffirmative, toEvidence, type DisplayLookup, type Evidence } from './
 import type { NodeState } from './policy-schema.js';
 import { errorMessage } from './errors.js';
 import { answerVerdict } from './information-origin.js';
-import type { Policy, PolicyNode } from './policy.js';
+import { definitionScope, type Policy, type PolicyNode } from './policy.js';
 
 /** Three-valued (Kleene) evaluation of a criteria tree, with the evidence that decided each node. */
 
@@ -61,7 +61,8 @@ export function evaluateDefinitions(
   env: Environment,
   shared: SharedDefinitions = new Map(),
 ): { values: Record<string, unknown>; errors: string[]; failed: Set<string> } {
-  const values: Record<string, unknown> = {};
+  // own properties: the definitions; inherited: the engine variables (no copy per expression)
+  const values = definitionScope(env);
   const errors: string[] = [];
   const failed = new Set<string>();
   for (const def of policy.definitions) {

@@ -89,6 +89,19 @@ export interface Policy {
 
 export type PolicyResult = { ok: true; policy: Policy } | { ok: false; errors: string[] };
 
+/**
+ * The variables an expression sees: a definitions scope made by `definitionScope(env)` is used as it is (its own
+ * properties shadow the engine variables it inherits, as the spread did); any other definitions object is merged.
+ */
+function scopeOf(env: Environment, definitions: Readonly<Record<string, unknown>>): Record<string, unknown> {
+  return Object.getPrototypeOf(definitions) === env.vars ? definitions : { ...env.vars, ...definitions };
+}
+
+/** An empty definitions object for one environment: one scope for all the expressions of a request's order. */
+export function definitionScope(env: Environment): Record<string, unknown> {
+  return Object.create(env.vars) as Record<string, unknown>;
+}
+
 interface Compiler {
   compile(source: string, where: string): CompiledExpression | undefined;
   readonly errors: string[];
@@ -108,7 +121,7 @@ function compiler(lists: ReadonlyMap<string, CodeList>, table: ReturnType<typeof
           problem = true;
         }
       }
-      for (const list of syntax.literalArguments('inValueSet')) {
+      for (const list of [...syntax.literalArguments('inValueSet'), ...syntax.literalArguments('coded')]) {
         if (!lists.has(list)) {
           errors.push(`${where}: unknown code list '${list}'`);
           problem = true;
@@ -132,7 +145,7 @@ function compiler(lists: ReadonlyMap<string, CodeList>, table: ReturnType<typeof
         source,
         references,
         evaluate: (env, definitions) => {
-          const out = fn(env.bundle, { ...env.vars, ...definitions });
+          const out = fn(env.bundle, scopeOf(env, definitions));
           return Array.isArray(out) ? out : [out];
         },
       };

@@ -8,11 +8,26 @@ import { canonicalSystem } from '../fhir/systems.js';
  * per criterion.
  */
 
+/** Where the engine's FHIRPath variables carry the request's record index (for `coded()`; not a %name). */
+export const RECORD_INDEX: unique symbol = Symbol('record index');
+
+/** A code list as the index sees it (rules/code-lists.ts `CodeList`). */
+export interface CodeMatcher {
+  has(system: unknown, code: unknown): boolean;
+}
+
 export interface RecordIndex {
   ofType(type: string): readonly Rec[];
   byReference(reference: string): Rec | undefined;
   /** Resources whose `code` has a coding `system|code` (system canonicalised). */
   withCode(system: string | undefined, code: string | undefined): readonly Rec[];
+  /**
+   * Resources whose `code` is a CodeableConcept with a coding in `list`, found by testing each distinct
+   * `system|code` of the record once (memoized per list for the index's lifetime, i.e. one request).
+   */
+  codedIn(list: CodeMatcher): ReadonlySet<Rec>;
+  /** Whether the resource's `code` was indexed (a CodeableConcept with a coding list), so `codedIn` decides it. */
+  indexesCodeOf(resource: Rec): boolean;
   /** The references a resource makes in `element` (a Reference or a list of them), as `Type/id`. */
   references(resource: Rec, element: string): readonly string[];
   /** Resources that refer to `reference` in `element`. */
@@ -39,10 +54,32 @@ const codeKey = (system: unknown, code: unknown): string => `${String(canonicalS
 /** Elements whose references are indexed in reverse. */
 const REVERSE_ELEMENTS = ['focus', 'hasMember', 'derivedFrom'] as const;
 
+interface CodeEntry {
+  readonly system: unknown;
+  readonly code: string | undefined;
+  readonly resources: Rec[];
+}
+
+/** The resources of `entries` whose coding is in `list`. */
+function matching(entries: Iterable<CodeEntry>, list: CodeMatcher): Set<Rec> {
+  const found = new Set<Rec>();
+  for (const e of entries) if (list.has(e.system, e.code)) for (const r of e.resources) found.add(r);
+  return found;
+}
+
+const hasCodingList = (r: Rec): boolean => {
+  const code = r['code'];
+  return isObject(code) && Array.isArray(code['coding']);
+};
+
 export function buildRecordIndex(resources: readonly fhir4.Resource[]): RecordIndex {
   const byType = new Map<string, Rec[]>();
   const byRef = new Map<string, Rec>();
   const byCode = new Map<string, Rec[]>();
+  // the codings exactly as read (code may be absent), each distinct canonical system and code once
+  const codings = new Map<string, CodeEntry>();
+  const coded = new Set<Rec>();
+  const listMatches = new Map<CodeMatcher, Set<Rec>>();
   const reverse = new Map<string, Rec[]>();
   const push = <K>(map: Map<K, Rec[]>, key: K, r: Rec): void => {
     const list = map.get(key);
@@ -54,13 +91,27 @@ export function buildRecordIndex(resources: readonly fhir4.Resource[]): RecordIn
     push(byType, resource.resourceType, r);
     const ref = referenceOf(r);
     if (ref) byRef.set(ref, r);
-    for (const c of conceptCodings(r['code'])) push(byCode, codeKey(c.system, c.code), r);
+    if (hasCodingList(r)) coded.add(r);
+    for (const c of conceptCodings(r['code'])) {
+      push(byCode, codeKey(c.system, c.code), r);
+      const system = canonicalSystem(c.system);
+      const key = `${typeof system === 'string' ? `s${system}` : '-'}\u0000${c.code === undefined ? '-' : `c${c.code}`}`;
+      const entry = codings.get(key);
+      if (entry) entry.resources.push(r);
+      else codings.set(key, { system, code: c.code, resources: [r] });
+    }
     for (const element of REVERSE_ELEMENTS) for (const target of referencesIn(r[element])) push(reverse, `${element} ${target}`, r);
   }
   return {
     ofType: (type) => byType.get(type) ?? [],
     byReference: (reference) => byRef.get(reference),
     withCode: (system, code) => byCode.get(codeKey(system, code)) ?? [],
+    codedIn: (list) => {
+      let found = listMatches.get(list);
+      if (!found) listMatches.set(list, (found = matching(codings.values(), list)));
+      return found;
+    },
+    indexesCodeOf: (resource) => coded.has(resource),
     references: (resource, element) => referencesIn(resource[element]),
     referrers: (reference, element) => reverse.get(`${element} ${reference}`) ?? [],
   };

@@ -2,7 +2,7 @@ import type { Rec } from '../fhir/bundle.js';
 import type { Environment } from './environment.js';
 import { evaluateNode, type EvaluationContext, type NodeResult } from './evaluate.js';
 import { toEvidence } from './evidence.js';
-import type { Policy, PolicyNode, PolicySection } from './policy.js';
+import { definitionScope, type Policy, type PolicyNode, type PolicySection } from './policy.js';
 import { tiedEvidence, type TiedEvidence } from './treated-condition.js';
 
 /**
@@ -52,7 +52,7 @@ function dependsOnSection(node: PolicyNode, policy: Policy): boolean {
 
 function sectionContext(policy: Policy, ctx: EvaluationContext, e: TiedEvidence): EvaluationContext {
   const env = withEvidence(ctx.env, e);
-  const definitions: Record<string, unknown> = { ...ctx.definitions };
+  const definitions = Object.assign(definitionScope(env), ctx.definitions);
   const failed = new Set(ctx.failed);
   for (const def of policy.definitions) {
     if (!def.perSection) continue;

@@ -47,6 +47,13 @@ const inLists = (codings: readonly Coding[], lists: readonly CodeList[]): boolea
 
 const codeOf = (r: Rec): Coding[] => conceptCodings(r['code']);
 
+/**
+ * `inLists(codeOf(r), lists)`, answered from the record index's per-list matches when it indexed `r`'s code (each
+ * distinct code of the record is tested once per request instead of every resource's codings per section).
+ */
+const codedIn = (r: Rec, lists: readonly CodeList[], index: RecordIndex): boolean =>
+  index.indexesCodeOf(r) ? lists.some((l) => index.codedIn(l).has(r)) : inLists(codeOf(r), lists);
+
 const concepts = (value: unknown): unknown[] => (Array.isArray(value) ? value : value === undefined ? [] : [value]);
 
 const codingsOf = (value: unknown): Coding[] => concepts(value).flatMap(conceptCodings);
@@ -66,7 +73,7 @@ export function orderSide(order: Rec, decl: EvidenceDeclaration): Side | undefin
 
 /** Conditions the section treats: the order's reasons in its lists, else record Conditions coded as the reasons, else current ones in its lists. */
 function treatedConditions(view: RecordView, lists: readonly CodeList[]): Rec[] {
-  const treats = (c: Rec): boolean => lists.length === 0 || inLists(codeOf(c), lists);
+  const treats = (c: Rec): boolean => lists.length === 0 || codedIn(c, lists, view.index);
   const trusted = new Set(view.history);
   const current = new Set(view.conditions);
   const referenced = concepts(view.order['reasonReference'])
@@ -99,8 +106,8 @@ const relatedConditions = (r: Rec, index: RecordIndex): Rec[] =>
 const CONFIRMED = new Set(['confirmed', undefined]);
 
 /** Confirmed (or unstated) Conditions coded in a cancer list, among `conditions`. */
-function cancersAmong(conditions: readonly Rec[], decl: EvidenceDeclaration): Rec[] {
-  return conditions.filter((c) => CONFIRMED.has(conceptCodings(c['verificationStatus'])[0]?.code) && inLists(codeOf(c), decl.cancers));
+function cancersAmong(conditions: readonly Rec[], decl: EvidenceDeclaration, index: RecordIndex): Rec[] {
+  return conditions.filter((c) => CONFIRMED.has(conceptCodings(c['verificationStatus'])[0]?.code) && codedIn(c, decl.cancers, index));
 }
 
 /**
@@ -111,7 +118,7 @@ function family(treated: readonly Rec[], view: RecordView, decl: EvidenceDeclara
   const members = new Set(treated);
   for (const t of treated) for (const r of relatedConditions(t, view.index)) members.add(r);
   const unlinkedSecondary = treated.length > 0 && treated.every((t) => inLists(codeOf(t), decl.secondaries) && relatedConditions(t, view.index).length === 0);
-  const primaries = unlinkedSecondary ? cancersAmong(view.history, decl) : [];
+  const primaries = unlinkedSecondary ? cancersAmong(view.history, decl, view.index) : [];
   if (primaries.length === 1 && primaries[0]) members.add(primaries[0]);
   for (const c of view.history) if (relatedConditions(c, view.index).some((r) => members.has(r))) members.add(c);
   return members;
@@ -209,14 +216,14 @@ export function tiedEvidence(view: RecordView, decl: EvidenceDeclaration, sectio
   const side = orderSide(view.order, decl);
   const sided = (c: Rec): boolean => !opposite(sideOf([...codingsOf(c['bodySite']), ...codeOf(c)], decl), side);
   const treated = treatedConditions(view, lists).filter(sided);
-  const cancers = cancersAmong(view.conditions, decl);
+  const cancers = cancersAmong(view.conditions, decl, view.index);
   const members = family(treated, view, decl);
   const alone = cancers.every((c) => members.has(c));
   const ctx: TieContext = { view, decl, members, organ, side, assessedBy: assessments(view), memo: new Map() };
   const tied: Rec[] = [];
   const setAside: Rec[] = [];
   for (const o of view.observations) {
-    if (!inLists(codeOf(o), decl.observations)) continue;
+    if (!codedIn(o, decl.observations, view.index)) continue;
     const tie = observationTie(o, ctx, new Set());
     if (tie === 'treated' || (tie === 'untied' && alone)) tied.push(o);
     else if (tie === 'untied') setAside.push(o);

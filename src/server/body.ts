@@ -5,15 +5,19 @@ import { badJson, failure, type Failure } from '../fhir/outcome.js';
 
 export const rawBody = (limit: string): RequestHandler => express.raw({ type: () => true, limit });
 
-/** The nesting depth of a parsed JSON value, counted without recursion (the value may be arbitrarily deep). */
-function depthExceeds(value: unknown, max: number): boolean {
-  const stack: [unknown, number][] = [[value, 1]];
-  while (stack.length > 0) {
-    const [v, d] = stack.pop()!;
-    if (typeof v !== 'object' || v === null) continue;
-    if (d > max) return true;
-    for (const child of Object.values(v)) stack.push([child, d + 1]);
+/**
+ * Whether a parsed JSON value nests objects or arrays deeper than `max`. Recursive, but never deeper than `max` + 1
+ * calls: it stops at the first value past the limit (the value may be arbitrarily deep). No array per value.
+ */
+function depthExceeds(value: unknown, max: number, depth = 1): boolean {
+  if (typeof value !== 'object' || value === null) return false;
+  if (depth > max) return true;
+  if (Array.isArray(value)) {
+    for (const item of value as unknown[]) if (depthExceeds(item, max, depth + 1)) return true;
+    return false;
   }
+  const record = value as Record<string, unknown>;
+  for (const key in record) if (Object.hasOwn(record, key) && depthExceeds(record[key], max, depth + 1)) return true;
   return false;
 }
 
