@@ -23,7 +23,7 @@ const lists = new Map([
 ]);
 const table = functionTable(lists, unitAliases({}));
 function run(expression: string, vars: Record<string, unknown>, bundle: unknown = {}): unknown[] {
-  const out: unknown = fhirpath.compile(expression, r4 as never, { userInvocationTable: table as never })(bundle, vars);
+  const out: unknown = fhirpath.compile(expression, r4, { userInvocationTable: table as never })(bundle, vars);
   return Array.isArray(out) ? out : [out];
 }
 

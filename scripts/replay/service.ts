@@ -2,7 +2,7 @@
  * The one place the replay imports the service's source (src/): starting it in-process. Everything else in the
  * replay drives the service over HTTP, as any client would, so a module move in src/ is fixed here alone.
  */
-import { createServer, type Server } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { once } from 'node:events';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -29,7 +29,7 @@ export interface RunningService {
 /** Why the service could not start, one line per reason (as `npm start` would print them). */
 export class ServiceStartError extends Error {}
 
-type RequestHandler = (req: import('node:http').IncomingMessage, res: import('node:http').ServerResponse) => void;
+type RequestHandler = (req: IncomingMessage, res: ServerResponse) => void;
 
 async function listenOnLoopback(handler: { current?: RequestHandler }): Promise<Server> {
   const server = createServer((req, res) => {

@@ -91,13 +91,13 @@ export const TOKEN_RESPONSE_HEADERS = { 'Cache-Control': 'no-store', Pragma: 'no
 
 function memoryJti(now: () => number) {
   const seen = new Map<string, number>();
-  return async (claim: { iss: string; jti: string; expiresAt: Date }): Promise<'accepted' | 'replay'> => {
+  return (claim: { iss: string; jti: string; expiresAt: Date }): Promise<'accepted' | 'replay'> => {
     const t = now();
     for (const [k, exp] of seen) if (exp <= t) seen.delete(k);
     const key = `${claim.iss}|${claim.jti}`;
-    if (seen.has(key)) return 'replay';
+    if (seen.has(key)) return Promise.resolve('replay');
     seen.set(key, claim.expiresAt.getTime());
-    return 'accepted';
+    return Promise.resolve('accepted');
   };
 }
 
@@ -174,7 +174,8 @@ export function tokenService(opts: TokenServiceOptions): TokenService {
     if (!header.kid) return oauthError(401, 'invalid_client', 'client_assertion needs a kid header naming your key');
     let unverifiedIss: unknown;
     try {
-      unverifiedIss = JSON.parse(Buffer.from(assertion.split('.')[1] ?? '', 'base64url').toString('utf8'))?.iss;
+      const payload = JSON.parse(Buffer.from(assertion.split('.')[1] ?? '', 'base64url').toString('utf8')) as unknown;
+      unverifiedIss = typeof payload === 'object' && payload !== null ? (payload as { iss?: unknown }).iss : undefined;
     } catch {
       return oauthError(401, 'invalid_client', 'client_assertion payload does not decode');
     }

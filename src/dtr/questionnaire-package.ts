@@ -121,7 +121,7 @@ function chooseQuestionnaires(request: PackageRequest, stored: StoredEvaluation 
   const chosen: Choice[] = [];
   const add = (wanted: RequestedQuestionnaire, onMissing: () => void) => {
     const q = deps.questionnaires.find(wanted.url, wanted.version);
-    if (!q) return onMissing();
+    if (!q) { onMissing(); return; }
     if (!chosen.some((c) => c.questionnaire.url === q.url && c.questionnaire.version === q.version)) chosen.push({ questionnaire: q });
   };
   const label = (w: RequestedQuestionnaire) => (w.version ? `${w.url}|${w.version}` : w.url);
@@ -146,6 +146,7 @@ function chooseQuestionnaires(request: PackageRequest, stored: StoredEvaluation 
 }
 
 function memberOf(request: PackageRequest, stored: StoredEvaluation | undefined): fhir4.Reference | undefined {
+  // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- a client's Coverage may lack the beneficiary its type requires
   const beneficiary = request.coverages.find((c) => c.beneficiary?.reference)?.beneficiary;
   if (beneficiary?.reference) return { reference: beneficiary.reference };
   const subject = request.orders.map((o) => o['subject']).find((s): s is Rec => isRec(s) && typeof s['reference'] === 'string');

@@ -86,28 +86,30 @@ export function dtrRouter(deps: DtrRouterDeps): Router {
   });
   router.all('/auth/token', methods('POST'));
 
-  router.post('/fhir/Questionnaire/\\$questionnaire-package', async (req: Request, res: Response, next: NextFunction) => {
+  // The token is checked before the body is read: an unauthenticated caller never gets its body parsed.
+  const requireAccess = async (req: Request, res: Response, next: NextFunction): Promise<void> => {
     const access = await deps.tokens.verifyAccessToken(req.get('authorization'));
     if (!access.ok) {
-      return deps.sendFailure(res, { ...packageFailure(access.status === 403 ? 403 : 401, access.status === 403 ? 'forbidden' : 'login', access.reason), headers: { 'WWW-Authenticate': access.wwwAuthenticate } });
+      const status = access.status === 403 ? 403 : 401;
+      deps.sendFailure(res, { ...packageFailure(status, status === 403 ? 'forbidden' : 'login', access.reason), headers: { 'WWW-Authenticate': access.wwwAuthenticate } });
+      return;
     }
-    jsonBody(req, res, async (err?: unknown) => {
-      if (err) return next(err);
-      try {
-        const body = parseJsonBody(req.body);
-        const input = body.ok ? parsePackageInput(body.value) : body;
-        const result = input.ok ? await questionnairePackage(input.value, deps) : input;
-        if (!result.ok) {
-          deps.onPackage?.({ clientId: access.clientId, status: result.failure.status }, res);
-          return deps.sendFailure(res, result.failure);
-        }
-        deps.onPackage?.({ clientId: access.clientId, status: 200, ...(result.value.assertionId ? { assertionId: result.value.assertionId } : {}) }, res);
-        res.set('Cache-Control', 'no-store');
-        sendFhir(res, 200, result.value.output);
-      } catch (e) {
-        next(e);
-      }
-    });
+    res.locals['dtrClientId'] = access.clientId;
+    next();
+  };
+  router.post('/fhir/Questionnaire/\\$questionnaire-package', requireAccess, jsonBody, async (req: Request, res: Response) => {
+    const clientId = res.locals['dtrClientId'] as string;
+    const body = parseJsonBody(req.body);
+    const input = body.ok ? parsePackageInput(body.value) : body;
+    const result = input.ok ? await questionnairePackage(input.value, deps) : input;
+    if (!result.ok) {
+      deps.onPackage?.({ clientId, status: result.failure.status }, res);
+      deps.sendFailure(res, result.failure);
+      return;
+    }
+    deps.onPackage?.({ clientId, status: 200, ...(result.value.assertionId ? { assertionId: result.value.assertionId } : {}) }, res);
+    res.set('Cache-Control', 'no-store');
+    sendFhir(res, 200, result.value.output);
   });
   router.all('/fhir/Questionnaire/\\$questionnaire-package', methods('POST'));
 

@@ -130,7 +130,7 @@ const records = new WeakMap<readonly fhir4.Resource[], Map<string, PatientRecord
 
 function patientRecord(all: readonly fhir4.Resource[], patientId: string): PatientRecord {
   let byPatient = records.get(all);
-  if (!byPatient) records.set(all, (byPatient = new Map()));
+  if (!byPatient) records.set(all, (byPatient = new Map<string, PatientRecord>()));
   let record = byPatient.get(patientId);
   if (!record) {
     const resources = dedupe(all).filter((r) => aboutPatient(r, patientId));

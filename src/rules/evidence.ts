@@ -2,6 +2,10 @@ import { isObject, isResource, type Rec } from '../fhir/bundle.js';
 import { conceptCodings } from '../fhir/coding.js';
 import { clinicalInstant } from './fhirpath-functions.js';
 
+/** A FHIRPath result that is not a resource or an element: a string, number, boolean, or nothing. */
+const primitiveText = (v: unknown): string =>
+  typeof v === 'string' ? v : typeof v === 'number' || typeof v === 'boolean' || typeof v === 'bigint' ? v.toString() : v === null ? 'null' : 'undefined';
+
 /** Evidence: what decided a criterion, as a reference clinicians and reviewers can follow and a one-line summary. */
 
 export interface Evidence {
@@ -78,11 +82,11 @@ export function toEvidence(items: readonly unknown[], displays: DisplayLookup = 
       const reference = typeof r['id'] === 'string' ? `${String(r['resourceType'])}/${r['id']}` : undefined;
       return [{ ...(reference ? { reference } : {}), summary: resourceSummary(r, displays) }];
     }
-    if (isObject(item) && typeof item['reference'] === 'string') return [{ reference: item['reference'], summary: String(item['display'] ?? item['reference']) }];
+    if (isObject(item) && typeof item['reference'] === 'string') return [{ reference: item['reference'], summary: typeof item['display'] === 'string' ? item['display'] : item['reference'] }];
     if (isObject(item) && typeof item['display'] === 'string' && !('coding' in item)) return [{ summary: item['display'] }];
     if (isObject(item)) return [{ summary: quantityText(item) ?? conceptSummary(item, displays) }];
     if (item === true) return [];
-    return [{ summary: String(item) }];
+    return [{ summary: primitiveText(item) }];
   });
 }
 

@@ -135,7 +135,7 @@ function compiler(lists: ReadonlyMap<string, CodeList>, table: ReturnType<typeof
       }
       let fn: (resource: unknown, vars: Record<string, unknown>) => unknown;
       try {
-        fn = fhirpath.compile(source, r4 as never, { userInvocationTable: table as never }) as typeof fn;
+        fn = fhirpath.compile(source, r4, { userInvocationTable: table as never }) as typeof fn;
       } catch (e) {
         errors.push(`${where}: FHIRPath does not compile: ${errorMessage(e)}`);
         return undefined;
@@ -145,8 +145,8 @@ function compiler(lists: ReadonlyMap<string, CodeList>, table: ReturnType<typeof
         source,
         references,
         evaluate: (env, definitions) => {
-          const out = fn(env.bundle, scopeOf(env, definitions));
-          return Array.isArray(out) ? out : [out];
+          const out: unknown = fn(env.bundle, scopeOf(env, definitions));
+          return Array.isArray(out) ? (out as unknown[]) : [out];
         },
       };
     },

@@ -49,7 +49,8 @@ function referencesIn(value: unknown): string[] {
   return list.flatMap((v) => targetOf(v) ?? []);
 }
 
-const codeKey = (system: unknown, code: unknown): string => `${String(canonicalSystem(system) ?? '')}|${String(code ?? '')}`;
+const text = (v: unknown): string => (typeof v === 'string' || typeof v === 'number' ? String(v) : '');
+const codeKey = (system: unknown, code: unknown): string => `${text(canonicalSystem(system))}|${text(code)}`;
 
 /** Elements whose references are indexed in reverse. */
 const REVERSE_ELEMENTS = ['focus', 'hasMember', 'derivedFrom'] as const;

@@ -16,7 +16,7 @@ export const noRoute: RequestHandler = (req, res) => sendFailure(res, notFound(`
 
 /** Turns what escaped a handler into an OperationOutcome: client mistakes keep their 4xx, the rest is a 500. */
 export function errorBoundary(bodyLimit: string, logger: Logger) {
-  // eslint-disable-next-line @typescript-eslint/no-unused-vars -- Express knows an error handler by its four parameters
+   
   return (err: unknown, _req: Request, res: Response, _next: NextFunction): void => {
     const e = (err ?? {}) as HttpError;
     const status = e.status ?? e.statusCode ?? 500;

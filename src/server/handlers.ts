@@ -194,7 +194,7 @@ export function handlers({ config, registry, fetch: rawFetch, now, store, metric
       metrics.orderSign(call.service.definition.id, status, result.metrics.decisions ?? [], (performance.now() - startedAt) / 1000);
       if (!result.ok) {
         sendFailure(res, result.failure);
-        return recordAuditLater(store, logger, auditInput(audit, status, result.failure.outcome));
+        recordAuditLater(store, logger, auditInput(audit, status, result.failure.outcome)); return;
       }
       res.json(result.response);
       if (!result.persisted) recordAuditLater(store, logger, auditInput(audit, 200, result.response));
@@ -207,7 +207,7 @@ export function handlers({ config, registry, fetch: rawFetch, now, store, metric
       const feedback = parseFeedback(call.json);
       if (!feedback.ok) {
         sendFailure(res, feedback.failure);
-        return recordAuditLater(store, logger, auditInput(audit, feedback.failure.status, feedback.failure.outcome));
+        recordAuditLater(store, logger, auditInput(audit, feedback.failure.status, feedback.failure.outcome)); return;
       }
       logFields(res).feedback = feedback.value.summaries;
       const written = await writeFeedback(call.service.definition.id, feedback.value.entries);
@@ -233,29 +233,29 @@ export function handlers({ config, registry, fetch: rawFetch, now, store, metric
       const found = await readAssertion(id);
       if (found === 'unavailable') {
         sendFailure(res, storeUnavailable());
-        return recordAuditLater(store, logger, auditInput(audit, 503, null));
+        recordAuditLater(store, logger, auditInput(audit, 503, null)); return;
       }
       if (found === undefined) {
         sendFailure(res, notFound(`No coverage assertion "${id}"`));
-        return recordAuditLater(store, logger, auditInput(audit, 404, null));
+        recordAuditLater(store, logger, auditInput(audit, 404, null)); return;
       }
       res.json(found);
       recordAuditLater(store, logger, auditInput(audit, 200, { assertion: id }));
     },
     questionnaireSearch: (req, res) => {
       const query = questionnaireQuery(req.query);
-      if (!query.ok) return sendFailure(res, query.failure);
+      if (!query.ok) { sendFailure(res, query.failure); return; }
       const found = questionnaires.filter((q) => query.url === undefined || questionnaireMatches(q.policy, query.url, query.version));
       res.type('application/fhir+json').send(JSON.stringify(searchset(found.map((q) => q.resource), requestBaseUrl(req))));
     },
     questionnaire: (req, res) => {
       const q = questionnaireById.get(param(req, 'id'));
-      if (!q) return sendFailure(res, notFound(`No Questionnaire with id "${param(req, 'id').slice(0, 100)}"`));
+      if (!q) { sendFailure(res, notFound(`No Questionnaire with id "${param(req, 'id').slice(0, 100)}"`)); return; }
       res.type('application/fhir+json').send(JSON.stringify(q));
     },
     policyPage: (req, res) => {
       const page = policyPages.get(param(req, 'id'));
-      if (!page) return sendFailure(res, notFound(`No policy "${param(req, 'id').slice(0, 100)}"`));
+      if (!page) { sendFailure(res, notFound(`No policy "${param(req, 'id').slice(0, 100)}"`)); return; }
       res.type('text/html').send(page);
     },
     serviceOnly: (allowed) => (req, res) =>

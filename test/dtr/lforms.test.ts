@@ -111,7 +111,7 @@ describe.skipIf(!haveChromium)(`LHC-Forms ${LFORMS_VERSION} in headless Chromium
     const service: Server = createServer(t.app).listen(0, '127.0.0.1');
     await once(service, 'listening');
     try {
-      const body = structuredClone(scenarioFiles().find((x) => x.file === 'V-renal' && x.name === 'egfr-stale-unknown')!.fixture.request) as Rec;
+      const body: Rec = structuredClone(scenarioFiles().find((x) => x.file === 'V-renal' && x.name === 'egfr-stale-unknown')!.fixture.request);
       const sign = async (b: Rec) => {
         elapsed += 1000;
         const res = await request(service).post('/cds-services/cryoablation-order-sign').send(b);
