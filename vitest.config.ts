@@ -15,7 +15,10 @@ export default defineConfig({
     hookTimeout: 30_000,
     projects: [
       { extends: true, test: { name: 'suite', include: ['test/**/*.test.ts'], exclude: ['test/interop/**'] } },
-      { extends: true, test: { name: 'interop', include: ['test/interop/**/*.test.ts'], execArgv: ['--experimental-websocket'] } },
+      {
+        extends: true,
+        test: { name: 'interop', include: ['test/interop/**/*.test.ts'], execArgv: ['--experimental-websocket'] },
+      },
     ],
   },
 });

@@ -21,8 +21,12 @@ async function main(): Promise<void> {
   const client = await benchClient();
   const ctx: BenchContext = { tmpDir, client, trustedClientsFile: writeTrustedClients(tmpDir, client) };
   const scenario = loadScenario();
-  const check: Check = (status, answer) => (status === 200 && coverageValues(answer)[0] === scenario.outcome ? undefined : `unexpected answer ${status}`);
-  const bodies = { a: JSON.stringify(scenario.request), d: JSON.stringify(recordOfSize(scenario.request, 1_000_000).request) };
+  const check: Check = (status, answer) =>
+    status === 200 && coverageValues(answer)[0] === scenario.outcome ? undefined : `unexpected answer ${status}`;
+  const bodies = {
+    a: JSON.stringify(scenario.request),
+    d: JSON.stringify(recordOfSize(scenario.request, 1_000_000).request),
+  };
   const costs = new Map<string, number[]>();
   try {
     for (let round = 0; round < ROUNDS; round += 1) {
@@ -48,7 +52,9 @@ async function main(): Promise<void> {
   for (const entry of entries) {
     const a = best(`${entry}\ta`);
     const d = best(`${entry}\td`);
-    lines.push(`| ${entry} | ${a.toFixed(2)} | ${(a / best(`${entries[0]}\ta`)).toFixed(2)} | ${d.toFixed(2)} | ${(d / best(`${entries[0]}\td`)).toFixed(2)} |`);
+    lines.push(
+      `| ${entry} | ${a.toFixed(2)} | ${(a / best(`${entries[0]}\ta`)).toFixed(2)} | ${d.toFixed(2)} | ${(d / best(`${entries[0]}\td`)).toFixed(2)} |`,
+    );
   }
   process.stdout.write(`best of ${ROUNDS} rounds, ${SECONDS} s of sequential calls each\n${lines.join('\n')}\n`);
 }

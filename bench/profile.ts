@@ -28,14 +28,34 @@ function largestProfile(dir: string): string {
   return join(dir, best);
 }
 
-async function profileCase(ctx: BenchContext, name: string, body: string, outDir: string): Promise<{ file: string; requests: number; rps: number }> {
+async function profileCase(
+  ctx: BenchContext,
+  name: string,
+  body: string,
+  outDir: string,
+): Promise<{ file: string; requests: number; rps: number }> {
   const dir = join(outDir, name);
   mkdirSync(dir, { recursive: true });
-  const run = await startService(ctx, `profile-${name}`, { production: true, nodeOptions: ['--cpu-prof', '--cpu-prof-dir', dir, '--cpu-prof-interval', '500'] });
+  const run = await startService(ctx, `profile-${name}`, {
+    production: true,
+    nodeOptions: ['--cpu-prof', '--cpu-prof-dir', dir, '--cpu-prof-interval', '500'],
+  });
   try {
-    const warm = await runPhase({ url: run.url, body, tokens: new TokenPool(await signTokens(ctx.client, run.url, 50)), connections: CONNECTIONS, seconds: 1 });
+    const warm = await runPhase({
+      url: run.url,
+      body,
+      tokens: new TokenPool(await signTokens(ctx.client, run.url, 50)),
+      connections: CONNECTIONS,
+      seconds: 1,
+    });
     const expected = Math.ceil(Math.max(warm.rps, 1) * SECONDS * 1.8) + 64;
-    const result = await runPhase({ url: run.url, body, tokens: new TokenPool(await signTokens(ctx.client, run.url, expected)), connections: CONNECTIONS, seconds: SECONDS });
+    const result = await runPhase({
+      url: run.url,
+      body,
+      tokens: new TokenPool(await signTokens(ctx.client, run.url, expected)),
+      connections: CONNECTIONS,
+      seconds: SECONDS,
+    });
     return { file: '', requests: result.ok, rps: result.rps };
   } finally {
     await run.child.stop();
@@ -88,7 +108,11 @@ async function main(): Promise<void> {
           '',
           'Self time per module:',
           '',
-          ['| self | module |', '| --- | --- |', ...summary.modules.map((m) => `| ${pct(m.selfShare)} | ${m.module} |`)].join('\n'),
+          [
+            '| self | module |',
+            '| --- | --- |',
+            ...summary.modules.map((m) => `| ${pct(m.selfShare)} | ${m.module} |`),
+          ].join('\n'),
           '',
           'Inclusive time of the service’s own functions:',
           '',
@@ -97,7 +121,10 @@ async function main(): Promise<void> {
         ].join('\n'),
       );
     }
-    writeFileSync(fileURLToPath(new URL('./profile-results.json', import.meta.url)), `${JSON.stringify(out, null, 2)}\n`);
+    writeFileSync(
+      fileURLToPath(new URL('./profile-results.json', import.meta.url)),
+      `${JSON.stringify(out, null, 2)}\n`,
+    );
   } finally {
     if (!process.env['PROFILE_DIR']) rmSync(tmpDir, { recursive: true, force: true });
   }

@@ -19,7 +19,15 @@ import { growthReport, resultTable, type CaseRow } from './lib/report.js';
 import { storeEnv } from './lib/service.js';
 import { startLimit, startService, type BenchContext, type ServiceStart } from './lib/targets.js';
 import { benchClient, writeTrustedClients } from './lib/tokens.js';
-import { coverageValues, fetchFromFhir, largeRecord, loadScenario, outOfScope, prefetchResources, recordOfSize } from './lib/workload.js';
+import {
+  coverageValues,
+  fetchFromFhir,
+  largeRecord,
+  loadScenario,
+  outOfScope,
+  prefetchResources,
+  recordOfSize,
+} from './lib/workload.js';
 
 const SECONDS = Number(process.env['BENCH_SECONDS'] ?? 5);
 const CONNECTIONS = Number(process.env['BENCH_CONNECTIONS'] ?? 16);
@@ -32,13 +40,17 @@ const expectOutcome =
   (status, answer) => {
     if (status !== 200) return `expected 200, got ${status}`;
     const values = coverageValues(answer);
-    return values.length === 1 && values[0] === outcome ? undefined : `expected one coverage assertion "${outcome}", got [${values.join(', ')}]`;
+    return values.length === 1 && values[0] === outcome
+      ? undefined
+      : `expected one coverage assertion "${outcome}", got [${values.join(', ')}]`;
   };
 
 const expectNothing: Check = (status, answer) => {
   if (status !== 200) return `expected 200, got ${status}`;
   const a = answer as { cards?: unknown[]; systemActions?: unknown[] };
-  return a.cards?.length === 0 && a.systemActions?.length === 0 ? undefined : 'expected {"cards":[],"systemActions":[]} for an order out of scope';
+  return a.cards?.length === 0 && a.systemActions?.length === 0
+    ? undefined
+    : 'expected {"cards":[],"systemActions":[]} for an order out of scope';
 };
 
 const expectCard: Check = (status) => (status === 200 ? undefined : `expected 200, got ${status}`);
@@ -79,7 +91,11 @@ async function measureService(ctx: BenchContext, c: Case): Promise<TargetResult>
   }
 }
 
-async function growth(ctx: BenchContext, request: Record<string, unknown>, outcome: string): Promise<{ service: GrowthPoint[]; limit: GrowthPoint[] }> {
+async function growth(
+  ctx: BenchContext,
+  request: Record<string, unknown>,
+  outcome: string,
+): Promise<{ service: GrowthPoint[]; limit: GrowthPoint[] }> {
   const seconds = Math.max(1.5, SECONDS * 0.4);
   const bodies = GROWTH.map((n) => ({ n, body: JSON.stringify(largeRecord(request, n)) }));
   const service = await startService(ctx, 'service-growth', { production: true });
@@ -116,8 +132,24 @@ async function main(): Promise<void> {
     const bodyD = JSON.stringify(big.request);
     const prod: ServiceStart = { production: true };
     const cases: Case[] = [
-      { id: 'a', label: '(a) cryoablation, prefetch', body: bodyA, resources: prefetchResources(base).length, check: expectOutcome(scenario.outcome), start: prod, limit: 'A' },
-      { id: 'c', label: '(c) out of scope', body: JSON.stringify(outOfScope(base)), resources: prefetchResources(base).length, check: expectNothing, start: prod, limit: 'A' },
+      {
+        id: 'a',
+        label: '(a) cryoablation, prefetch',
+        body: bodyA,
+        resources: prefetchResources(base).length,
+        check: expectOutcome(scenario.outcome),
+        start: prod,
+        limit: 'A',
+      },
+      {
+        id: 'c',
+        label: '(c) out of scope',
+        body: JSON.stringify(outOfScope(base)),
+        resources: prefetchResources(base).length,
+        check: expectNothing,
+        start: prod,
+        limit: 'A',
+      },
       {
         id: 'b',
         label: '(b) cryoablation, FHIR fetch',
@@ -128,7 +160,15 @@ async function main(): Promise<void> {
         limit: 'B',
         note: 'NODE_ENV=development: production never calls a plain-http fhirServer (the loopback FHIR server is http)',
       },
-      { id: 'd', label: '(d) large record, prefetch', body: bodyD, resources: big.resources, check: expectOutcome(scenario.outcome), start: prod, limit: 'D' },
+      {
+        id: 'd',
+        label: '(d) large record, prefetch',
+        body: bodyD,
+        resources: big.resources,
+        check: expectOutcome(scenario.outcome),
+        start: prod,
+        limit: 'D',
+      },
     ];
     const limitBodies: Record<string, string> = { A: bodyA, B: bodyB, D: bodyD };
     const rows: CaseRow[] = [];
@@ -136,11 +176,26 @@ async function main(): Promise<void> {
     // each limit is measured right before the cases compared with it: the machine's drift hits both alike
     for (const [key, body] of Object.entries(limitBodies)) {
       const limit = await measureLimit(ctx, `limit-${key}`, body);
-      rows.push({ id: `limit-${key}`, label: `limit, body ${key === 'A' ? '(a)/(c)' : `(${key.toLowerCase()})`}`, bytes: body.length, resources: 0, result: limit, limit });
+      rows.push({
+        id: `limit-${key}`,
+        label: `limit, body ${key === 'A' ? '(a)/(c)' : `(${key.toLowerCase()})`}`,
+        bytes: body.length,
+        resources: 0,
+        result: limit,
+        limit,
+      });
       load.push(loadSample(`limit-${key}`));
       for (const c of cases.filter((x) => x.limit === key)) {
         const result = await measureService(ctx, c);
-        rows.push({ id: c.id, label: c.label, bytes: c.body.length, resources: c.resources, result, limit, ...(c.note ? { note: c.note } : {}) });
+        rows.push({
+          id: c.id,
+          label: c.label,
+          bytes: c.body.length,
+          resources: c.resources,
+          result,
+          limit,
+          ...(c.note ? { note: c.note } : {}),
+        });
         load.push(loadSample(c.id));
         process.stderr.write(`measured ${c.label}\n`);
       }
@@ -151,12 +206,26 @@ async function main(): Promise<void> {
     const table = resultTable(rows, { connections: CONNECTIONS, seconds: SECONDS, rateShare: RATE_SHARE });
     const growthText = growthReport(grown.service, grown.limit);
     const notes = rows.flatMap((r) => (r.note ? [`${r.label}: ${r.note}`] : []));
-    const store = Object.keys(storeEnv(tmpDir)).length > 0 ? storeEnv(tmpDir) : 'none (TODO(store): not integrated yet, see bench/lib/service.ts)';
+    const store =
+      Object.keys(storeEnv(tmpDir)).length > 0
+        ? storeEnv(tmpDir)
+        : 'none (TODO(store): not integrated yet, see bench/lib/service.ts)';
     const header = `${m.date.slice(0, 10)} · ${m.nproc} × ${m.cpuModel} · ${m.memoryGb} GB · Node ${m.node} · scenario ${scenario.file} (${scenario.outcome})`;
     const busy = load.some((l) => l.load1 > m.nproc);
     const loadText = `Load average (1 min) during the run: ${load.map((l) => `${l.after} ${l.load1.toFixed(1)}`).join(', ')}${busy ? ` — above ${m.nproc} (nproc): other work shared the machine, read the ratios rather than the absolute figures` : ''}`;
-    process.stdout.write(`${header}\n\n${table.text}\n\n${growthText.text}\n\n${notes.map((n) => `Note: ${n}`).join('\n')}\nStore: ${typeof store === 'string' ? store : JSON.stringify(store)}\n${loadText}\nWall time: ${((performance.now() - started) / 1000).toFixed(0)} s\n`);
-    const results = { machine: m, scenario: scenario.file, options, store, cases: table.json, growth: growthText.json, notes, loadAverage: load };
+    process.stdout.write(
+      `${header}\n\n${table.text}\n\n${growthText.text}\n\n${notes.map((n) => `Note: ${n}`).join('\n')}\nStore: ${typeof store === 'string' ? store : JSON.stringify(store)}\n${loadText}\nWall time: ${((performance.now() - started) / 1000).toFixed(0)} s\n`,
+    );
+    const results = {
+      machine: m,
+      scenario: scenario.file,
+      options,
+      store,
+      cases: table.json,
+      growth: growthText.json,
+      notes,
+      loadAverage: load,
+    };
     writeFileSync(fileURLToPath(new URL('./results.json', import.meta.url)), `${JSON.stringify(results, null, 2)}\n`);
   } finally {
     await fhir?.stop();

@@ -21,7 +21,9 @@ const server = test.app.listen(0, '127.0.0.1');
 await once(server, 'listening');
 const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
 const bodies = scenarioFiles().map((s) => JSON.stringify(s.fixture.request));
-const tokens = await Promise.all(Array.from({ length: n + 50 }, () => clientJwt({ aud: `${test.config.publicBaseUrl}${PATH}` })));
+const tokens = await Promise.all(
+  Array.from({ length: n + 50 }, () => clientJwt({ aud: `${test.config.publicBaseUrl}${PATH}` })),
+);
 
 async function time(run: (i: number) => Promise<Response>): Promise<number[]> {
   for (let i = 0; i < 50; i += 1) await (await run(i)).arrayBuffer();
@@ -47,7 +49,8 @@ const sign = await time((i) =>
 );
 server.close();
 await (test as { close?: () => Promise<void> }).close?.();
-const line = (name: string, xs: number[]) => `${name.padEnd(12)} p50 ${pct(xs, 50).toFixed(2)} ms  p95 ${pct(xs, 95).toFixed(2)} ms`;
+const line = (name: string, xs: number[]) =>
+  `${name.padEnd(12)} p50 ${pct(xs, 50).toFixed(2)} ms  p95 ${pct(xs, 95).toFixed(2)} ms`;
 process.stdout.write(
   [
     `${n} sequential signed requests each (store: ${process.env['DATABASE_URL'] ? 'postgres' : `sqlite ${storeEnv['CDS_SQLITE_SYNCHRONOUS']}`})`,

@@ -37,7 +37,9 @@ function scenarioBodies(): string[] {
       readdirSync(join(dir, d.name))
         .filter((f) => f.endsWith('.json'))
         .sort()
-        .map((f) => JSON.stringify((JSON.parse(readFileSync(join(dir, d.name, f), 'utf8')) as { request: unknown }).request)),
+        .map((f) =>
+          JSON.stringify((JSON.parse(readFileSync(join(dir, d.name, f), 'utf8')) as { request: unknown }).request),
+        ),
     );
 }
 
@@ -65,7 +67,13 @@ interface Reading {
 }
 
 const mb = (b: number): number => b / 2 ** 20;
-const reading = (atS: number, requests: number, p99: number, s: ProbeReply): Reading => ({ atS, requests, p99, rssMb: mb(s.rssBytes), heapMb: mb(s.heapUsedBytes) });
+const reading = (atS: number, requests: number, p99: number, s: ProbeReply): Reading => ({
+  atS,
+  requests,
+  p99,
+  rssMb: mb(s.rssBytes),
+  heapMb: mb(s.heapUsedBytes),
+});
 
 async function main(): Promise<void> {
   const tmpDir = mkdtempSync(join(tmpdir(), 'crd-soak-'));
@@ -80,8 +88,17 @@ async function main(): Promise<void> {
   const warmup = Math.min(60, SECONDS * 0.2);
   try {
     const segment = async (seconds: number): Promise<{ ok: number; p99: number }> => {
-      const tokens = new TokenPool(await signTokens(client, run.url, Math.ceil(RATE * seconds * 1.1) + 4 * CONNECTIONS, TOKEN_LIFE_S));
-      const r = await runPhase({ url: run.url, body: bodies, tokens, connections: CONNECTIONS, seconds, overallRate: RATE });
+      const tokens = new TokenPool(
+        await signTokens(client, run.url, Math.ceil(RATE * seconds * 1.1) + 4 * CONNECTIONS, TOKEN_LIFE_S),
+      );
+      const r = await runPhase({
+        url: run.url,
+        body: bodies,
+        tokens,
+        connections: CONNECTIONS,
+        seconds,
+        overallRate: RATE,
+      });
       for (const [s, n] of Object.entries(r.statuses)) statuses[s] = (statuses[s] ?? 0) + n;
       return { ok: r.ok, p99: r.p99 };
     };
@@ -101,14 +118,25 @@ async function main(): Promise<void> {
   const last = readings[readings.length - 1]!;
   const heapGrowth = last.heapMb - first.heapMb;
   const rssGrowthPct = ((last.rssMb - first.rssMb) / first.rssMb) * 100;
-  const slope = readings.length > 2 ? linearFit(readings.map((r) => r.atS / 60), readings.map((r) => r.heapMb)).slope : 0;
+  const slope =
+    readings.length > 2
+      ? linearFit(
+          readings.map((r) => r.atS / 60),
+          readings.map((r) => r.heapMb),
+        ).slope
+      : 0;
   const serverErrors = Object.entries(statuses).reduce((n, [s, c]) => (s.startsWith('5') ? n + c : n), 0);
   const pass = heapGrowth <= MAX_HEAP_MB && rssGrowthPct <= MAX_RSS_PCT && serverErrors === 0;
-  const rows = readings.map((r) => `| ${r.atS.toFixed(0)} | ${r.requests} | ${r.p99.toFixed(1)} | ${r.rssMb.toFixed(1)} | ${r.heapMb.toFixed(1)} |`);
+  const rows = readings.map(
+    (r) =>
+      `| ${r.atS.toFixed(0)} | ${r.requests} | ${r.p99.toFixed(1)} | ${r.rssMb.toFixed(1)} | ${r.heapMb.toFixed(1)} |`,
+  );
   process.stdout.write(
     [
       `Soak: ${SECONDS} s at ${RATE} req/s, ${CONNECTIONS} connections, ${bodies.length} bodies in turn (scenarios, out of scope, a ~1 MB record)`,
-      `answers: ${Object.entries(statuses).map(([s, n]) => `${s}: ${n}`).join(', ')}`,
+      `answers: ${Object.entries(statuses)
+        .map(([s, n]) => `${s}: ${n}`)
+        .join(', ')}`,
       '',
       '| at s | requests in segment | p99 ms | RSS MB (after GC) | heap MB (after GC) |',
       '| --- | --- | --- | --- | --- |',

@@ -12,7 +12,8 @@ await run('scenarios', () => {
   for (const service of scenarioServices()) {
     const dir = scenariosDir(service.folder);
     const scenarios = buildPolicyScenarios(service.folder, service.definition.id, templatesOf(service));
-    for (const entry of readdirSync(dir)) if (statSync(join(dir, entry)).isDirectory()) rmSync(join(dir, entry), { recursive: true, force: true });
+    for (const entry of readdirSync(dir))
+      if (statSync(join(dir, entry)).isDirectory()) rmSync(join(dir, entry), { recursive: true, force: true });
     for (const s of scenarios) {
       mkdirSync(join(dir, s.file), { recursive: true });
       writeFileSync(join(dir, s.file, `${s.name}.json`), `${JSON.stringify(s.fixture, null, 2)}\n`);

@@ -24,7 +24,10 @@ export function firstLine(e: unknown): string {
 }
 
 /** Runs a script's main (its exit code, 0 when undefined); any failure becomes `<script>: <one line>` on stderr and the exit code. */
-export async function run(script: string, main: () => number | undefined | Promise<number | undefined>): Promise<never> {
+export async function run(
+  script: string,
+  main: () => number | undefined | Promise<number | undefined>,
+): Promise<never> {
   try {
     const code = await main();
     process.exit(code ?? 0);
@@ -40,7 +43,14 @@ export function readJsonFile(file: string): unknown {
     text = readFileSync(file, 'utf8');
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
-    const why = code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'is a directory' : code === 'EACCES' ? 'permission denied' : firstLine(e);
+    const why =
+      code === 'ENOENT'
+        ? 'no such file'
+        : code === 'EISDIR'
+          ? 'is a directory'
+          : code === 'EACCES'
+            ? 'permission denied'
+            : firstLine(e);
     throw new CliError(`cannot read ${file}: ${why}`);
   }
   try {
@@ -62,7 +72,8 @@ export function parseHttpUrl(text: string, what: string): URL {
   } catch {
     throw new CliError(`${what} is not a URL: ${text}`, 2);
   }
-  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new CliError(`${what} must be http or https: ${text}`, 2);
+  if (url.protocol !== 'http:' && url.protocol !== 'https:')
+    throw new CliError(`${what} must be http or https: ${text}`, 2);
   return url;
 }
 

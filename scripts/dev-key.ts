@@ -27,19 +27,28 @@ export interface DevKey {
 function devIssuer(): string {
   const file = readJsonFile(DEV_CLIENTS);
   const clients = isRecord(file) && Array.isArray(file['clients']) ? file['clients'] : [];
-  const entry: unknown = clients.find((c: unknown) => isRecord(c) && typeof c['jwksFile'] === 'string' && resolve(dirname(DEV_CLIENTS), c['jwksFile']) === PUBLIC_KEYS);
-  if (!isRecord(entry) || typeof entry['iss'] !== 'string') throw new CliError(`${DEV_CLIENTS} has no client for ${PUBLIC_KEYS}`);
+  const entry: unknown = clients.find(
+    (c: unknown) =>
+      isRecord(c) && typeof c['jwksFile'] === 'string' && resolve(dirname(DEV_CLIENTS), c['jwksFile']) === PUBLIC_KEYS,
+  );
+  if (!isRecord(entry) || typeof entry['iss'] !== 'string')
+    throw new CliError(`${DEV_CLIENTS} has no client for ${PUBLIC_KEYS}`);
   return entry['iss'];
 }
 
 export function devKey(): DevKey {
   const jwk = JSON.parse(readFileSync(PRIVATE_KEY, 'utf8')) as JWK;
-  if (typeof jwk.kid !== 'string' || typeof jwk.alg !== 'string') throw new CliError(`${PRIVATE_KEY} needs kid and alg`);
+  if (typeof jwk.kid !== 'string' || typeof jwk.alg !== 'string')
+    throw new CliError(`${PRIVATE_KEY} needs kid and alg`);
   return { iss: devIssuer(), kid: jwk.kid, alg: jwk.alg, jwk };
 }
 
 /** A client JWT for `aud` (the exact URL to be called): short-lived, with a fresh jti. */
-export async function devToken(aud: string, nowSec = Math.floor(Date.now() / 1000), key: DevKey = devKey()): Promise<string> {
+export async function devToken(
+  aud: string,
+  nowSec = Math.floor(Date.now() / 1000),
+  key: DevKey = devKey(),
+): Promise<string> {
   return new SignJWT({ iss: key.iss, aud, iat: nowSec, exp: nowSec + TOKEN_LIFETIME_SEC, jti: randomUUID() })
     .setProtectedHeader({ alg: key.alg, typ: 'JWT', kid: key.kid })
     .sign(await importJWK(key.jwk, key.alg));

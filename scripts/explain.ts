@@ -24,10 +24,12 @@ function fixtureOf(file: string): Fixture {
   const fixture = readJsonFile(file);
   if (!isRecord(fixture)) throw new CliError(`${file} is not an order-sign request or a scenario (a JSON object)`);
   const body = fixture['request'] ?? fixture;
-  if (!isRecord(body) || body['hook'] === undefined) throw new CliError(`${file} is not an order-sign request or a scenario (no hook)`);
+  if (!isRecord(body) || body['hook'] === undefined)
+    throw new CliError(`${file} is not an order-sign request or a scenario (no hook)`);
   const evaluationDate = fixture['evaluationDate'];
   const date = typeof evaluationDate === 'string' ? new Date(`${evaluationDate}T12:00:00Z`) : new Date();
-  if (Number.isNaN(date.getTime())) throw new CliError(`${file}: evaluationDate is not a date: ${String(evaluationDate)}`);
+  if (Number.isNaN(date.getTime()))
+    throw new CliError(`${file}: evaluationDate is not a date: ${String(evaluationDate)}`);
   return { body, serviceId: typeof fixture['service'] === 'string' ? fixture['service'] : undefined, date };
 }
 
@@ -60,7 +62,9 @@ await run('explain', async () => {
   const entries = draftEntries(f.body);
   for (const d of result.decisions) {
     const order = entries.find((o) => `${String(o['resourceType'])}/${String(o['id'])}` === d.reference);
-    process.stdout.write(`${explainDecision(`${d.reference ?? 'order'} — ${order ? orderName(order, undefined, { withCode: true }) : ''}`, d)}\n\n`);
+    process.stdout.write(
+      `${explainDecision(`${d.reference ?? 'order'} — ${order ? orderName(order, undefined, { withCode: true }) : ''}`, d)}\n\n`,
+    );
   }
   return 0;
 });

@@ -12,13 +12,19 @@ import { scenarioFiles } from '../test/support/scenarios.js';
 import { CliError, intFromEnv, run } from './cli.js';
 
 await run('fuzz', async () => {
-  if (process.argv.length > 2) throw new CliError('usage: npm run fuzz   (settings: FUZZ_RUNS, FUZZ_SECONDS, FUZZ_SEED)', 2);
+  if (process.argv.length > 2)
+    throw new CliError('usage: npm run fuzz   (settings: FUZZ_RUNS, FUZZ_SECONDS, FUZZ_SEED)', 2);
   const runs = intFromEnv('FUZZ_RUNS', 3000);
   const seconds = intFromEnv('FUZZ_SECONDS', 60);
   const seed = intFromEnv('FUZZ_SEED', Date.now() % 2 ** 31);
   if (runs === 0) throw new CliError('FUZZ_RUNS must be at least 1', 2);
   const { app } = testApp({ LOG_LEVEL: 'silent' });
-  const bases = [fixtureRequest('renal-cryoablation-prefetched.json'), ...scenarioFiles().slice(0, 20).map((s) => s.fixture.request)];
+  const bases = [
+    fixtureRequest('renal-cryoablation-prefetched.json'),
+    ...scenarioFiles()
+      .slice(0, 20)
+      .map((s) => s.fixture.request),
+  ];
   const mb = (n: number) => `${(n / 1024 / 1024).toFixed(1)} MB`;
   const answers: FuzzAnswer[] = [];
   const problems: string[] = [];

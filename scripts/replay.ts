@@ -44,7 +44,15 @@ function argsOf(argv: readonly string[]): Args {
     return parseArgs({
       args: [...argv],
       allowPositionals: true,
-      options: { url: { type: 'string' }, mode: { type: 'string' }, junit: { type: 'string' }, key: { type: 'string' }, iss: { type: 'string' }, show: { type: 'string' }, help: { type: 'boolean' } },
+      options: {
+        url: { type: 'string' },
+        mode: { type: 'string' },
+        junit: { type: 'string' },
+        key: { type: 'string' },
+        iss: { type: 'string' },
+        show: { type: 'string' },
+        help: { type: 'boolean' },
+      },
     });
   }
   try {
@@ -85,7 +93,10 @@ function writeJunit(file: string, results: readonly CaseResult[]): void {
 
 await run('replay', async () => {
   const args = argsOf(process.argv.slice(2));
-  const files = args.show !== undefined ? [findScenario(args.show, args.paths.length > 0 ? scenarioFilesOf(args.paths) : defaultScenarioFiles())] : scenarioFilesOf(args.paths);
+  const files =
+    args.show !== undefined
+      ? [findScenario(args.show, args.paths.length > 0 ? scenarioFilesOf(args.paths) : defaultScenarioFiles())]
+      : scenarioFilesOf(args.paths);
   if (files.length === 0) throw new CliError('no scenarios to replay');
   const signer = await signerFrom(args.key, args.iss);
   const out = process.stdout;
@@ -97,7 +108,8 @@ await run('replay', async () => {
     files,
     signer,
     onCase: (r) => {
-      if (args.show !== undefined && r.answer) out.write(`${r.scenario.description}\n\n${renderAnswer(r.scenario.request, r.answer.body)}\n`);
+      if (args.show !== undefined && r.answer)
+        out.write(`${r.scenario.description}\n\n${renderAnswer(r.scenario.request, r.answer.body)}\n`);
       out.write(`${progressLine(r)}\n`);
       if (!r.passed) out.write(`${failureText(r)}\n`);
     },

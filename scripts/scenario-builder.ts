@@ -41,7 +41,9 @@ export const shorthandsSchema = z.strictObject({
   orderIntent: z.strictObject({ url: z.url(), codes: z.record(nonEmpty, codeRef), otherwise: codeRef }).optional(),
   observations: z.record(z.string().regex(/^[a-z][A-Za-z0-9]*$/), observationShorthand).default({}),
   /** Extension URLs of links the sources may write: a Condition's `primary`, a BodyStructure's `condition`. */
-  links: z.strictObject({ conditionPrimary: z.url().optional(), bodyStructureCondition: z.url().optional() }).default({}),
+  links: z
+    .strictObject({ conditionPrimary: z.url().optional(), bodyStructureCondition: z.url().optional() })
+    .default({}),
 });
 export type Shorthands = z.infer<typeof shorthandsSchema>;
 
@@ -68,7 +70,12 @@ const conditionSpec = z.strictObject({
 type ConditionSpec = z.infer<typeof conditionSpec>;
 /** A condition is its code alone, or the code with its statuses and onset. */
 const conditionEntry = z.union([codeRef, conditionSpec]);
-const procedureEntry = z.strictObject({ id: nonEmpty.optional(), code: codeRef, status: nonEmpty.optional(), date: date.optional() });
+const procedureEntry = z.strictObject({
+  id: nonEmpty.optional(),
+  code: codeRef,
+  status: nonEmpty.optional(),
+  date: date.optional(),
+});
 /** What an Observation may be tied to: focus, hasMember and derivedFrom (record ids), bodySite. */
 const observationLinks = {
   focus: ids.optional(),
@@ -133,7 +140,13 @@ const orderSpec = z.strictObject({
 export type OrderSpec = z.infer<typeof orderSpec>;
 
 const coverageSpec = z
-  .strictObject({ none: z.boolean().optional(), id: nonEmpty.optional(), status: nonEmpty.optional(), payor: nonEmpty.optional(), end: date.optional() })
+  .strictObject({
+    none: z.boolean().optional(),
+    id: nonEmpty.optional(),
+    status: nonEmpty.optional(),
+    payor: nonEmpty.optional(),
+    end: date.optional(),
+  })
   .nullable();
 export type CoverageSpec = z.infer<typeof coverageSpec>;
 
@@ -153,7 +166,14 @@ const attestSpec = z.strictObject({
 });
 export type AttestSpec = z.infer<typeof attestSpec>;
 
-const outcome = z.enum(['covered', 'documentation-needed', 'not-medically-necessary', 'investigative', 'no-coverage', 'out-of-scope']);
+const outcome = z.enum([
+  'covered',
+  'documentation-needed',
+  'not-medically-necessary',
+  'investigative',
+  'no-coverage',
+  'out-of-scope',
+]);
 const expectation = z.strictObject({
   outcome,
   nodes: z.record(nonEmpty, z.enum(['met', 'not-met', 'unknown'])).optional(),
@@ -196,7 +216,8 @@ export const scenarioSourceSchema = z
   .superRefine((source, ctx) => {
     const seen = new Set<string>();
     source.scenarios.forEach((s, i) => {
-      if (seen.has(s.name)) ctx.addIssue({ code: 'custom', path: ['scenarios', i, 'name'], message: `scenario ${s.name} twice` });
+      if (seen.has(s.name))
+        ctx.addIssue({ code: 'custom', path: ['scenarios', i, 'name'], message: `scenario ${s.name} twice` });
       seen.add(s.name);
     });
   });
@@ -239,7 +260,9 @@ export interface ScenarioPolicy {
 // ------------------------------------------------------------------------------------------ building
 
 function issues(file: string, error: z.ZodError): Error {
-  return new Error(error.issues.map((i) => `${file}: ${i.path.map(String).join('.') || '(root)'}: ${i.message}`).join('\n'));
+  return new Error(
+    error.issues.map((i) => `${file}: ${i.path.map(String).join('.') || '(root)'}: ${i.message}`).join('\n'),
+  );
 }
 
 function readYaml<T>(path: string, schema: z.ZodType<T>): T {
@@ -266,25 +289,33 @@ function terms(sh: Shorthands): Terms {
   const coding = (short: string): Json => {
     const i = short.indexOf(':');
     const system = i < 0 ? undefined : sh.systems[short.slice(0, i)];
-    if (!system) throw new Error(`code "${short}" must start with a declared system: ${Object.keys(sh.systems).join(', ')}`);
+    if (!system)
+      throw new Error(`code "${short}" must start with a declared system: ${Object.keys(sh.systems).join(', ')}`);
     const display = sh.displays[short];
     return { system, code: short.slice(i + 1), ...(display ? { display } : {}) };
   };
   const quantity = (text: string | number): Json => {
     const m = /^(-?[\d.]+)\s+(.+)$/.exec(String(text));
     if (!m?.[1] || !m[2]) throw new Error(`quantity "${text}" must look like "35 mm"`);
-    return { value: Number(m[1]), unit: sh.unitDisplays[m[2]] ?? m[2], system: 'http://unitsofmeasure.org', code: m[2] };
+    return {
+      value: Number(m[1]),
+      unit: sh.unitDisplays[m[2]] ?? m[2],
+      system: 'http://unitsofmeasure.org',
+      code: m[2],
+    };
   };
   return { coding, concept: (short) => ({ coding: [coding(short)] }), quantity };
 }
 
-const asList = <T>(v: T | readonly T[] | undefined): T[] => (v === undefined ? [] : Array.isArray(v) ? [...(v as T[])] : [v as T]);
+const asList = <T>(v: T | readonly T[] | undefined): T[] =>
+  v === undefined ? [] : Array.isArray(v) ? [...(v as T[])] : [v as T];
 
 const conceptOf = (t: Terms, c: string | readonly string[]): Json => ({ coding: asList(c).map(t.coding) });
 
 /** References to record ids, resolved to `Type/id` once every resource of the scenario is built. */
 const REF = '__ref:';
-const refs = (v: string | readonly string[] | undefined): Json[] => asList(v).map((id) => ({ reference: `${REF}${id}` }));
+const refs = (v: string | readonly string[] | undefined): Json[] =>
+  asList(v).map((id) => ({ reference: `${REF}${id}` }));
 
 function resolveRefs(value: unknown, types: ReadonlyMap<string, string>): unknown {
   if (Array.isArray(value)) return value.map((v) => resolveRefs(v, types));
@@ -301,14 +332,23 @@ function resolveRefs(value: unknown, types: ReadonlyMap<string, string>): unknow
   return out;
 }
 
-function linkExtension(sh: Shorthands, link: 'conditionPrimary' | 'bodyStructureCondition', id: string | undefined): Json {
+function linkExtension(
+  sh: Shorthands,
+  link: 'conditionPrimary' | 'bodyStructureCondition',
+  id: string | undefined,
+): Json {
   if (id === undefined) return {};
   const url = sh.links[link];
   if (!url) throw new Error(`a ${link} link needs links.${link} in ${SHORTHANDS_FILE}`);
   return { extension: [{ url, valueReference: { reference: `${REF}${id}` } }] };
 }
 
-type Links = { focus?: string | string[] | undefined; hasMember?: string | string[] | undefined; derivedFrom?: string | string[] | undefined; site?: string | string[] | undefined };
+type Links = {
+  focus?: string | string[] | undefined;
+  hasMember?: string | string[] | undefined;
+  derivedFrom?: string | string[] | undefined;
+  site?: string | string[] | undefined;
+};
 
 function observationLinksOf(t: Terms, e: Links): Json {
   return {
@@ -329,7 +369,11 @@ function resource(sh: Shorthands, t: Terms, entry: RecordEntry, patientId: strin
   const subject = { reference: `Patient/${patientId}` };
   const [kind, raw] = Object.entries(entry)[0] as [string, unknown];
   const defaultId = `${kind.toLowerCase()}-${n}`;
-  const observation = (e: { id?: string | undefined; status?: string | undefined; date?: string | undefined }, code: string, rest: Json): Json => ({
+  const observation = (
+    e: { id?: string | undefined; status?: string | undefined; date?: string | undefined },
+    code: string,
+    rest: Json,
+  ): Json => ({
     resourceType: 'Observation',
     id: e.id ?? defaultId,
     status: e.status ?? 'final',
@@ -344,16 +388,27 @@ function resource(sh: Shorthands, t: Terms, entry: RecordEntry, patientId: strin
     return {
       resourceType: 'Condition',
       id: c.id ?? defaultId,
-      clinicalStatus: { coding: [{ system: 'http://terminology.hl7.org/CodeSystem/condition-clinical', code: c.clinical ?? 'active' }] },
+      clinicalStatus: {
+        coding: [{ system: 'http://terminology.hl7.org/CodeSystem/condition-clinical', code: c.clinical ?? 'active' }],
+      },
       verificationStatus: {
-        coding: [{ system: 'http://terminology.hl7.org/CodeSystem/condition-ver-status', code: c.verification ?? 'confirmed' }],
+        coding: [
+          { system: 'http://terminology.hl7.org/CodeSystem/condition-ver-status', code: c.verification ?? 'confirmed' },
+        ],
       },
       code: t.concept(c.code),
       ...(c.bodySite ? { bodySite: [conceptOf(t, c.bodySite)] } : {}),
       subject,
       ...(c.onset ? { onsetDateTime: c.onset } : {}),
       ...(c.stage
-        ? { stage: [{ ...(c.stage.summary ? { summary: t.concept(c.stage.summary) } : {}), ...(c.stage.assessment ? { assessment: refs(c.stage.assessment) } : {}) }] }
+        ? {
+            stage: [
+              {
+                ...(c.stage.summary ? { summary: t.concept(c.stage.summary) } : {}),
+                ...(c.stage.assessment ? { assessment: refs(c.stage.assessment) } : {}),
+              },
+            ],
+          }
         : {}),
       ...linkExtension(sh, 'conditionPrimary', c.primary),
     };
@@ -384,13 +439,21 @@ function resource(sh: Shorthands, t: Terms, entry: RecordEntry, patientId: strin
   if (kind === 'observation') {
     const o = observationEntry.parse(raw);
     const value =
-      o.value === undefined ? {} : /^[a-z0-9]+:/.test(o.value) ? { valueCodeableConcept: t.concept(o.value) } : { valueQuantity: t.quantity(o.value) };
+      o.value === undefined
+        ? {}
+        : /^[a-z0-9]+:/.test(o.value)
+          ? { valueCodeableConcept: t.concept(o.value) }
+          : { valueQuantity: t.quantity(o.value) };
     return observation(o, o.code, { ...observationLinksOf(t, o), ...value });
   }
   const declared = sh.observations[kind];
-  if (!declared) throw new Error(`unknown record entry "${kind}" (declared: condition, procedure, observation, ${Object.keys(sh.observations).join(', ')})`);
+  if (!declared)
+    throw new Error(
+      `unknown record entry "${kind}" (declared: condition, procedure, observation, ${Object.keys(sh.observations).join(', ')})`,
+    );
   const e = shorthandEntry.parse(raw);
-  const code = (declared.fixedCode ? undefined : e.code) ?? (e.kind ? declared.kinds?.[e.kind] : undefined) ?? declared.code;
+  const code =
+    (declared.fixedCode ? undefined : e.code) ?? (e.kind ? declared.kinds?.[e.kind] : undefined) ?? declared.code;
   const value = observationValue(t, declared.value, e);
   return observation(e, code, {
     ...observationLinksOf(t, e),
@@ -415,15 +478,30 @@ function coverageResource(sh: Shorthands, spec: CoverageSpec | undefined, patien
 function answers(sh: Shorthands, items: Record<string, boolean | string>): Json[] {
   return Object.entries(items).map(([linkId, value]) => ({
     linkId,
-    answer: [typeof value === 'boolean' ? { valueBoolean: value } : { valueCoding: { system: `${sh.questionnaire.url}/indication`, code: value } }],
+    answer: [
+      typeof value === 'boolean'
+        ? { valueBoolean: value }
+        : { valueCoding: { system: `${sh.questionnaire.url}/indication`, code: value } },
+    ],
   }));
 }
 
-function questionnaireResponse(sh: Shorthands, t: Terms, spec: AttestSpec, patientId: string, n: number, orderRef: string): Json {
+function questionnaireResponse(
+  sh: Shorthands,
+  t: Terms,
+  spec: AttestSpec,
+  patientId: string,
+  n: number,
+  orderRef: string,
+): Json {
   const target = spec.forOrder ? { reference: spec.forOrder === true ? orderRef : spec.forOrder } : undefined;
   const link =
     target && spec.linkBy === 'qr-context'
-      ? { extension: [{ url: 'http://hl7.org/fhir/us/davinci-dtr/StructureDefinition/qr-context', valueReference: target }] }
+      ? {
+          extension: [
+            { url: 'http://hl7.org/fhir/us/davinci-dtr/StructureDefinition/qr-context', valueReference: target },
+          ],
+        }
       : target
         ? { basedOn: [target] }
         : {};
@@ -453,7 +531,11 @@ function order(sh: Shorthands, t: Terms, spec: OrderSpec, patientId: string, ind
     status: 'draft',
     intent: 'order',
     ...(intent && spec.intent
-      ? { extension: [{ url: intent.url, valueCodeableConcept: t.concept(intent.codes[spec.intent] ?? intent.otherwise) }] }
+      ? {
+          extension: [
+            { url: intent.url, valueCodeableConcept: t.concept(intent.codes[spec.intent] ?? intent.otherwise) },
+          ],
+        }
       : {}),
     code: { coding: codes.map(t.coding), ...(spec.text ? { text: spec.text } : {}) },
     subject: { reference: `Patient/${patientId}` },
@@ -462,7 +544,12 @@ function order(sh: Shorthands, t: Terms, spec: OrderSpec, patientId: string, ind
     ...(spec.reasons ? { reasonCode: spec.reasons.map(t.concept) } : {}),
     ...(spec.reasonRefs ? { reasonReference: spec.reasonRefs.map((r) => ({ reference: `Condition/${r}` })) } : {}),
     ...(spec.orderDetail || spec.detail
-      ? { orderDetail: [...(spec.orderDetail ?? []).map((c) => conceptOf(t, c)), ...(spec.detail ?? []).map((text) => ({ text }))] }
+      ? {
+          orderDetail: [
+            ...(spec.orderDetail ?? []).map((c) => conceptOf(t, c)),
+            ...(spec.detail ?? []).map((text) => ({ text })),
+          ],
+        }
       : {}),
     ...(spec.bodySite ? { bodySite: spec.bodySite.map((c) => conceptOf(t, c)) } : {}),
     insurance: [{ reference: 'Coverage/cov-1' }],
@@ -474,7 +561,11 @@ function searchset(resources: readonly Json[]): Json {
     resourceType: 'Bundle',
     type: 'searchset',
     total: resources.length,
-    entry: resources.map((r) => ({ fullUrl: `http://ehr.example.org/fhir/${String(r['resourceType'])}/${String(r['id'])}`, resource: r, search: { mode: 'match' } })),
+    entry: resources.map((r) => ({
+      fullUrl: `http://ehr.example.org/fhir/${String(r['resourceType'])}/${String(r['id'])}`,
+      resource: r,
+      search: { mode: 'match' },
+    })),
   };
 }
 
@@ -515,7 +606,9 @@ export function buildScenario(policy: ScenarioPolicy, file: string, defaults: De
   const resources = built.map((r) => resolveRefs(r, types) as Json);
   const coverage = coverageResource(sh, s.coverage !== undefined ? s.coverage : defaults.coverage, patientId);
   const attestations = s.attest === undefined ? [] : Array.isArray(s.attest) ? s.attest : [s.attest];
-  const responses = attestations.map((a, i) => questionnaireResponse(sh, t, a, patientId, i + 1, `ServiceRequest/${String(builtOrders[0]?.['id'])}`));
+  const responses = attestations.map((a, i) =>
+    questionnaireResponse(sh, t, a, patientId, i + 1, `ServiceRequest/${String(builtOrders[0]?.['id'])}`),
+  );
   const patient = { resourceType: 'Patient', id: patientId, gender: 'unknown', birthDate: '1960-01-01' };
   const all: Json[] = [...(coverage ? [coverage] : []), ...resources, ...responses];
   const prefetch: Json = {};
@@ -528,11 +621,17 @@ export function buildScenario(policy: ScenarioPolicy, file: string, defaults: De
     const id = String(o['id']);
     const e = expectationFor(s, id, i);
     if (!e) throw new Error(`${file}/${s.name}: expect an outcome for ${id}`);
-    expected[`ServiceRequest/${id}`] = { outcome: e.outcome, ...(e.nodes ? { nodes: e.nodes } : {}), ...(e.toDocument ? { toDocument: e.toDocument } : {}) };
+    expected[`ServiceRequest/${id}`] = {
+      outcome: e.outcome,
+      ...(e.nodes ? { nodes: e.nodes } : {}),
+      ...(e.toDocument ? { toDocument: e.toDocument } : {}),
+    };
   });
   const request = {
     hook: 'order-sign',
-    hookInstance: `00000000-0000-4000-8000-${String(Math.abs(hash(`${file}/${s.name}`))).padStart(12, '0').slice(0, 12)}`,
+    hookInstance: `00000000-0000-4000-8000-${String(Math.abs(hash(`${file}/${s.name}`)))
+      .padStart(12, '0')
+      .slice(0, 12)}`,
     ...(s.fhirServer ? { fhirServer: s.fhirServer } : {}),
     context: {
       userId: s.userId ?? 'Practitioner/prac-1',
@@ -577,7 +676,11 @@ export function buildSource(policy: ScenarioPolicy, file: string, source: Scenar
 }
 
 /** Builds every scenario of a policy folder from its sources and shorthands. */
-export function buildPolicyScenarios(policyFolder: string, serviceId: string, templates: Readonly<Record<string, string>>): Scenario[] {
+export function buildPolicyScenarios(
+  policyFolder: string,
+  serviceId: string,
+  templates: Readonly<Record<string, string>>,
+): Scenario[] {
   const policy: ScenarioPolicy = { serviceId, templates, shorthands: loadShorthands(policyFolder) };
   return sourceFiles(policyFolder).flatMap((path) => buildSource(policy, sourceName(path), loadSource(path)));
 }

@@ -47,7 +47,9 @@ function crossFolderEdges(files: readonly { path: string; text: string }[]): Edg
         const target = resolve(dirname(path), specifier);
         const from = folderOf(path);
         const to = folderOf(target);
-        return relative(SRC, target).startsWith('..') || from === to ? [] : [{ from, to, file: relative(SRC, path), specifier }];
+        return relative(SRC, target).startsWith('..') || from === to
+          ? []
+          : [{ from, to, file: relative(SRC, path), specifier }];
       }),
   );
 }
@@ -103,7 +105,8 @@ describe('dependencies between src folders go one way', () => {
   });
 
   test('a back-import is caught, whatever statement form it takes', () => {
-    const probe = (text: string) => violations(crossFolderEdges([{ path: join(SRC, 'fhir', 'probe.ts'), text }]), ALLOWED);
+    const probe = (text: string) =>
+      violations(crossFolderEdges([{ path: join(SRC, 'fhir', 'probe.ts'), text }]), ALLOWED);
     expect(probe("import type { Config } from '../server/config.js';")).toHaveLength(1);
     expect(probe("export { orderSign } from '../cds-hooks/order-sign.js';")).toHaveLength(1);
     expect(probe("const m = await import('../rules/policy.js');")).toHaveLength(1);

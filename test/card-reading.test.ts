@@ -17,7 +17,9 @@ const readable = (c: Card) => `${c.summary}\n${(c.detail ?? '').replace(/\]\([^)
 
 /** Node ids that are not policy labels (GEN.benefits, IV.B.primary-radiation, I.indication, EX.I.cryo). */
 function internalIds(): RegExp {
-  const ids = services.flatMap((s) => [...s.policy.nodes.keys()]).filter((id) => !/^(?:[IVXLC]+|[A-Z]|\d+)(?:\.(?:[IVXLC]+|[A-Z]|\d+))*$/.test(id));
+  const ids = services
+    .flatMap((s) => [...s.policy.nodes.keys()])
+    .filter((id) => !/^(?:[IVXLC]+|[A-Z]|\d+)(?:\.(?:[IVXLC]+|[A-Z]|\d+))*$/.test(id));
   return new RegExp(`(?<![\\w.-])(${ids.map((i) => i.replace(/[.]/g, '\\.')).join('|')})(?![\\w.-])`);
 }
 
@@ -60,24 +62,49 @@ const cards: Promise<Read[]> = (async () => {
 describe('cards read by a clinician (ruling R15), over every scenario', () => {
   test('there are cards of every decision to read', async () => {
     const outcomes = new Set((await cards).map((c) => c.outcome));
-    expect([...outcomes].sort()).toEqual(['covered', 'documentation-needed', 'investigative', 'no-coverage', 'not-medically-necessary']);
+    expect([...outcomes].sort()).toEqual([
+      'covered',
+      'documentation-needed',
+      'investigative',
+      'no-coverage',
+      'not-medically-necessary',
+    ]);
   });
 
   test('no internal criterion id is shown', async () => {
     const pattern = internalIds();
-    expect((await cards).filter((c) => pattern.test(c.text)).map((c) => `${c.where}: ${pattern.exec(c.text)?.[0]}`)).toEqual([]);
+    expect(
+      (await cards).filter((c) => pattern.test(c.text)).map((c) => `${c.where}: ${pattern.exec(c.text)?.[0]}`),
+    ).toEqual([]);
   });
 
   test('no bare code is shown (a code appears only in parentheses after its name)', async () => {
-    const shown = (l: string) => l.replace(/\([^()]*\)/g, '').replace(/CPT [0-9A-Z, ]+/g, '').replace(/\d{4}-\d{2}-\d{2}/g, '');
-    const bare = (await cards).flatMap((c) => c.text.split('\n').filter((l) => BARE_CODE.test(shown(l))).map((l) => `${c.where}: ${l}`));
+    const shown = (l: string) =>
+      l
+        .replace(/\([^()]*\)/g, '')
+        .replace(/CPT [0-9A-Z, ]+/g, '')
+        .replace(/\d{4}-\d{2}-\d{2}/g, '');
+    const bare = (await cards).flatMap((c) =>
+      c.text
+        .split('\n')
+        .filter((l) => BARE_CODE.test(shown(l)))
+        .map((l) => `${c.where}: ${l}`),
+    );
     expect(bare).toEqual([]);
   });
 
   test('a covered card lists nothing to document, and nothing is called met next to "needs documentation"', async () => {
     const all = await cards;
-    expect(all.filter((c) => c.outcome === 'covered' && /To document|Needs documentation|disagree/.test(c.text)).map((c) => c.where)).toEqual([]);
-    expect(all.filter((c) => c.text.split('\n').some((l) => /\bmet\b/i.test(l) && /needs documentation/i.test(l))).map((c) => c.where)).toEqual([]);
+    expect(
+      all
+        .filter((c) => c.outcome === 'covered' && /To document|Needs documentation|disagree/.test(c.text))
+        .map((c) => c.where),
+    ).toEqual([]);
+    expect(
+      all
+        .filter((c) => c.text.split('\n').some((l) => /\bmet\b/i.test(l) && /needs documentation/i.test(l)))
+        .map((c) => c.where),
+    ).toEqual([]);
   });
 
   test('a documentation-needed card says for each section with questions whether every answer is needed or one path suffices', async () => {
@@ -86,7 +113,11 @@ describe('cards read by a clinician (ruling R15), over every scenario', () => {
       .flatMap((c) =>
         c.text
           .split('\n')
-          .filter((l, i, lines) => l.startsWith('**Section ') && !(lines[i + 2]?.startsWith('- Is this order for') && (lines[i + 3] ?? '') === ''))
+          .filter(
+            (l, i, lines) =>
+              l.startsWith('**Section ') &&
+              !(lines[i + 2]?.startsWith('- Is this order for') && (lines[i + 3] ?? '') === ''),
+          )
           .filter((l) => {
             const id = /^\*\*Section \[([^\]]+)\]/.exec(l)?.[1];
             const kind = c.sections.find((s) => s.id === id)?.kind;
@@ -102,12 +133,21 @@ describe('cards read by a clinician (ruling R15), over every scenario', () => {
   test('a not-medically-necessary card names each failed criterion in words with the evidence it failed on', async () => {
     const nmn = (await cards).filter((c) => c.outcome === 'not-medically-necessary');
     expect(nmn.length).toBeGreaterThan(5);
-    const vague = nmn.flatMap((c) => c.text.split('\n').filter((l) => / — not met/.test(l) && !/ — not met on: \S/.test(l)).map((l) => `${c.where}: ${l}`));
+    const vague = nmn.flatMap((c) =>
+      c.text
+        .split('\n')
+        .filter((l) => / — not met/.test(l) && !/ — not met on: \S/.test(l))
+        .map((l) => `${c.where}: ${l}`),
+    );
     expect(vague).toEqual([]);
   });
 
   test('the summary says the decision and the one thing to do', async () => {
     const summaries = (await cards).map((c) => c.text.split('\n')[0] ?? '');
-    expect(summaries.filter((s) => !/^(Covered|Documentation needed|Not covered|Investigative|No active coverage)\b.*Next: \S/.test(s))).toEqual([]);
+    expect(
+      summaries.filter(
+        (s) => !/^(Covered|Documentation needed|Not covered|Investigative|No active coverage)\b.*Next: \S/.test(s),
+      ),
+    ).toEqual([]);
   });
 });

@@ -2,7 +2,7 @@ import { describe, expect, test } from 'vitest';
 import { loadConfig } from '../src/server/config.js';
 
 describe('the evaluation day', () => {
-  test('is the day in the plan\'s time zone: 11:30 pm in Chicago on Dec 31 is still Dec 31', async () => {
+  test("is the day in the plan's time zone: 11:30 pm in Chicago on Dec 31 is still Dec 31", async () => {
     const { dayIn } = await import('../src/cds-hooks/stages/evaluate.js');
     const instant = new Date('2027-01-01T05:30:00Z');
     expect(dayIn(instant, 'America/Chicago')).toBe('2026-12-31');
@@ -52,13 +52,19 @@ describe('configuration from the environment', () => {
 });
 
 describe('CDS_TOKEN_SIGNING_JWK (the key DTR access tokens are signed with, shared by every instance)', () => {
-  test('a private EC P-256 JWK is taken; two apps with it accept each other\'s tokens', async () => {
+  test("a private EC P-256 JWK is taken; two apps with it accept each other's tokens", async () => {
     const { generateKeyPairSync } = await import('node:crypto');
     const { accessTokenKey, backendServices } = await import('../src/server/dtr.js');
     const { StoreHolder } = await import('../src/server/store-holder.js');
     const { createLogger } = await import('../src/server/logger.js');
-    const jwk = { ...generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey.export({ format: 'jwk' }), kid: 'shared-1' };
-    const result = loadConfig({ CDS_TOKEN_SIGNING_JWK: JSON.stringify(jwk), CDS_PUBLIC_BASE_URL: 'https://crd.example.org' });
+    const jwk = {
+      ...generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey.export({ format: 'jwk' }),
+      kid: 'shared-1',
+    };
+    const result = loadConfig({
+      CDS_TOKEN_SIGNING_JWK: JSON.stringify(jwk),
+      CDS_PUBLIC_BASE_URL: 'https://crd.example.org',
+    });
     if (!result.ok) throw new Error(result.errors.join());
     expect(result.config.tokenSigningJwk).toMatchObject({ kty: 'EC', crv: 'P-256', kid: 'shared-1' });
     const a = accessTokenKey(result.config);
@@ -74,8 +80,15 @@ describe('CDS_TOKEN_SIGNING_JWK (the key DTR access tokens are signed with, shar
       .setExpirationTime('5m')
       .sign(a.privateKey);
     const logger = createLogger('silent');
-    const store = new StoreHolder(result.config.store, logger, { auditQueueCapacity: 1, retryMs: 1000, purgeIntervalMs: 0 });
-    const client = { iss: 'https://c.example', keys: () => Promise.reject(new Error('unused')) } as unknown as Parameters<typeof backendServices>[0]['clients'][number];
+    const store = new StoreHolder(result.config.store, logger, {
+      auditQueueCapacity: 1,
+      retryMs: 1000,
+      purgeIntervalMs: 0,
+    });
+    const client = {
+      iss: 'https://c.example',
+      keys: () => Promise.reject(new Error('unused')),
+    } as unknown as Parameters<typeof backendServices>[0]['clients'][number];
     const other = backendServices({ config: result.config, clients: [client], signingKey: b, store, logger });
     expect(await other.verifyAccessToken(`Bearer ${token}`)).toMatchObject({ ok: true, clientId: 'https://c.example' });
   });

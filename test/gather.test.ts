@@ -12,7 +12,11 @@ let fhir: FhirTestServer;
 beforeAll(async () => {
   fhir = await startFhirTestServer({ resources: patientResources('renal-rcc'), pageSize: 1 });
   await fhir.seed(
-    ['a', 'b'].map((id) => ({ resourceType: 'Condition', id: `extra-${id}`, subject: { reference: 'Patient/pat-renal-1' } })),
+    ['a', 'b'].map((id) => ({
+      resourceType: 'Condition',
+      id: `extra-${id}`,
+      subject: { reference: 'Patient/pat-renal-1' },
+    })),
   );
 });
 afterAll(async () => fhir.close());
@@ -24,7 +28,16 @@ function planned(patientId: string, keys: string[]): PlannedQuery[] {
 }
 
 const run = (plan: PlannedQuery[], prefetch: Record<string, unknown> = {}) =>
-  gather({ planned: plan, prefetch, access: fhirAccess(`${fhir.url}/`, ''), timeoutMs: 2000, maxPages: 10, maxBytes: 1_000_000, budget: { resources: 10_000, bytes: 10_000_000 }, fetch });
+  gather({
+    planned: plan,
+    prefetch,
+    access: fhirAccess(`${fhir.url}/`, ''),
+    timeoutMs: 2000,
+    maxPages: 10,
+    maxBytes: 1_000_000,
+    budget: { resources: 10_000, bytes: 10_000_000 },
+    fetch,
+  });
 
 describe('gather', () => {
   test('collects every page of a search, each resource once, only for this patient', async () => {
@@ -42,7 +55,11 @@ describe('gather', () => {
   });
 
   test('prefetched values are used as they are: a Bundle for a search, a resource for a read, null for none', async () => {
-    const bundle = { resourceType: 'Bundle', type: 'searchset', entry: [{ resource: { resourceType: 'Coverage', id: 'c' } }] };
+    const bundle = {
+      resourceType: 'Bundle',
+      type: 'searchset',
+      entry: [{ resource: { resourceType: 'Coverage', id: 'c' } }],
+    };
     const { outcomes, fhirRequests } = await run(planned('pat-renal-1', ['patient', 'coverage', 'procedures']), {
       patient: { resourceType: 'Patient', id: 'pat-renal-1' },
       coverage: bundle,
@@ -68,7 +85,9 @@ describe('gather', () => {
 
   test('a query whose token has no value is not run', async () => {
     const query = { ...service.queries[0]!, key: 'encounter', template: 'Encounter/{{context.encounterId}}' };
-    const { outcomes, fhirRequests } = await run([{ query, url: expandTemplate(query.template, { userId: 'u', patientId: 'p' }) }]);
+    const { outcomes, fhirRequests } = await run([
+      { query, url: expandTemplate(query.template, { userId: 'u', patientId: 'p' }) },
+    ]);
     expect(outcomes[0]?.status).toBe('not-applicable');
     expect(fhirRequests).toBe(0);
   });

@@ -5,7 +5,11 @@ import { ORDER_SIGN_TOKENS, expandTemplate, templateProblem } from '../src/cds-h
 
 interface Vectors {
   validity: { template: string; valid?: true; problem?: string }[];
-  expansion: { template: string; context: { userId: string; patientId: string; encounterId?: string }; expanded: string | null }[];
+  expansion: {
+    template: string;
+    context: { userId: string; patientId: string; encounterId?: string };
+    expanded: string | null;
+  }[];
 }
 
 const vectors = parse(readFileSync(new URL('./vectors/prefetch-templates.yaml', import.meta.url), 'utf8')) as Vectors;

@@ -44,10 +44,15 @@ describe('hook registry', () => {
 
   const broken: { name: string; change: (def: Record<string, any>) => void; expected: RegExp }[] = [
     { name: 'missing id', change: (d) => delete d['id'], expected: /service\.yaml: id: / },
-    { name: 'unsupported hook', change: (d) => (d['hook'] = 'patient-view'), expected: /service\.yaml: hook: only order-sign/ },
+    {
+      name: 'unsupported hook',
+      change: (d) => (d['hook'] = 'patient-view'),
+      expected: /service\.yaml: hook: only order-sign/,
+    },
     {
       name: 'nested prefetch token',
-      change: (d) => (d['queries']['conditions']['template'] = 'ServiceRequest?_id={{context.draftOrders.ServiceRequest.id}}'),
+      change: (d) =>
+        (d['queries']['conditions']['template'] = 'ServiceRequest?_id={{context.draftOrders.ServiceRequest.id}}'),
       expected: /service\.yaml: queries\.conditions\.template: token \{\{context\.draftOrders\.ServiceRequest\.id\}\}/,
     },
     {
@@ -94,16 +99,24 @@ describe('hook registry', () => {
   test('rejects two folders that declare the same service id', () => {
     const dir = hooksCopy();
     cpSync(join(dir, 'cryoablation'), join(dir, 'second-copy'), { recursive: true });
-    expect(errorsOf(dir).join('\n')).toMatch(/second-copy\/service\.yaml: id: "cryoablation-order-sign" is already used/);
+    expect(errorsOf(dir).join('\n')).toMatch(
+      /second-copy\/service\.yaml: id: "cryoablation-order-sign" is already used/,
+    );
   });
 
   test('a second policy is a new folder: it is discovered without code changes', () => {
     const dir = hooksCopy();
     cpSync(join(dir, 'cryoablation'), join(dir, 'other-policy'), { recursive: true });
     const file = join(dir, 'other-policy', 'service.yaml');
-    writeFileSync(file, readFileSync(file, 'utf8').replace('id: cryoablation-order-sign', 'id: other-policy-order-sign'));
+    writeFileSync(
+      file,
+      readFileSync(file, 'utf8').replace('id: cryoablation-order-sign', 'id: other-policy-order-sign'),
+    );
     const result = loadRegistry(dir);
     if (!result.ok) throw new Error(result.errors.join('\n'));
-    expect(result.registry.services.map((s) => s.definition.id)).toEqual(['cryoablation-order-sign', 'other-policy-order-sign']);
+    expect(result.registry.services.map((s) => s.definition.id)).toEqual([
+      'cryoablation-order-sign',
+      'other-policy-order-sign',
+    ]);
   });
 });

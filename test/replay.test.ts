@@ -74,15 +74,29 @@ describe('replay in-process', () => {
   let results: CaseResult[];
 
   beforeAll(async () => {
-    results = await replay({ modes: ['prefetch', 'fhir'], files: [COVERED, ATTESTED], signer: await signerFrom(undefined, undefined) });
+    results = await replay({
+      modes: ['prefetch', 'fhir'],
+      files: [COVERED, ATTESTED],
+      signer: await signerFrom(undefined, undefined),
+    });
   }, TEST_TIMEOUT_MS);
 
   test('each scenario passes in both modes; the attested one is signed again after the questionnaire', () => {
     expect(results.map((r) => [r.scenario.name, r.mode, r.passed, r.summary])).toEqual([
       ['tumor-3cm-covered', 'prefetch', true, 'covered'],
       ['tumor-3cm-covered', 'fhir', true, 'covered'],
-      ['phoenix-failure-attested-life-expectancy-covered', 'prefetch', true, 'documentation-needed → covered (questionnaire completed)'],
-      ['phoenix-failure-attested-life-expectancy-covered', 'fhir', true, 'documentation-needed → covered (questionnaire completed)'],
+      [
+        'phoenix-failure-attested-life-expectancy-covered',
+        'prefetch',
+        true,
+        'documentation-needed → covered (questionnaire completed)',
+      ],
+      [
+        'phoenix-failure-attested-life-expectancy-covered',
+        'fhir',
+        true,
+        'documentation-needed → covered (questionnaire completed)',
+      ],
     ]);
   });
 
@@ -125,7 +139,9 @@ describe('npm run replay', () => {
 
   /** A temporary copy of a scenario with its first order's expected outcome replaced. */
   function tampered(file: string, outcome: string): string {
-    const fixture = JSON.parse(readFileSync(file, 'utf8')) as { expected: Record<string, { outcome: string; nodes?: unknown }> };
+    const fixture = JSON.parse(readFileSync(file, 'utf8')) as {
+      expected: Record<string, { outcome: string; nodes?: unknown }>;
+    };
     const [ref] = Object.keys(fixture.expected);
     fixture.expected[ref!] = { outcome };
     const dir = join(tmp, 'cryoablation/scenarios/V-renal');
@@ -135,61 +151,101 @@ describe('npm run replay', () => {
     return path;
   }
 
-  test('a wrong expectation: FAIL with expected and actual decision, the closing count, exit 1; JUnit XML with a testcase per scenario and mode', async () => {
-    const junit = join(tmp, 'out/replay.xml');
-    const run = await replayScript(['--mode', 'both', '--junit', junit, COVERED, tampered(COVERED, 'not-medically-necessary')]);
-    expect(run.code).toBe(1);
-    expect(run.stdout).toMatch(/^FAIL {2}cryoablation\/V-renal\/tampered \[prefetch\] {2}covered {2}\d+ ms\n {6}ServiceRequest\/sr-1:\n {8}expected: not-medically-necessary\n {8}actual: {3}covered\n/m);
-    expect(run.stdout).toMatch(/^pass {2}cryoablation\/V-renal\/tumor-3cm-covered \[fhir\] {2}covered {2}\d+ ms$/m);
-    expect(closingLine(run.stdout)).toBe('2 passed, 2 failed');
+  test(
+    'a wrong expectation: FAIL with expected and actual decision, the closing count, exit 1; JUnit XML with a testcase per scenario and mode',
+    async () => {
+      const junit = join(tmp, 'out/replay.xml');
+      const run = await replayScript([
+        '--mode',
+        'both',
+        '--junit',
+        junit,
+        COVERED,
+        tampered(COVERED, 'not-medically-necessary'),
+      ]);
+      expect(run.code).toBe(1);
+      expect(run.stdout).toMatch(
+        /^FAIL {2}cryoablation\/V-renal\/tampered \[prefetch\] {2}covered {2}\d+ ms\n {6}ServiceRequest\/sr-1:\n {8}expected: not-medically-necessary\n {8}actual: {3}covered\n/m,
+      );
+      expect(run.stdout).toMatch(/^pass {2}cryoablation\/V-renal\/tumor-3cm-covered \[fhir\] {2}covered {2}\d+ ms$/m);
+      expect(closingLine(run.stdout)).toBe('2 passed, 2 failed');
 
-    const xml = readFileSync(junit, 'utf8');
-    // eslint-disable-next-line @typescript-eslint/no-deprecated -- fast-xml-parser 5 still ships its validator; a well-formedness check needs no other package
-    expect(XMLValidator.validate(xml)).toBe(true);
-    const doc = new XMLParser({ ignoreAttributes: false, attributeNamePrefix: '', isArray: (name) => ['testsuite', 'testcase'].includes(name) }).parse(xml) as {
-      testsuites: { tests: string; failures: string; testsuite: { name: string; testcase: { classname: string; name: string; failure?: { message: string; '#text': string } }[] }[] };
-    };
-    expect(doc.testsuites).toMatchObject({ tests: '4', failures: '2' });
-    const cases = doc.testsuites.testsuite.flatMap((s) => s.testcase);
-    expect(cases.map((c) => [c.classname, c.name, c.failure !== undefined])).toEqual([
-      ['cryoablation/V-renal', 'tumor-3cm-covered [prefetch]', false],
-      ['cryoablation/V-renal', 'tumor-3cm-covered [fhir]', false],
-      ['cryoablation/V-renal', 'tampered [prefetch]', true],
-      ['cryoablation/V-renal', 'tampered [fhir]', true],
-    ]);
-    expect(cases[2]!.failure!['#text']).toContain('expected: not-medically-necessary');
-  }, TEST_TIMEOUT_MS);
+      const xml = readFileSync(junit, 'utf8');
+      // eslint-disable-next-line @typescript-eslint/no-deprecated -- fast-xml-parser 5 still ships its validator; a well-formedness check needs no other package
+      expect(XMLValidator.validate(xml)).toBe(true);
+      const doc = new XMLParser({
+        ignoreAttributes: false,
+        attributeNamePrefix: '',
+        isArray: (name) => ['testsuite', 'testcase'].includes(name),
+      }).parse(xml) as {
+        testsuites: {
+          tests: string;
+          failures: string;
+          testsuite: {
+            name: string;
+            testcase: { classname: string; name: string; failure?: { message: string; '#text': string } }[];
+          }[];
+        };
+      };
+      expect(doc.testsuites).toMatchObject({ tests: '4', failures: '2' });
+      const cases = doc.testsuites.testsuite.flatMap((s) => s.testcase);
+      expect(cases.map((c) => [c.classname, c.name, c.failure !== undefined])).toEqual([
+        ['cryoablation/V-renal', 'tumor-3cm-covered [prefetch]', false],
+        ['cryoablation/V-renal', 'tumor-3cm-covered [fhir]', false],
+        ['cryoablation/V-renal', 'tampered [prefetch]', true],
+        ['cryoablation/V-renal', 'tampered [fhir]', true],
+      ]);
+      expect(cases[2]!.failure!['#text']).toContain('expected: not-medically-necessary');
+    },
+    TEST_TIMEOUT_MS,
+  );
 
-  test('--show: the cards as an EHR shows them, and the coverage information', async () => {
-    const run = await replayScript(['--show', 'knee-osteoarthritis-investigative']);
-    expect(run.code).toBe(0);
-    expect(run.stdout).toMatch(/┌─ 1\. \[WARNING\] .*investigative/i);
-    expect(run.stdout).toMatch(/Links:\n {2}│ {3}Cryoablation policy, exclusion/);
-    expect(run.stdout).toMatch(/Suggestions \(at-most-one\):\n {2}│ {3}\[\*\] .* — delete ServiceRequest\/sr-1/);
-    expect(run.stdout).toMatch(/Override reasons:\n {2}│ {3}\( \) Member is enrolled in a clinical trial/);
-    expect(run.stdout).toMatch(/Coverage information:\n {2}ServiceRequest\/sr-1 · Coverage\/cov-1 · billing code \d+ · \d{4}-\d{2}-\d{2}\n {4}covered=not-covered/);
-    expect(closingLine(run.stdout)).toBe('1 passed, 0 failed');
-  }, TEST_TIMEOUT_MS);
+  test(
+    '--show: the cards as an EHR shows them, and the coverage information',
+    async () => {
+      const run = await replayScript(['--show', 'knee-osteoarthritis-investigative']);
+      expect(run.code).toBe(0);
+      expect(run.stdout).toMatch(/┌─ 1\. \[WARNING\] .*investigative/i);
+      expect(run.stdout).toMatch(/Links:\n {2}│ {3}Cryoablation policy, exclusion/);
+      expect(run.stdout).toMatch(/Suggestions \(at-most-one\):\n {2}│ {3}\[\*\] .* — delete ServiceRequest\/sr-1/);
+      expect(run.stdout).toMatch(/Override reasons:\n {2}│ {3}\( \) Member is enrolled in a clinical trial/);
+      expect(run.stdout).toMatch(
+        /Coverage information:\n {2}ServiceRequest\/sr-1 · Coverage\/cov-1 · billing code \d+ · \d{4}-\d{2}-\d{2}\n {4}covered=not-covered/,
+      );
+      expect(closingLine(run.stdout)).toBe('1 passed, 0 failed');
+    },
+    TEST_TIMEOUT_MS,
+  );
 
-  test('a service that is down: one line naming the URL and the cause, exit 1', async () => {
-    const port = await closedPort();
-    expectOneLine(
-      await replayScript(['--url', `http://127.0.0.1:${port}`, COVERED]),
-      1,
-      new RegExp(`^replay: cannot reach http://127\\.0\\.0\\.1:${port}/cds-services: connection refused \\(is the service running\\? npm start\\)$`),
-    );
-  }, TEST_TIMEOUT_MS);
+  test(
+    'a service that is down: one line naming the URL and the cause, exit 1',
+    async () => {
+      const port = await closedPort();
+      expectOneLine(
+        await replayScript(['--url', `http://127.0.0.1:${port}`, COVERED]),
+        1,
+        new RegExp(
+          `^replay: cannot reach http://127\\.0\\.0\\.1:${port}/cds-services: connection refused \\(is the service running\\? npm start\\)$`,
+        ),
+      );
+    },
+    TEST_TIMEOUT_MS,
+  );
 
-  test('--key: a key the service does not trust is refused at discovery, in one line, exit 1', async () => {
-    const { privateKey } = await generateKeyPair('ES384', { extractable: true });
-    const key = join(tmp, 'untrusted.private.jwk.json');
-    writeFileSync(key, JSON.stringify({ ...(await exportJWK(privateKey)), kid: 'untrusted-1', alg: 'ES384' }));
-    expectOneLine(
-      await replayScript(['--key', key, COVERED]),
-      1,
-      /^replay: discovery http:\/\/127\.0\.0\.1:\d+\/cds-services answered HTTP 401 \(is the signing key trusted by the service\? --key, --iss\)$/,
-    );
-  }, TEST_TIMEOUT_MS);
+  test(
+    '--key: a key the service does not trust is refused at discovery, in one line, exit 1',
+    async () => {
+      const { privateKey } = await generateKeyPair('ES384', { extractable: true });
+      const key = join(tmp, 'untrusted.private.jwk.json');
+      writeFileSync(key, JSON.stringify({ ...(await exportJWK(privateKey)), kid: 'untrusted-1', alg: 'ES384' }));
+      expectOneLine(
+        await replayScript(['--key', key, COVERED]),
+        1,
+        /^replay: discovery http:\/\/127\.0\.0\.1:\d+\/cds-services answered HTTP 401 \(is the signing key trusted by the service\? --key, --iss\)$/,
+      );
+    },
+    TEST_TIMEOUT_MS,
+  );
 
   test.each([
     [['--mode', 'sometimes'], 2, /^replay: --mode must be prefetch, fhir or both, got sometimes$/],
@@ -198,9 +254,13 @@ describe('npm run replay', () => {
     [['hooks/nope.json'], 1, /^replay: cannot read hooks\/nope\.json: no such file or folder$/],
     [['package.json'], 1, /^replay: package\.json is not a scenario fixture/],
     [['--show', 'no-such-scenario'], 1, /^replay: no scenario named no-such-scenario$/],
-  ] as const)('%j: one line, exit %i', async (args, code, message) => {
-    expectOneLine(await replayScript(args), code, message);
-  }, TEST_TIMEOUT_MS);
+  ] as const)(
+    '%j: one line, exit %i',
+    async (args, code, message) => {
+      expectOneLine(await replayScript(args), code, message);
+    },
+    TEST_TIMEOUT_MS,
+  );
 });
 
 /** As `npm start` runs it: discovery asks to prefetch only Patient and Coverage (CDS_PREFETCH=minimal). */
@@ -213,7 +273,13 @@ describe('npm run replay --url: a separately started service', () => {
     base = `http://127.0.0.1:${port}`;
     child = spawn(process.execPath, ['--import', 'tsx', SERVER_MAIN], {
       cwd: ROOT,
-      env: { ...process.env, PORT: String(port), CDS_PUBLIC_BASE_URL: base, CDS_PREFETCH: 'minimal', LOG_LEVEL: 'info' },
+      env: {
+        ...process.env,
+        PORT: String(port),
+        CDS_PUBLIC_BASE_URL: base,
+        CDS_PREFETCH: 'minimal',
+        LOG_LEVEL: 'info',
+      },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let out = '';
@@ -232,10 +298,14 @@ describe('npm run replay --url: a separately started service', () => {
     }
   });
 
-  test('both modes pass against it (prefetch mode offering the FHIR server for the rest), questionnaire included', async () => {
-    const run = await replayScript(['--url', base, '--mode', 'both', COVERED, ATTESTED, INVESTIGATIVE]);
-    expect(run.stderr).toBe('');
-    expect(closingLine(run.stdout)).toBe('6 passed, 0 failed');
-    expect(run.code).toBe(0);
-  }, TEST_TIMEOUT_MS);
+  test(
+    'both modes pass against it (prefetch mode offering the FHIR server for the rest), questionnaire included',
+    async () => {
+      const run = await replayScript(['--url', base, '--mode', 'both', COVERED, ATTESTED, INVESTIGATIVE]);
+      expect(run.stderr).toBe('');
+      expect(closingLine(run.stdout)).toBe('6 passed, 0 failed');
+      expect(run.code).toBe(0);
+    },
+    TEST_TIMEOUT_MS,
+  );
 });

@@ -34,30 +34,81 @@ function loadErrors(folder: string): string {
 
 describe('policy loading fails start-up with the file and the node id', () => {
   test.each([
-    ['an unknown definition name', 'criteria.yaml', (t: string) => t.replace("%renalInsufficiency, {}) | %solitaryKidney", "%renalInsufficency, {}) | %solitaryKidney"), /criteria\.yaml: V\.B \(met\): unknown name %renalInsufficency/],
-    ['an unknown code list', 'criteria.yaml', (t: string) => t.replace("inValueSet('desmoid-listed-location')", "inValueSet('desmoid-sites')"), /criteria\.yaml: VIII\.B \(met\): unknown code list 'desmoid-sites'/],
-    ['an invalid UCUM unit', 'criteria.yaml', (t: string) => t.replace("valueIn('ng/mL') < 10", "valueIn('ng per ml') < 10"), /criteria\.yaml: IV\.B\.2 \(met\): 'ng per ml' is not a valid UCUM unit/],
-    ['FHIRPath that does not compile', 'criteria.yaml', (t: string) => t.replace("met: '%activeCoverages'", "met: '%activeCoverages.where('"), /criteria\.yaml: GEN\.benefits \(met\): FHIRPath does not compile/],
-    ['a sameAs to no definition', 'criteria.yaml', (t: string) => t.replace('sameAs: DEF.biochemical-failure', 'sameAs: DEF.biochemical'), /criteria\.yaml: IV\.B\.1: sameAs DEF\.biochemical is not a policy definition node/],
-    ['a node id used twice', 'criteria.yaml', (t: string) => t.replace('- id: II.D\n', '- id: II.C\n'), /criteria\.yaml: II\.C: id used twice/],
-    ['a definition with an unknown name', 'definitions.yaml', (t: string) => t.replace("psaResults: \"%observations", "psaResults: \"%observation"), /definitions\.yaml: definitions\.psaResults: unknown name %observation/],
-    ['circular definitions', 'definitions.yaml', (t: string) => t.replace('ebrt: "%procedures.where', 'ebrt: "%radiationEnd | %procedures.where'), /definitions\.yaml: definitions\.\w+: circular reference/],
-    ['a code list without codes', 'code-lists.yaml', (t: string) => t.replace(/( {2}n0:\n(?: {4}.*\n)*? {4}codes:)\n(?: {6}- .*\n)+/, '$1 []\n'), /code-lists\.yaml: lists\.n0: a list needs at least one code or prefix/],
+    [
+      'an unknown definition name',
+      'criteria.yaml',
+      (t: string) =>
+        t.replace('%renalInsufficiency, {}) | %solitaryKidney', '%renalInsufficency, {}) | %solitaryKidney'),
+      /criteria\.yaml: V\.B \(met\): unknown name %renalInsufficency/,
+    ],
+    [
+      'an unknown code list',
+      'criteria.yaml',
+      (t: string) => t.replace("inValueSet('desmoid-listed-location')", "inValueSet('desmoid-sites')"),
+      /criteria\.yaml: VIII\.B \(met\): unknown code list 'desmoid-sites'/,
+    ],
+    [
+      'an invalid UCUM unit',
+      'criteria.yaml',
+      (t: string) => t.replace("valueIn('ng/mL') < 10", "valueIn('ng per ml') < 10"),
+      /criteria\.yaml: IV\.B\.2 \(met\): 'ng per ml' is not a valid UCUM unit/,
+    ],
+    [
+      'FHIRPath that does not compile',
+      'criteria.yaml',
+      (t: string) => t.replace("met: '%activeCoverages'", "met: '%activeCoverages.where('"),
+      /criteria\.yaml: GEN\.benefits \(met\): FHIRPath does not compile/,
+    ],
+    [
+      'a sameAs to no definition',
+      'criteria.yaml',
+      (t: string) => t.replace('sameAs: DEF.biochemical-failure', 'sameAs: DEF.biochemical'),
+      /criteria\.yaml: IV\.B\.1: sameAs DEF\.biochemical is not a policy definition node/,
+    ],
+    [
+      'a node id used twice',
+      'criteria.yaml',
+      (t: string) => t.replace('- id: II.D\n', '- id: II.C\n'),
+      /criteria\.yaml: II\.C: id used twice/,
+    ],
+    [
+      'a definition with an unknown name',
+      'definitions.yaml',
+      (t: string) => t.replace('psaResults: "%observations', 'psaResults: "%observation'),
+      /definitions\.yaml: definitions\.psaResults: unknown name %observation/,
+    ],
+    [
+      'circular definitions',
+      'definitions.yaml',
+      (t: string) => t.replace('ebrt: "%procedures.where', 'ebrt: "%radiationEnd | %procedures.where'),
+      /definitions\.yaml: definitions\.\w+: circular reference/,
+    ],
+    [
+      'a code list without codes',
+      'code-lists.yaml',
+      (t: string) => t.replace(/( {2}n0:\n(?: {4}.*\n)*? {4}codes:)\n(?: {6}- .*\n)+/, '$1 []\n'),
+      /code-lists\.yaml: lists\.n0: a list needs at least one code or prefix/,
+    ],
   ])('%s', (_name, file, edit, expected) => {
     expect(loadErrors(folderWith(file, edit))).toMatch(expected);
   });
 
   test('the registry refuses to start with such a policy, naming the file', () => {
-    const folder = folderWith('criteria.yaml', (t) => t.replace("%renalInsufficiency, {}) | %solitaryKidney", "%nope, {}) | %solitaryKidney"));
+    const folder = folderWith('criteria.yaml', (t) =>
+      t.replace('%renalInsufficiency, {}) | %solitaryKidney', '%nope, {}) | %solitaryKidney'),
+    );
     const result = loadRegistry(join(folder, '..'));
     expect(result.ok).toBe(false);
-    if (!result.ok) expect(result.errors.join('\n')).toMatch(/cryoablation\/criteria\.yaml: V\.B \(met\): unknown name %nope/);
+    if (!result.ok)
+      expect(result.errors.join('\n')).toMatch(/cryoablation\/criteria\.yaml: V\.B \(met\): unknown name %nope/);
   });
 
   test('a scope section that the policy does not define is refused', () => {
     const folder = folderWith('service.yaml', (t) => t.replace("'50593': [V]", "'50593': [V, IX]"));
     const result = loadRegistry(join(folder, '..'));
-    expect(!result.ok && result.errors.join('\n')).toMatch(/service\.yaml: scope\.orderCodes\.0\.codes\.50593: unknown policy section IX/);
+    expect(!result.ok && result.errors.join('\n')).toMatch(
+      /service\.yaml: scope\.orderCodes\.0\.codes\.50593: unknown policy section IX/,
+    );
   });
 
   test('%names inside string literals are not references', () => {
@@ -70,16 +121,26 @@ describe('policy loading fails start-up with the file and the node id', () => {
 
   test("a comment naming an unknown %name in a criterion's expression loads; a real unknown name still fails", () => {
     const withComment = (name: string) => (t: string) =>
-      t.replace('"iif(%normalRenalFunction.empty(), %renalInsufficiency, {}) | %solitaryKidney"', `"iif(%normalRenalFunction.empty(), %renalInsufficiency, {}) /* see %noSuchName */ | ${name} // or %another"`);
+      t.replace(
+        '"iif(%normalRenalFunction.empty(), %renalInsufficiency, {}) | %solitaryKidney"',
+        `"iif(%normalRenalFunction.empty(), %renalInsufficiency, {}) /* see %noSuchName */ | ${name} // or %another"`,
+      );
     const commented = loadPolicy(folderWith('criteria.yaml', withComment('%solitaryKidney')));
     expect(commented.ok ? [] : commented.errors).toEqual([]);
-    expect(loadErrors(folderWith('criteria.yaml', withComment('%solitaryKidny')))).toMatch(/criteria\.yaml: V\.B \(met\): unknown name %solitaryKidny/);
+    expect(loadErrors(folderWith('criteria.yaml', withComment('%solitaryKidny')))).toMatch(
+      /criteria\.yaml: V\.B \(met\): unknown name %solitaryKidny/,
+    );
     expect(loadErrors(folderWith('criteria.yaml', withComment('%solitaryKidny')))).not.toMatch(/noSuchName|another/);
   });
 
   test('code list and unit arguments are read from the syntax tree', () => {
-    expect(literalArguments("code.inValueSet('a') and x.inValueSet( 'b' ) // inValueSet('c')", 'inValueSet')).toEqual(['a', 'b']);
-    expect(literalArguments("value.valueIn('mg/dL') > 1 and '.valueIn(\\'x\\')'.exists()", 'valueIn')).toEqual(['mg/dL']);
+    expect(literalArguments("code.inValueSet('a') and x.inValueSet( 'b' ) // inValueSet('c')", 'inValueSet')).toEqual([
+      'a',
+      'b',
+    ]);
+    expect(literalArguments("value.valueIn('mg/dL') > 1 and '.valueIn(\\'x\\')'.exists()", 'valueIn')).toEqual([
+      'mg/dL',
+    ]);
   });
 });
 
@@ -132,13 +193,17 @@ describe('the criteria tree follows the policy', () => {
   });
 
   test('every unlabelled predicate of the outline is a node (prior authorization is the policy rule itself)', () => {
-    const ids = [...outline.matchAll(/\[`([A-Z][A-Za-z.-]+)`/g)].map((m) => m[1]!).filter((id) => id !== policy.priorAuthorization.id);
+    const ids = [...outline.matchAll(/\[`([A-Z][A-Za-z.-]+)`/g)]
+      .map((m) => m[1]!)
+      .filter((id) => id !== policy.priorAuthorization.id);
     expect(ids.length).toBeGreaterThan(10);
     expect(ids.filter((id) => !policy.nodes.has(id))).toEqual([]);
   });
 
   test("each node's quoted words appear in the policy", () => {
-    const missing = [...policy.nodes.values()].filter((n) => !policyText.includes(normalize(n.text))).map((n) => `${n.id}: ${n.text}`);
+    const missing = [...policy.nodes.values()]
+      .filter((n) => !policyText.includes(normalize(n.text)))
+      .map((n) => `${n.id}: ${n.text}`);
     expect(missing).toEqual([]);
     expect(policyText).toContain(normalize(policy.priorAuthorization.text));
   });
@@ -170,15 +235,42 @@ describe('the documentation Questionnaire is generated from the tree', () => {
   test('asks the indication, the body site, then each section enabled by it (a group, or one item for a single-criterion section), then the attestation', () => {
     const items = q.item ?? [];
     expect(items[0]).toMatchObject({ linkId: 'indication', type: 'choice', required: true });
-    expect(items[0]?.answerOption?.map((o) => o.valueCoding?.code)).toEqual(['I', 'II', 'III', 'IV', 'V', 'VI', 'VII', 'VIII', 'other']);
+    expect(items[0]?.answerOption?.map((o) => o.valueCoding?.code)).toEqual([
+      'I',
+      'II',
+      'III',
+      'IV',
+      'V',
+      'VI',
+      'VII',
+      'VIII',
+      'other',
+    ]);
     expect(items[1]).toMatchObject({ linkId: 'body-site', type: 'open-choice', repeats: true });
-    const exclusionItems = [...policy.exclusions].flatMap((e) => [...e.children]).filter((n) => n.question).map((n) => n.id);
+    const exclusionItems = [...policy.exclusions]
+      .flatMap((e) => [...e.children])
+      .filter((n) => n.question)
+      .map((n) => n.id);
     expect(items.slice(-1 - exclusionItems.length, -1).map((i) => i.linkId)).toEqual(exclusionItems);
     const sections = items.slice(2, -1 - exclusionItems.length);
     expect(sections.map((g) => [g.linkId, g.type])).toEqual([
-      ['I', 'boolean'], ['II', 'group'], ['III', 'group'], ['IV', 'group'], ['V', 'group'], ['VI', 'group'], ['VII', 'group'], ['VIII', 'group'],
+      ['I', 'boolean'],
+      ['II', 'group'],
+      ['III', 'group'],
+      ['IV', 'group'],
+      ['V', 'group'],
+      ['VI', 'group'],
+      ['VII', 'group'],
+      ['VIII', 'group'],
     ]);
-    for (const g of sections) expect(g.enableWhen).toEqual([expect.objectContaining({ question: 'indication', operator: '=', answerCoding: expect.objectContaining({ code: g.linkId }) })]);
+    for (const g of sections)
+      expect(g.enableWhen).toEqual([
+        expect.objectContaining({
+          question: 'indication',
+          operator: '=',
+          answerCoding: expect.objectContaining({ code: g.linkId }),
+        }),
+      ]);
     expect(items.at(-1)).toMatchObject({ linkId: 'attestation', type: 'boolean', required: true });
   });
 
@@ -189,11 +281,21 @@ describe('the documentation Questionnaire is generated from the tree', () => {
   });
 
   test('holds one yes/no item per attestable criterion, linkId = criterion id, and nothing else', () => {
-    const booleans = (q.item ?? []).slice(2, -1).filter((i) => !i.linkId.startsWith('EX.')).flatMap((g) => (g.type === 'group' ? (g.item ?? []) : [g]));
-    const attestable = [...policy.nodes.values()].filter((n) => n.kind === 'leaf' && n.question && policy.sections.some((s) => s.node.id === n.id || n.id.startsWith(`${s.node.id}.`)));
+    const booleans = (q.item ?? [])
+      .slice(2, -1)
+      .filter((i) => !i.linkId.startsWith('EX.'))
+      .flatMap((g) => (g.type === 'group' ? (g.item ?? []) : [g]));
+    const attestable = [...policy.nodes.values()].filter(
+      (n) =>
+        n.kind === 'leaf' &&
+        n.question &&
+        policy.sections.some((s) => s.node.id === n.id || n.id.startsWith(`${s.node.id}.`)),
+    );
     expect(booleans.every((i) => i.type === 'boolean')).toBe(true);
     expect(booleans.map((i) => i.linkId).sort()).toEqual(attestable.map((n) => n.id).sort());
-    expect(booleans.find((i) => i.linkId === 'IV.B.3')?.text).toBe('Is the member\'s life expectancy greater than 10 years?');
+    expect(booleans.find((i) => i.linkId === 'IV.B.3')?.text).toBe(
+      "Is the member's life expectancy greater than 10 years?",
+    );
   });
 
   test('is served publicly at GET /fhir/Questionnaire/{id}; an unknown id is a 404 OperationOutcome', async () => {

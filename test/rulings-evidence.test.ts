@@ -20,7 +20,9 @@ const evidence = service.policy.evidence!;
 type Json = Record<string, any>;
 
 const resourcesOf = (f: ScenarioFixture): Json[] =>
-  Object.values(f.request['prefetch'] as Json).flatMap((v: Json) => (v?.['resourceType'] === 'Bundle' ? (v['entry'] ?? []).map((e: Json) => e['resource']) : []));
+  Object.values(f.request['prefetch'] as Json).flatMap((v: Json) =>
+    v?.['resourceType'] === 'Bundle' ? (v['entry'] ?? []).map((e: Json) => e['resource']) : [],
+  );
 
 const isEvidenceCoded = (r: Json): boolean =>
   r['resourceType'] === 'Observation' &&
@@ -38,9 +40,11 @@ const SECOND_CANCER = 'second-cancer';
 function movedOntoSecondCancer(fixture: ScenarioFixture, moved: ReadonlySet<string>): ScenarioFixture {
   const f = structuredClone(fixture);
   const patient = `Patient/${String(f.request['context']['patientId'])}`;
-  const strip = (refs: Json[] | undefined): Json[] | undefined => refs?.filter((r) => !moved.has(String(r['reference'])));
+  const strip = (refs: Json[] | undefined): Json[] | undefined =>
+    refs?.filter((r) => !moved.has(String(r['reference'])));
   for (const r of resourcesOf(f)) {
-    if (moved.has(`${String(r['resourceType'])}/${String(r['id'])}`)) r['focus'] = [{ reference: `Condition/${SECOND_CANCER}` }];
+    if (moved.has(`${String(r['resourceType'])}/${String(r['id'])}`))
+      r['focus'] = [{ reference: `Condition/${SECOND_CANCER}` }];
     if (r['hasMember']) r['hasMember'] = strip(r['hasMember']);
     if (r['derivedFrom']) r['derivedFrom'] = strip(r['derivedFrom']);
     for (const stage of r['stage'] ?? []) if (stage['assessment']) stage['assessment'] = strip(stage['assessment']);
@@ -49,8 +53,12 @@ function movedOntoSecondCancer(fixture: ScenarioFixture, moved: ReadonlySet<stri
     resource: {
       resourceType: 'Condition',
       id: SECOND_CANCER,
-      clinicalStatus: { coding: [{ system: 'http://terminology.hl7.org/CodeSystem/condition-clinical', code: 'active' }] },
-      verificationStatus: { coding: [{ system: 'http://terminology.hl7.org/CodeSystem/condition-ver-status', code: 'confirmed' }] },
+      clinicalStatus: {
+        coding: [{ system: 'http://terminology.hl7.org/CodeSystem/condition-clinical', code: 'active' }],
+      },
+      verificationStatus: {
+        coding: [{ system: 'http://terminology.hl7.org/CodeSystem/condition-ver-status', code: 'confirmed' }],
+      },
       code: { coding: [{ system: 'http://hl7.org/fhir/sid/icd-10-cm', code: 'C34.90' }] },
       subject: { reference: patient },
       onsetDateTime: '2026-01-15',
@@ -69,11 +77,22 @@ describe('ruling R1: evidence moved onto a second cancer no longer covers the or
     // A leaf an agreeing attestation also speaks for stays decided when the record falls silent (R3): not a candidate.
     const attested = (l: NodeResult) => l.evidence.some((e) => e.reference?.startsWith('QuestionnaireResponse'));
     const byRecord = leaves.filter((l) => l.decidedBy === 'record' && !attested(l));
-    const coded = new Map(resourcesOf(s.fixture).filter(isEvidenceCoded).map((r) => [`Observation/${String(r['id'])}`, r]));
-    const moved = new Set(byRecord.flatMap((l) => l.evidence.flatMap((e) => (e.reference && coded.has(e.reference) ? [e.reference] : []))));
+    const coded = new Map(
+      resourcesOf(s.fixture)
+        .filter(isEvidenceCoded)
+        .map((r) => [`Observation/${String(r['id'])}`, r]),
+    );
+    const moved = new Set(
+      byRecord.flatMap((l) => l.evidence.flatMap((e) => (e.reference && coded.has(e.reference) ? [e.reference] : []))),
+    );
     // Only orders whose every decisive criterion rests on staging or size evidence from the record.
     const rests = d.decisive.every((id) =>
-      decisiveLeaves(d.sections, [id]).some((l) => l.decidedBy === 'record' && !attested(l) && l.evidence.some((e) => e.reference !== undefined && moved.has(e.reference))),
+      decisiveLeaves(d.sections, [id]).some(
+        (l) =>
+          l.decidedBy === 'record' &&
+          !attested(l) &&
+          l.evidence.some((e) => e.reference !== undefined && moved.has(e.reference)),
+      ),
     );
     if (moved.size > 0 && rests) candidates.push({ name: s.name, fixture: s.fixture, moved });
   }
@@ -116,39 +135,50 @@ describe('rulings R1/R2: no definition reads staging, size or status from the me
       ...expressionsOf([...(n.all ?? []), ...(n.any ?? [])]),
     ]);
 
-  test.each(scenarioServices().map((s) => [s.folder.split('/').slice(-2).join('/'), s.folder] as const))('%s', (_name, folder) => {
-    const defs = readYamlFile(join(folder, POLICY_FILES.definitions), 'definitions', definitionsSchema);
-    const criteria = readYamlFile(join(folder, POLICY_FILES.criteria), 'criteria', criteriaSchema);
-    if (!defs.ok || !criteria.ok) throw new Error('policy files do not load');
-    const lists = new Set(defs.value.evidence?.observations ?? []);
-    const c = criteria.value;
-    const all: [string, string][] = [
-      ...Object.entries(defs.value.definitions).map(([name, e]): [string, string] => [`%${name}`, e]),
-      ...expressionsOf([...c.general, ...c.definitions, ...c.sections.flatMap((s) => [s, s.indication]), ...c.exclusions]),
-    ];
-    // Definitions that read the member's Observations at large, directly or through another such definition.
-    const atLarge = new Set(['observations']);
-    for (let grown = true; grown; ) {
-      grown = false;
-      for (const [name, e] of Object.entries(defs.value.definitions)) {
-        if (!atLarge.has(name) && expressionSyntax(e).references.some((r) => atLarge.has(r))) grown = atLarge.add(name).size > 0;
+  test.each(scenarioServices().map((s) => [s.folder.split('/').slice(-2).join('/'), s.folder] as const))(
+    '%s',
+    (_name, folder) => {
+      const defs = readYamlFile(join(folder, POLICY_FILES.definitions), 'definitions', definitionsSchema);
+      const criteria = readYamlFile(join(folder, POLICY_FILES.criteria), 'criteria', criteriaSchema);
+      if (!defs.ok || !criteria.ok) throw new Error('policy files do not load');
+      const lists = new Set(defs.value.evidence?.observations ?? []);
+      const c = criteria.value;
+      const all: [string, string][] = [
+        ...Object.entries(defs.value.definitions).map(([name, e]): [string, string] => [`%${name}`, e]),
+        ...expressionsOf([
+          ...c.general,
+          ...c.definitions,
+          ...c.sections.flatMap((s) => [s, s.indication]),
+          ...c.exclusions,
+        ]),
+      ];
+      // Definitions that read the member's Observations at large, directly or through another such definition.
+      const atLarge = new Set(['observations']);
+      for (let grown = true; grown;) {
+        grown = false;
+        for (const [name, e] of Object.entries(defs.value.definitions)) {
+          if (!atLarge.has(name) && expressionSyntax(e).references.some((r) => atLarge.has(r)))
+            grown = atLarge.add(name).size > 0;
+        }
       }
-    }
-    const untyped = (e: string): string => e.replace(/'(?:[^'\\]|\\.)*'/g, "''");
-    const offenders = all.filter(([, e]) => {
-      const syntax = expressionSyntax(e);
-      const readsAtLarge = syntax.references.some((r) => atLarge.has(r)) || /\bObservation\b/.test(untyped(e));
-      const named = [...syntax.literalArguments('inValueSet'), ...syntax.literalArguments('coded')];
-      return readsAtLarge && named.some((l) => lists.has(l));
-    });
-    expect(offenders.map(([where]) => where)).toEqual([]);
-  });
+      const untyped = (e: string): string => e.replace(/'(?:[^'\\]|\\.)*'/g, "''");
+      const offenders = all.filter(([, e]) => {
+        const syntax = expressionSyntax(e);
+        const readsAtLarge = syntax.references.some((r) => atLarge.has(r)) || /\bObservation\b/.test(untyped(e));
+        const named = [...syntax.literalArguments('inValueSet'), ...syntax.literalArguments('coded')];
+        return readsAtLarge && named.some((l) => lists.has(l));
+      });
+      expect(offenders.map(([where]) => where)).toEqual([]);
+    },
+  );
 
   test('the check finds a definition that does', () => {
     const syntax = expressionSyntax("%observations.where(code.inValueSet('t-category')).latest()");
     expect(syntax.references).toContain('observations');
     expect(syntax.literalArguments('inValueSet')).toEqual(['t-category']);
     expect(evidence.observations.map((l) => l.name)).toContain('t-category');
-    expect(expressionSyntax("%observations.coded('t-category').latest()").literalArguments('coded')).toEqual(['t-category']);
+    expect(expressionSyntax("%observations.coded('t-category').latest()").literalArguments('coded')).toEqual([
+      't-category',
+    ]);
   });
 });

@@ -21,16 +21,26 @@ function scenario(name: string): ScenarioFixture {
 /** The scenario with its radiation Procedure changed by `tie`. */
 function tied(name: string, tie: (procedure: Record<string, unknown>) => void): ScenarioFixture {
   const fixture = scenario(name);
-  const procedures = fixture.request['prefetch']['procedures'].entry.map((e: { resource: Record<string, unknown> }) => e.resource);
-  const radiation = procedures.find((p: Record<string, any>) => p['code'].coding.some((c: Record<string, string>) => c['code'] === '33195004'));
+  const procedures = fixture.request['prefetch']['procedures'].entry.map(
+    (e: { resource: Record<string, unknown> }) => e.resource,
+  );
+  const radiation = procedures.find((p: Record<string, any>) =>
+    p['code'].coding.some((c: Record<string, string>) => c['code'] === '33195004'),
+  );
   tie(radiation);
   return fixture;
 }
 
-async function decided(fixture: ScenarioFixture, ...ids: string[]): Promise<{ outcome: string; nodes: Record<string, string | undefined> }> {
+async function decided(
+  fixture: ScenarioFixture,
+  ...ids: string[]
+): Promise<{ outcome: string; nodes: Record<string, string | undefined> }> {
   const [d] = await runScenario(service, fixture);
   const results = allResults(d!);
-  return { outcome: d!.outcome, nodes: Object.fromEntries(ids.map((id) => [id, results.find((r) => r.id === id)?.state])) };
+  return {
+    outcome: d!.outcome,
+    nodes: Object.fromEntries(ids.map((id) => [id, results.find((r) => r.id === id)?.state])),
+  };
 }
 
 const site = (code: string) => [{ coding: [{ system: SCT, code }] }];
@@ -61,7 +71,10 @@ describe('ruling R13: radiation counts for IV only when directed at the prostate
 
   test('reasonReference to the prostate cancer: counted', async () => {
     const f = tied(rectal, (p) => (p['reasonReference'] = [{ reference: 'Condition/condition-1' }]));
-    expect(await decided(f, 'DEF.biochemical-failure')).toEqual({ outcome: 'covered', nodes: { 'DEF.biochemical-failure': 'met' } });
+    expect(await decided(f, 'DEF.biochemical-failure')).toEqual({
+      outcome: 'covered',
+      nodes: { 'DEF.biochemical-failure': 'met' },
+    });
   });
 
   test('pelvic radiation whose reason is the rectal cancer: not counted', async () => {
@@ -69,7 +82,10 @@ describe('ruling R13: radiation counts for IV only when directed at the prostate
       p['bodySite'] = site('12921003');
       p['reasonReference'] = [{ reference: 'Condition/condition-2' }];
     });
-    expect(await decided(f, 'DEF.biochemical-failure')).toEqual({ outcome: 'documentation-needed', nodes: { 'DEF.biochemical-failure': 'unknown' } });
+    expect(await decided(f, 'DEF.biochemical-failure')).toEqual({
+      outcome: 'documentation-needed',
+      nodes: { 'DEF.biochemical-failure': 'unknown' },
+    });
   });
 
   // Member with prostate cancer on surveillance and a lung cancer treated with SBRT in 2024; cT2a cM0, primary therapy attested.
@@ -82,8 +98,14 @@ describe('ruling R13: radiation counts for IV only when directed at the prostate
 
   // Counted, the radiation contradicts the attested primary therapy: by ruling R3 the criterion pends (no denial).
   test('reasonCode prostate cancer: counted, cryoablation is no longer the primary therapy, against the attestation', async () => {
-    const f = tied(lung, (p) => (p['reasonCode'] = [{ coding: [{ system: 'http://hl7.org/fhir/sid/icd-10-cm', code: 'C61' }] }]));
-    expect(await decided(f, 'IV.A.1', 'IV.A')).toEqual({ outcome: 'documentation-needed', nodes: { 'IV.A.1': 'unknown', 'IV.A': 'unknown' } });
+    const f = tied(
+      lung,
+      (p) => (p['reasonCode'] = [{ coding: [{ system: 'http://hl7.org/fhir/sid/icd-10-cm', code: 'C61' }] }]),
+    );
+    expect(await decided(f, 'IV.A.1', 'IV.A')).toEqual({
+      outcome: 'documentation-needed',
+      nodes: { 'IV.A.1': 'unknown', 'IV.A': 'unknown' },
+    });
     const [d] = await runScenario(service, f);
     expect(allResults(d!).find((r) => r.id === 'IV.A.1')?.conflict?.record.state).toBe('not-met');
   });

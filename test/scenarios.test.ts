@@ -5,7 +5,14 @@ import type { HookService } from '../src/cds-hooks/registry.js';
 import type { OrderDecision } from '../src/rules/decision.js';
 import type { NodeState } from '../src/rules/evaluate.js';
 import { questionnaireUrl } from '../src/rules/questionnaire.js';
-import { allResults, policyScenarios, runScenario, scenarioServices, templatesOf, type LoadedScenario } from './support/scenarios.js';
+import {
+  allResults,
+  policyScenarios,
+  runScenario,
+  scenarioServices,
+  templatesOf,
+  type LoadedScenario,
+} from './support/scenarios.js';
 
 /**
  * For every service the registry loads (hooks/ and the test-only test/hooks/): its scenario fixtures
@@ -48,7 +55,9 @@ async function seen(p: PolicyUnderTest): Promise<{ states: Map<string, Set<NodeS
 }
 
 test('the scenario tests cover the shipped policy and the test-only one', () => {
-  expect(policies.map(([name]) => name)).toEqual(expect.arrayContaining([expect.stringMatching(/^cryoablation /), expect.stringMatching(/^lumbar-mri /)]));
+  expect(policies.map(([name]) => name)).toEqual(
+    expect.arrayContaining([expect.stringMatching(/^cryoablation /), expect.stringMatching(/^lumbar-mri /)]),
+  );
 });
 
 describe.each(policies)('policy %s', (_policy, p) => {
@@ -70,8 +79,13 @@ describe.each(policies)('policy %s', (_policy, p) => {
         }
         expect(d, `${reference} evaluated`).toBeDefined();
         const results = allResults(d!);
-        const states = Object.fromEntries(Object.keys(expected.nodes ?? {}).map((id) => [id, results.find((r) => r.id === id)?.state]));
-        expect({ outcome: d!.outcome, nodes: states }, s.fixture.description).toEqual({ outcome: expected.outcome, nodes: expected.nodes ?? {} });
+        const states = Object.fromEntries(
+          Object.keys(expected.nodes ?? {}).map((id) => [id, results.find((r) => r.id === id)?.state]),
+        );
+        expect({ outcome: d!.outcome, nodes: states }, s.fixture.description).toEqual({
+          outcome: expected.outcome,
+          nodes: expected.nodes ?? {},
+        });
         if (expected.toDocument) expect(d!.toDocument.map((n) => n.id).sort()).toEqual([...expected.toDocument].sort());
       }
     });
@@ -79,7 +93,10 @@ describe.each(policies)('policy %s', (_policy, p) => {
 
   describe('scenario fixtures', () => {
     test('are fresh: regenerating them from the scenario sources gives the committed files', () => {
-      const built = buildPolicyScenarios(service.folder, service.definition.id, templatesOf(service)).map((s) => [`${s.file}/${s.name}`, s.fixture]);
+      const built = buildPolicyScenarios(service.folder, service.definition.id, templatesOf(service)).map((s) => [
+        `${s.file}/${s.name}`,
+        s.fixture,
+      ]);
       const onDisk = scenarios.map((s) => [`${s.file}/${s.name}`, s.fixture]);
       expect(Object.fromEntries(onDisk)).toEqual(Object.fromEntries(built));
     });
@@ -116,7 +133,9 @@ describe.each(policies)('policy %s', (_policy, p) => {
 
     test('every section is met on its own in some scenario (covered by that section alone)', async () => {
       const { decisions } = await seen(p);
-      const alone = new Set(decisions.filter((d) => d.outcome === 'covered' && d.metSections.length === 1).map((d) => d.metSections[0]));
+      const alone = new Set(
+        decisions.filter((d) => d.outcome === 'covered' && d.metSections.length === 1).map((d) => d.metSections[0]),
+      );
       expect(service.policy.sections.map((s) => s.node.id).filter((id) => !alone.has(id))).toEqual([]);
     });
 
@@ -131,7 +150,15 @@ describe('cryoablation scenarios', () => {
   test('cover the themes the policy rules must handle', () => {
     const cryo = policies.find(([, p]) => p.service.definition.id === 'cryoablation-order-sign')![1];
     const tags = new Set(cryo.scenarios.flatMap((s) => s.fixture.tags ?? []));
-    for (const tag of ['unit-conversion', 'stale-result', 'untrusted-records', 'multiple-orders', 'no-reason', 'snomed-reason', 'attestation-covers']) {
+    for (const tag of [
+      'unit-conversion',
+      'stale-result',
+      'untrusted-records',
+      'multiple-orders',
+      'no-reason',
+      'snomed-reason',
+      'attestation-covers',
+    ]) {
       expect(tags.has(tag), `a scenario tagged ${tag}`).toBe(true);
     }
   });

@@ -16,14 +16,24 @@ const MAIN = fileURLToPath(new URL('../src/server/main.ts', import.meta.url));
 const HOOKS = fileURLToPath(new URL('../hooks', import.meta.url));
 
 function start(env: Record<string, string>) {
-  return spawnSync(process.execPath, ['--import', 'tsx', MAIN], { env: { ...process.env, ...isolatedStore(), PORT: '0', ...env }, encoding: 'utf8', timeout: 20_000 });
+  return spawnSync(process.execPath, ['--import', 'tsx', MAIN], {
+    env: { ...process.env, ...isolatedStore(), PORT: '0', ...env },
+    encoding: 'utf8',
+    timeout: 20_000,
+  });
 }
 
 describe('start-up refuses', () => {
   test('production with the development key trusted', () => {
-    const run = start({ NODE_ENV: 'production', CDS_PUBLIC_BASE_URL: 'https://crd.example.org', CDS_CORS_ORIGINS: 'https://ehr.example.org' });
+    const run = start({
+      NODE_ENV: 'production',
+      CDS_PUBLIC_BASE_URL: 'https://crd.example.org',
+      CDS_CORS_ORIGINS: 'https://ehr.example.org',
+    });
     expect(run.status).toBe(1);
-    expect(run.stderr).toMatch(/trusts development clients \(https:\/\/sandbox\.cds-hooks\.org, https:\/\/dev-client\.crd\.invalid[,)]/);
+    expect(run.stderr).toMatch(
+      /trusts development clients \(https:\/\/sandbox\.cds-hooks\.org, https:\/\/dev-client\.crd\.invalid[,)]/,
+    );
   });
 
   test('production with CDS_AUTH=off', () => {
@@ -54,7 +64,9 @@ describe('start-up refuses', () => {
     try {
       const run = start({ PORT: String(port) });
       expect(run.status).toBe(1);
-      expect(run.stderr).toBe(`Cannot start: cannot listen on 127.0.0.1 port ${port}: the port is in use (another process listens there; stop it or set PORT) (EADDRINUSE)\n`);
+      expect(run.stderr).toBe(
+        `Cannot start: cannot listen on 127.0.0.1 port ${port}: the port is in use (another process listens there; stop it or set PORT) (EADDRINUSE)\n`,
+      );
     } finally {
       taken.close();
     }
@@ -63,7 +75,9 @@ describe('start-up refuses', () => {
   test('a bind address this machine does not have: one line, exit 1, no stack trace', () => {
     const run = start({ HOST: '203.0.113.7', PORT: '3999' });
     expect(run.status).toBe(1);
-    expect(run.stderr).toMatch(/^Cannot start: cannot listen on 203\.0\.113\.7 port 3999: the address is not available on this machine .*\(EADDRNOTAVAIL\)\n$/);
+    expect(run.stderr).toMatch(
+      /^Cannot start: cannot listen on 203\.0\.113\.7 port 3999: the address is not available on this machine .*\(EADDRNOTAVAIL\)\n$/,
+    );
   });
 
   test('a trusted clients file that does not validate', () => {
@@ -77,7 +91,10 @@ describe('start-up refuses', () => {
 
 describe('PORT=0 in development without CDS_PUBLIC_BASE_URL', () => {
   test('the log prints the bound URL, and signed calls to localhost and 127.0.0.1 on that port are accepted', async () => {
-    const child = spawn(process.execPath, ['--import', 'tsx', MAIN], { env: { ...process.env, PORT: '0', LOG_LEVEL: 'info' }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, ['--import', 'tsx', MAIN], {
+      env: { ...process.env, PORT: '0', LOG_LEVEL: 'info' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     try {
       let url = '';
       for await (const line of createInterface({ input: child.stdout })) {
@@ -97,7 +114,9 @@ describe('PORT=0 in development without CDS_PUBLIC_BASE_URL', () => {
       }
       // The aud must still be the URL called: a token for the other spelling is refused, and says what was expected.
       const wrong = await fetch(`http://127.0.0.1:${port}/cds-services`, {
-        headers: { Authorization: `Bearer ${await clientJwt({ aud: `http://localhost:${port}/cds-services/x`, nowSec })}` },
+        headers: {
+          Authorization: `Bearer ${await clientJwt({ aud: `http://localhost:${port}/cds-services/x`, nowSec })}`,
+        },
       });
       expect(wrong.status).toBe(401);
       expect(wrong.headers.get('www-authenticate')).toContain(`expected 'http://127.0.0.1:${port}/cds-services'`);

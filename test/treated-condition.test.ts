@@ -7,25 +7,58 @@ import { orderSide, tiedEvidence, type EvidenceDeclaration } from '../src/rules/
 /** The treated condition and the evidence tied to it (rulings R1, R2), on small records with made-up codes. */
 
 const X = 'http://example.org/codes';
-const list = (name: string, ...codes: string[]) => codeList(name, { description: name, source: 'test', codes: codes.map((code) => ({ system: X, code })), prefixes: [] });
+const list = (name: string, ...codes: string[]) =>
+  codeList(name, {
+    description: name,
+    source: 'test',
+    codes: codes.map((code) => ({ system: X, code })),
+    prefixes: [],
+  });
 const decl: EvidenceDeclaration = {
   cancers: [list('cancer', 'organ-cancer', 'other-cancer')],
   secondaries: [list('secondary', 'organ-metastasis')],
   observations: [list('staging', 'stage')],
   sides: { left: list('left', 'L'), right: list('right', 'R') },
-  sections: new Map([['S', { conditions: [list('treats', 'organ-cancer', 'organ-metastasis', 'benign-mass')], organ: [list('organ', 'organ-site')] }]]),
+  sections: new Map([
+    [
+      'S',
+      {
+        conditions: [list('treats', 'organ-cancer', 'organ-metastasis', 'benign-mass')],
+        organ: [list('organ', 'organ-site')],
+      },
+    ],
+  ]),
 };
 const concept = (code: string) => ({ coding: [{ system: X, code }] });
-const condition = (id: string, code: string, extra: Rec = {}): Rec => ({ resourceType: 'Condition', id, code: concept(code), ...extra });
-const stage = (id: string, extra: Rec = {}): Rec => ({ resourceType: 'Observation', id, status: 'final', code: concept('stage'), ...extra });
+const condition = (id: string, code: string, extra: Rec = {}): Rec => ({
+  resourceType: 'Condition',
+  id,
+  code: concept(code),
+  ...extra,
+});
+const stage = (id: string, extra: Rec = {}): Rec => ({
+  resourceType: 'Observation',
+  id,
+  status: 'final',
+  code: concept('stage'),
+  ...extra,
+});
 const ref = (r: string) => ({ reference: r });
 
 function tied(record: Rec[], order: Rec = {}) {
   const conditions = record.filter((r) => r['resourceType'] === 'Condition');
   const observations = record.filter((r) => r['resourceType'] === 'Observation');
   const index = buildRecordIndex(record as unknown as fhir4.Resource[]);
-  const e = tiedEvidence({ index, order: { resourceType: 'ServiceRequest', ...order }, conditions, history: conditions, observations }, decl, ['S']);
-  return { treated: e.treated.map((r) => r['id']), tied: e.tied.map((r) => r['id']), setAside: e.setAside.map((r) => r['id']) };
+  const e = tiedEvidence(
+    { index, order: { resourceType: 'ServiceRequest', ...order }, conditions, history: conditions, observations },
+    decl,
+    ['S'],
+  );
+  return {
+    treated: e.treated.map((r) => r['id']),
+    tied: e.tied.map((r) => r['id']),
+    setAside: e.setAside.map((r) => r['id']),
+  };
 }
 
 describe('rulings R1/R2: evidence tied to the treated condition', () => {
@@ -34,7 +67,13 @@ describe('rulings R1/R2: evidence tied to the treated condition', () => {
   });
 
   test('two cancers: untied evidence is set aside, focused evidence counts, evidence of the other cancer never', () => {
-    const record = [condition('c', 'organ-cancer'), condition('o', 'other-cancer'), stage('untied'), stage('mine', { focus: [ref('Condition/c')] }), stage('theirs', { focus: [ref('Condition/o')] })];
+    const record = [
+      condition('c', 'organ-cancer'),
+      condition('o', 'other-cancer'),
+      stage('untied'),
+      stage('mine', { focus: [ref('Condition/c')] }),
+      stage('theirs', { focus: [ref('Condition/o')] }),
+    ];
     expect(tied(record)).toEqual({ treated: ['c'], tied: ['mine'], setAside: ['untied'] });
   });
 
@@ -56,9 +95,18 @@ describe('rulings R1/R2: evidence tied to the treated condition', () => {
     const record = [
       condition('c', 'organ-cancer'),
       condition('o', 'other-cancer'),
-      { resourceType: 'BodyStructure', id: 'related', extension: [{ url: 'http://example.org/related', valueReference: ref('Condition/c') }] },
+      {
+        resourceType: 'BodyStructure',
+        id: 'related',
+        extension: [{ url: 'http://example.org/related', valueReference: ref('Condition/c') }],
+      },
       { resourceType: 'BodyStructure', id: 'located', location: concept('organ-site') },
-      { resourceType: 'BodyStructure', id: 'theirs', extension: [{ url: 'http://example.org/related', valueReference: ref('Condition/o') }], location: concept('organ-site') },
+      {
+        resourceType: 'BodyStructure',
+        id: 'theirs',
+        extension: [{ url: 'http://example.org/related', valueReference: ref('Condition/o') }],
+        location: concept('organ-site'),
+      },
       stage('a', { focus: [ref('BodyStructure/related')] }),
       stage('b', { focus: [ref('BodyStructure/located')] }),
       stage('c2', { focus: [ref('BodyStructure/theirs')] }),
@@ -67,9 +115,18 @@ describe('rulings R1/R2: evidence tied to the treated condition', () => {
   });
 
   test('a secondary belongs to its linked primary, or to the only cancer ever recorded', () => {
-    const linked = [condition('p', 'other-cancer'), condition('m', 'organ-metastasis', { extension: [{ url: 'u', valueReference: ref('Condition/p') }] }), condition('q', 'other-cancer'), stage('s', { focus: [ref('Condition/p')] })];
+    const linked = [
+      condition('p', 'other-cancer'),
+      condition('m', 'organ-metastasis', { extension: [{ url: 'u', valueReference: ref('Condition/p') }] }),
+      condition('q', 'other-cancer'),
+      stage('s', { focus: [ref('Condition/p')] }),
+    ];
     expect(tied(linked, { reasonReference: [ref('Condition/m')] })).toMatchObject({ treated: ['m', 'p'], tied: ['s'] });
-    const only = [condition('p', 'other-cancer', { clinicalStatus: concept('resolved') }), condition('m', 'organ-metastasis'), stage('s', { focus: [ref('Condition/p')] })];
+    const only = [
+      condition('p', 'other-cancer', { clinicalStatus: concept('resolved') }),
+      condition('m', 'organ-metastasis'),
+      stage('s', { focus: [ref('Condition/p')] }),
+    ];
     expect(tied(only).tied).toEqual(['s']);
   });
 
@@ -80,8 +137,32 @@ describe('rulings R1/R2: evidence tied to the treated condition', () => {
   test('R2: the order names a side by bodySite, orderDetail or a modifier coding; evidence on the other side is left out', () => {
     expect(orderSide({ bodySite: [concept('L')] }, decl)).toBe('left');
     expect(orderSide({ orderDetail: [concept('R')] }, decl)).toBe('right');
-    expect(orderSide({ code: { coding: [{ system: X, code: 'L' }, { system: X, code: 'R' }] } }, decl)).toBeUndefined();
-    const record = [condition('c', 'organ-cancer'), stage('left', { bodySite: { coding: [{ system: X, code: 'organ-site' }, { system: X, code: 'L' }] } }), stage('right', { bodySite: concept('R') }), stage('unsided')];
+    expect(
+      orderSide(
+        {
+          code: {
+            coding: [
+              { system: X, code: 'L' },
+              { system: X, code: 'R' },
+            ],
+          },
+        },
+        decl,
+      ),
+    ).toBeUndefined();
+    const record = [
+      condition('c', 'organ-cancer'),
+      stage('left', {
+        bodySite: {
+          coding: [
+            { system: X, code: 'organ-site' },
+            { system: X, code: 'L' },
+          ],
+        },
+      }),
+      stage('right', { bodySite: concept('R') }),
+      stage('unsided'),
+    ];
     expect(tied(record, { bodySite: [concept('L')] }).tied).toEqual(['left', 'unsided']);
   });
 });

@@ -54,7 +54,8 @@ function logTail(file: string): string {
 async function waitHealthy(base: string, child: ChildProcess, logFile: string, name: string): Promise<void> {
   const deadline = Date.now() + 60_000;
   while (Date.now() < deadline) {
-    if (child.exitCode !== null) throw new Error(`${name} exited with ${child.exitCode} before listening:\n${logTail(logFile)}`);
+    if (child.exitCode !== null)
+      throw new Error(`${name} exited with ${child.exitCode} before listening:\n${logTail(logFile)}`);
     try {
       const res = await fetch(`${base}/health`);
       await res.arrayBuffer();

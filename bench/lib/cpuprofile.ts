@@ -76,7 +76,8 @@ function samples(file: string): Sample[] {
     const node = byId.get(id);
     if (!node || node.callFrame.functionName === '(idle)') return [];
     const stack: CallFrame[] = [];
-    for (let cur: number | undefined = id; cur !== undefined; cur = parent.get(cur)) stack.push(byId.get(cur)!.callFrame);
+    for (let cur: number | undefined = id; cur !== undefined; cur = parent.get(cur))
+      stack.push(byId.get(cur)!.callFrame);
     return [{ frame: node.callFrame, us: p.timeDeltas[i] ?? 0, stack }];
   });
 }
@@ -111,11 +112,19 @@ function toFunctionTimes(entries: [string, number][], t: Times): FunctionTime[] 
     const [fn = '', where = ''] = k.split('\t');
     const self = t.self.get(k) ?? 0;
     const total = t.total.get(k) ?? self;
-    return { fn, where, selfMs: self / 1000, selfShare: self / t.busyUs, totalMs: total / 1000, totalShare: total / t.busyUs };
+    return {
+      fn,
+      where,
+      selfMs: self / 1000,
+      selfShare: self / t.busyUs,
+      totalMs: total / 1000,
+      totalShare: total / t.busyUs,
+    };
   });
 }
 
-const largest = (m: Map<string, number>, top: number): [string, number][] => [...m.entries()].sort((a, b) => b[1] - a[1]).slice(0, top);
+const largest = (m: Map<string, number>, top: number): [string, number][] =>
+  [...m.entries()].sort((a, b) => b[1] - a[1]).slice(0, top);
 
 export function summarize(file: string, top = 20): ProfileSummary {
   const t = times(file);

@@ -85,7 +85,9 @@ export async function runPhase(spec: PhaseSpec): Promise<PhaseResult> {
   const seconds = ((exhausted ? endedAt : performance.now()) - started) / 1000;
   latencies.sort((a, b) => a - b);
   const ok = latencies.length;
-  const failed = Object.entries(statuses).reduce((n, [s, c]) => (s.startsWith('2') ? n : n + c), 0) + (exhausted ? 0 : result.errors);
+  const failed =
+    Object.entries(statuses).reduce((n, [s, c]) => (s.startsWith('2') ? n : n + c), 0) +
+    (exhausted ? 0 : result.errors);
   return {
     ok,
     failed,

@@ -22,9 +22,17 @@ export interface TargetResult {
 
 export type Check = (status: number, answer: unknown) => string | undefined;
 
-async function post(url: string, token: string, body: string): Promise<{ status: number; ms: number; answer: unknown }> {
+async function post(
+  url: string,
+  token: string,
+  body: string,
+): Promise<{ status: number; ms: number; answer: unknown }> {
   const t = performance.now();
-  const res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` }, body });
+  const res = await fetch(url, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
+    body,
+  });
   const text = await res.text();
   const ms = performance.now() - t;
   let answer: unknown = text;
@@ -43,22 +51,42 @@ async function sanity(ctx: BenchContext, run: Running, body: string, check: Chec
   for (const token of tokens) {
     const { status, ms, answer } = await post(run.url, token, body);
     const problem = check(status, answer);
-    if (problem) throw new Error(`${run.child.name}: ${problem} (HTTP ${status}: ${JSON.stringify(answer).slice(0, 300)})`);
+    if (problem)
+      throw new Error(`${run.child.name}: ${problem} (HTTP ${status}: ${JSON.stringify(answer).slice(0, 300)})`);
     times.push(ms);
   }
-  return percentile(times.sort((a, b) => a - b), 50);
+  return percentile(
+    times.sort((a, b) => a - b),
+    50,
+  );
 }
 
 const cpuMs = (a: ProbeReply, b: ProbeReply): number => (b.cpuUs - a.cpuUs) / 1000;
 
-async function phase(ctx: BenchContext, run: Running, body: string, connections: number, seconds: number, expectedRps: number, overallRate?: number): Promise<PhaseResult> {
+async function phase(
+  ctx: BenchContext,
+  run: Running,
+  body: string,
+  connections: number,
+  seconds: number,
+  expectedRps: number,
+  overallRate?: number,
+): Promise<PhaseResult> {
   // at a fixed rate the count is known; at saturation the warm-up's rate may still rise as the JIT warms
   const margin = overallRate ? 1.1 : 2.2;
-  const tokens = new TokenPool(await signTokens(ctx.client, run.url, Math.ceil(expectedRps * seconds * margin) + 4 * connections));
+  const tokens = new TokenPool(
+    await signTokens(ctx.client, run.url, Math.ceil(expectedRps * seconds * margin) + 4 * connections),
+  );
   return runPhase({ url: run.url, body, tokens, connections, seconds, ...(overallRate ? { overallRate } : {}) });
 }
 
-export async function measureTarget(ctx: BenchContext, run: Running, body: string, check: Check, o: MeasureOptions): Promise<TargetResult> {
+export async function measureTarget(
+  ctx: BenchContext,
+  run: Running,
+  body: string,
+  check: Check,
+  o: MeasureOptions,
+): Promise<TargetResult> {
   const seqMs = await sanity(ctx, run, body, check);
   const warmSeconds = Math.min(1.5, o.seconds);
   const warm = await phase(ctx, run, body, o.connections, warmSeconds, Math.min(3000, (1000 / seqMs) * 1.5));
@@ -86,7 +114,14 @@ export interface GrowthPoint {
 }
 
 /** Sequential calls for `seconds` (at least `min`): server CPU per request and median latency. */
-export async function sequentialCost(ctx: BenchContext, run: Running, body: string, check: Check, seconds: number, min = 5): Promise<Omit<GrowthPoint, 'resources'>> {
+export async function sequentialCost(
+  ctx: BenchContext,
+  run: Running,
+  body: string,
+  check: Check,
+  seconds: number,
+  min = 5,
+): Promise<Omit<GrowthPoint, 'resources'>> {
   await sanity(ctx, run, body, check);
   const times: number[] = [];
   const s0 = await run.child.stats();
@@ -103,6 +138,9 @@ export async function sequentialCost(ctx: BenchContext, run: Running, body: stri
     bytes: body.length,
     requests: times.length,
     cpuMsPerRequest: cpuMs(s0, s1) / times.length,
-    p50Ms: percentile(times.sort((a, b) => a - b), 50),
+    p50Ms: percentile(
+      times.sort((a, b) => a - b),
+      50,
+    ),
   };
 }

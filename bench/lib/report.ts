@@ -34,7 +34,10 @@ function rowJson(r: CaseRow): Record<string, unknown> {
   };
 }
 
-export function resultTable(rows: readonly CaseRow[], o: { connections: number; seconds: number; rateShare: number }): { text: string; json: unknown[] } {
+export function resultTable(
+  rows: readonly CaseRow[],
+  o: { connections: number; seconds: number; rateShare: number },
+): { text: string; json: unknown[] } {
   const head = [
     'case',
     'body',
@@ -73,14 +76,25 @@ export function resultTable(rows: readonly CaseRow[], o: { connections: number; 
   };
 }
 
-export function growthReport(service: readonly GrowthPoint[], limit: readonly GrowthPoint[]): { text: string; json: unknown } {
+export function growthReport(
+  service: readonly GrowthPoint[],
+  limit: readonly GrowthPoint[],
+): { text: string; json: unknown } {
   const ns = service.map((p) => p.resources);
   const costs = service.map((p) => p.cpuMsPerRequest);
   const ours = service.map((p, i) => Math.max(1e-3, p.cpuMsPerRequest - (limit[i]?.cpuMsPerRequest ?? 0)));
   const loglog = logLogFit(ns, costs);
   const loglogOurs = logLogFit(ns, ours);
   const linear = linearFit(ns, costs);
-  const head = ['resources', 'body', 'service CPU ms/req', 'limit CPU ms/req', 'service − limit', 'service p50 ms', 'calls'];
+  const head = [
+    'resources',
+    'body',
+    'service CPU ms/req',
+    'limit CPU ms/req',
+    'service − limit',
+    'service p50 ms',
+    'calls',
+  ];
   const lines = service.map((p, i) => [
     String(p.resources),
     kb(p.bytes),

@@ -26,7 +26,7 @@ export const SERVICE_PATH = '/cds-services/cryoablation-order-sign';
  * so every service case runs with the store on SQLite. Until then BENCH_STORE_ENV ("KEY=value,KEY2=value")
  * passes extra variables without a code change.
  */
- 
+
 export function storeEnv(_tmpDir: string): Record<string, string> {
   const raw = process.env['BENCH_STORE_ENV'] ?? '';
   const pairs = raw

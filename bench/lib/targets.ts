@@ -32,7 +32,12 @@ export async function startLimit(ctx: BenchContext, name: string): Promise<Runni
     script: LIMIT_SCRIPT,
     port,
     logFile: join(ctx.tmpDir, `${name}.log`),
-    env: { PORT: String(port), BENCH_ISS: ctx.client.iss, BENCH_JWKS: JSON.stringify({ keys: [ctx.client.publicJwk] }), NODE_ENV: 'production' },
+    env: {
+      PORT: String(port),
+      BENCH_ISS: ctx.client.iss,
+      BENCH_JWKS: JSON.stringify({ keys: [ctx.client.publicJwk] }),
+      NODE_ENV: 'production',
+    },
   });
   return { child, url: `${child.base}${SERVICE_PATH}` };
 }
@@ -44,7 +49,13 @@ export async function startService(ctx: BenchContext, name: string, o: ServiceSt
     script: serviceScript(),
     port,
     logFile: join(ctx.tmpDir, `${name}.log`),
-    env: serviceEnv({ port, trustedClientsFile: ctx.trustedClientsFile, production: o.production, tmpDir: ctx.tmpDir, ...(o.fhirAllowlist ? { fhirAllowlist: o.fhirAllowlist } : {}) }),
+    env: serviceEnv({
+      port,
+      trustedClientsFile: ctx.trustedClientsFile,
+      production: o.production,
+      tmpDir: ctx.tmpDir,
+      ...(o.fhirAllowlist ? { fhirAllowlist: o.fhirAllowlist } : {}),
+    }),
     ...(o.nodeOptions ? { nodeOptions: o.nodeOptions } : {}),
   });
   return { child, url: `${child.base}${SERVICE_PATH}` };

@@ -33,7 +33,9 @@ function transactionBundle(resources) {
 }
 
 function loadFixtures() {
-  const files = readdirSync(dir).filter((f) => f.endsWith('.json')).sort();
+  const files = readdirSync(dir)
+    .filter((f) => f.endsWith('.json'))
+    .sort();
   return files.flatMap((f) => resourcesOf(JSON.parse(readFileSync(join(dir, f), 'utf8'))));
 }
 

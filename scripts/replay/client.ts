@@ -36,7 +36,8 @@ export async function signerFrom(keyFile: string | undefined, iss: string | unde
     key = iss ? { ...dev, iss } : dev;
   } else {
     const jwk = readJsonFile(keyFile);
-    if (!isRecord(jwk) || typeof jwk['kid'] !== 'string') throw new CliError(`${keyFile}: a private JWK with a kid is needed`, 2);
+    if (!isRecord(jwk) || typeof jwk['kid'] !== 'string')
+      throw new CliError(`${keyFile}: a private JWK with a kid is needed`, 2);
     const alg = typeof jwk['alg'] === 'string' ? jwk['alg'] : 'ES384';
     key = { iss: iss ?? devKey().iss, kid: jwk['kid'], alg, jwk };
   }
@@ -44,7 +45,10 @@ export async function signerFrom(keyFile: string | undefined, iss: string | unde
   try {
     privateKey = await importJWK(key.jwk, key.alg);
   } catch (e) {
-    throw new CliError(`${keyFile ?? 'development key'}: not a private key for ${key.alg} (${(e as Error).message})`, 2);
+    throw new CliError(
+      `${keyFile ?? 'development key'}: not a private key for ${key.alg} (${(e as Error).message})`,
+      2,
+    );
   }
   return {
     iss: key.iss,
@@ -80,15 +84,25 @@ export const discoveryUrl = (base: string): string => `${base.replace(/\/+$/, ''
 /** GET /cds-services, signed; the services it lists with their prefetch templates. */
 export async function discover(base: string, signer: Signer): Promise<DiscoveredService[]> {
   const url = discoveryUrl(base);
-  const res = await send(url, { headers: { Accept: 'application/json', Authorization: `Bearer ${await signer.token(url)}` } });
+  const res = await send(url, {
+    headers: { Accept: 'application/json', Authorization: `Bearer ${await signer.token(url)}` },
+  });
   const body = await jsonOf(res);
-  if (res.status !== 200) throw new CliError(`discovery ${url} answered HTTP ${res.status}${res.status === 401 ? ' (is the signing key trusted by the service? --key, --iss)' : ''}`);
+  if (res.status !== 200)
+    throw new CliError(
+      `discovery ${url} answered HTTP ${res.status}${res.status === 401 ? ' (is the signing key trusted by the service? --key, --iss)' : ''}`,
+    );
   const services = Array.isArray(body['services']) ? body['services'] : undefined;
   if (!services) throw new CliError(`discovery ${url} lists no services`);
   return services.filter(isRecord).map((s) => ({
     id: String(s['id']),
     hook: String(s['hook']),
-    prefetch: isRecord(s['prefetch']) ? (Object.fromEntries(Object.entries(s['prefetch']).filter(([, v]) => typeof v === 'string')) as Record<string, string>) : {},
+    prefetch: isRecord(s['prefetch'])
+      ? (Object.fromEntries(Object.entries(s['prefetch']).filter(([, v]) => typeof v === 'string')) as Record<
+          string,
+          string
+        >)
+      : {},
   }));
 }
 
@@ -97,7 +111,11 @@ export async function callService(base: string, serviceId: string, body: Json, s
   const url = `${discoveryUrl(base)}/${encodeURIComponent(serviceId)}`;
   const token = await signer.token(url);
   const started = performance.now();
-  const res = await send(url, { method: 'POST', headers: { 'Content-Type': 'application/json', Authorization: `Bearer ${token}` }, body: JSON.stringify(body) });
+  const res = await send(url, {
+    method: 'POST',
+    headers: { 'Content-Type': 'application/json', Authorization: `Bearer ${token}` },
+    body: JSON.stringify(body),
+  });
   const answer = await jsonOf(res);
   return { status: res.status, body: answer, ms: Math.round(performance.now() - started) };
 }
@@ -126,7 +144,12 @@ export function expandTemplate(template: string, context: Json): string | undefi
  * Prefetch as an EHR builds it: each template run against the FHIR server (a read, or a search), the answer
  * used as is; a read that finds nothing is null; a template that cannot be filled or fails is left out.
  */
-export async function fulfilPrefetch(fhirBase: string, templates: Readonly<Record<string, string>>, context: Json, skip: ReadonlySet<string>): Promise<Json> {
+export async function fulfilPrefetch(
+  fhirBase: string,
+  templates: Readonly<Record<string, string>>,
+  context: Json,
+  skip: ReadonlySet<string>,
+): Promise<Json> {
   const out: Json = {};
   for (const [key, template] of Object.entries(templates)) {
     if (skip.has(key)) continue;

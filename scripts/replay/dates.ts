@@ -8,7 +8,21 @@ const DAY_MS = 86_400_000;
 /** YYYY-MM, YYYY-MM-DD, or a dateTime/instant with a time (and optionally seconds, fraction, zone). */
 const FHIR_DATE = /^(\d{4})-(\d{2})(?:-(\d{2})(?:T(\d{2}):(\d{2})(?::(\d{2})(\.\d+)?)?(Z|[+-]\d{2}:\d{2})?)?)?$/;
 /** Keys whose string values are identifiers or codes, never dates, even when they look like one. */
-const NOT_DATES = new Set(['id', 'version', 'code', 'system', 'url', 'reference', 'display', 'text', 'hookInstance', 'linkId', 'value', 'valueString', 'valueCode']);
+const NOT_DATES = new Set([
+  'id',
+  'version',
+  'code',
+  'system',
+  'url',
+  'reference',
+  'display',
+  'text',
+  'hookInstance',
+  'linkId',
+  'value',
+  'valueString',
+  'valueCode',
+]);
 
 /** Whole days from `from` (YYYY-MM-DD) to `to` (YYYY-MM-DD). */
 export function daysBetween(from: string, to: string): number {

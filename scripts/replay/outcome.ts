@@ -61,7 +61,11 @@ const topicOf = (card: Json): string => {
 };
 
 function deletes(card: Json, ref: string): boolean {
-  return asArray(card['suggestions']).some((s) => isRecord(s) && asArray(s['actions']).some((a) => isRecord(a) && a['type'] === 'delete' && a['resourceId'] === ref));
+  return asArray(card['suggestions']).some(
+    (s) =>
+      isRecord(s) &&
+      asArray(s['actions']).some((a) => isRecord(a) && a['type'] === 'delete' && a['resourceId'] === ref),
+  );
 }
 
 /** The ids a reason names after its colon: "Documentation needed for X: II.A, II.C" → II.A, II.C. */
@@ -94,7 +98,9 @@ function carriedAssertions(request: Json, ref: string): Json[] {
   const context = isRecord(request['context']) ? request['context'] : {};
   const bundle = isRecord(context['draftOrders']) ? context['draftOrders'] : {};
   return asArray(bundle['entry'])
-    .flatMap((e) => (isRecord(e) && isRecord(e['resource']) && refOf(e['resource']) === ref ? asArray(e['resource']['extension']) : []))
+    .flatMap((e) =>
+      isRecord(e) && isRecord(e['resource']) && refOf(e['resource']) === ref ? asArray(e['resource']['extension']) : [],
+    )
     .filter((e): e is Json => isRecord(e) && e['url'] === COVERAGE_INFORMATION);
 }
 
@@ -118,30 +124,45 @@ export function decisionFor(answer: Json, ref: string, request: Json = {}): Actu
       return { outcome: 'documentation-needed', criteria: criteriaOfReason(reason), ...base };
     case 'not-covered':
       if (cards.some((c) => deletes(c, ref))) return { outcome: 'investigative', criteria: [], ...base };
-      if (cards.some((c) => topicOf(c) === 'guideline')) return { outcome: 'not-medically-necessary', criteria: criteriaOfReason(reason), ...base };
+      if (cards.some((c) => topicOf(c) === 'guideline'))
+        return { outcome: 'not-medically-necessary', criteria: criteriaOfReason(reason), ...base };
       return { outcome: 'no-coverage', criteria: [], ...base };
     default:
-      return { outcome: `unknown coverage-information (covered = ${String(parts.get('covered'))})`, criteria: [], ...base };
+      return {
+        outcome: `unknown coverage-information (covered = ${String(parts.get('covered'))})`,
+        criteria: [],
+        ...base,
+      };
   }
 }
 
 const sorted = (xs: readonly string[]): string[] => [...xs].sort();
 
 /** Differences between what the scenario expects for each order and what the answer says; empty when they agree. */
-export function compare(expected: Readonly<Record<string, ExpectedDecision>>, actual: ReadonlyMap<string, ActualDecision>): string[] {
+export function compare(
+  expected: Readonly<Record<string, ExpectedDecision>>,
+  actual: ReadonlyMap<string, ActualDecision>,
+): string[] {
   const lines: string[] = [];
   for (const [ref, want] of Object.entries(expected)) {
     const got = actual.get(ref);
     const outcomeDiffers = got?.outcome !== want.outcome;
     const docDiffers =
-      !outcomeDiffers && want.toDocument !== undefined && sorted(got.criteria).join(',') !== sorted(want.toDocument).join(',');
+      !outcomeDiffers &&
+      want.toDocument !== undefined &&
+      sorted(got.criteria).join(',') !== sorted(want.toDocument).join(',');
     if (!outcomeDiffers && !docDiffers) continue;
     lines.push(`${ref}:`);
-    lines.push(`  expected: ${want.outcome}${want.toDocument ? ` (to document: ${sorted(want.toDocument).join(', ')})` : ''}`);
-    lines.push(`  actual:   ${got ? got.outcome : 'no decision'}${got && got.criteria.length > 0 ? ` (criteria: ${sorted(got.criteria).join(', ')})` : ''}`);
+    lines.push(
+      `  expected: ${want.outcome}${want.toDocument ? ` (to document: ${sorted(want.toDocument).join(', ')})` : ''}`,
+    );
+    lines.push(
+      `  actual:   ${got ? got.outcome : 'no decision'}${got && got.criteria.length > 0 ? ` (criteria: ${sorted(got.criteria).join(', ')})` : ''}`,
+    );
     if (got?.reason) lines.push(`  reason:   ${got.reason}`);
     const nodes = Object.entries(want.nodes ?? {});
-    if (nodes.length > 0) lines.push(`  expected criteria states: ${nodes.map(([id, state]) => `${id} ${state}`).join(', ')}`);
+    if (nodes.length > 0)
+      lines.push(`  expected criteria states: ${nodes.map(([id, state]) => `${id} ${state}`).join(', ')}`);
   }
   return lines;
 }

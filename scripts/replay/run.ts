@@ -15,7 +15,15 @@ import { randomUUID } from 'node:crypto';
 import { conformanceProblems } from '../../test/support/crd-conformance.js';
 import { startFhirTestServer, type FhirTestServer } from '../../test/support/fhir-server.js';
 import { CliError, isRecord } from '../cli.js';
-import { callService, discover, fulfilPrefetch, type Answer, type DiscoveredService, type Json, type Signer } from './client.js';
+import {
+  callService,
+  discover,
+  fulfilPrefetch,
+  type Answer,
+  type DiscoveredService,
+  type Json,
+  type Signer,
+} from './client.js';
 import { daysBetween, shiftDates, todayUtc } from './dates.js';
 import { compare, decisionsOf, type ActualDecision } from './outcome.js';
 import { loadScenario, scenarioData, type ReplayScenario, type Resource, type ScenarioData } from './scenarios.js';
@@ -68,7 +76,10 @@ const typeOfTemplate = (template: string): string => template.split(/[/?]/)[0] ?
 
 function serviceFor(discovery: readonly DiscoveredService[], s: ReplayScenario): DiscoveredService {
   const svc = discovery.find((d) => d.id === s.service);
-  if (!svc) throw new Error(`discovery offers no service ${s.service} (it offers ${discovery.map((d) => d.id).join(', ') || 'none'})`);
+  if (!svc)
+    throw new Error(
+      `discovery offers no service ${s.service} (it offers ${discovery.map((d) => d.id).join(', ') || 'none'})`,
+    );
   return svc;
 }
 
@@ -81,7 +92,14 @@ function shifted(s: ReplayScenario, today: string): ReplayScenario {
 function fhirAccess(fhir: FhirTestServer, patientId: string): Json {
   return {
     fhirServer: fhir.url,
-    fhirAuthorization: { access_token: randomUUID(), token_type: 'Bearer', expires_in: 300, scope: 'patient/*.read', subject: 'crd-replay', patient: patientId },
+    fhirAuthorization: {
+      access_token: randomUUID(),
+      token_type: 'Bearer',
+      expires_in: 300,
+      scope: 'patient/*.read',
+      subject: 'crd-replay',
+      patient: patientId,
+    },
   };
 }
 
@@ -94,7 +112,8 @@ export function answerTo(response: Resource, own: ReplayScenario['questionnaire'
   if (url !== own.url) return response;
   const walk = (v: unknown): unknown => {
     if (typeof v === 'string') {
-      if (v === `${own.url}|${own.version}`) return requested.includes('|') ? requested : `${requestedUrl}|${own.version}`;
+      if (v === `${own.url}|${own.version}`)
+        return requested.includes('|') ? requested : `${requestedUrl}|${own.version}`;
       if (v === own.url || v.startsWith(`${own.url}/`)) return requestedUrl + v.slice(own.url.length);
       return v;
     }
@@ -109,7 +128,8 @@ export function answerTo(response: Resource, own: ReplayScenario['questionnaire'
 function applyUpdates(context: Json, answer: Json): Json {
   const updates = new Map<string, unknown>();
   for (const a of Array.isArray(answer['systemActions']) ? answer['systemActions'] : []) {
-    if (isRecord(a) && a['type'] === 'update' && isRecord(a['resource'])) updates.set(`${String(a['resource']['resourceType'])}/${String(a['resource']['id'])}`, a['resource']);
+    if (isRecord(a) && a['type'] === 'update' && isRecord(a['resource']))
+      updates.set(`${String(a['resource']['resourceType'])}/${String(a['resource']['id'])}`, a['resource']);
   }
   const bundle = isRecord(context['draftOrders']) ? context['draftOrders'] : {};
   const entries = (Array.isArray(bundle['entry']) ? bundle['entry'] : []).map((e: unknown) => {
@@ -120,7 +140,8 @@ function applyUpdates(context: Json, answer: Json): Json {
   return { ...context, draftOrders: { ...bundle, entry: entries } };
 }
 
-const describeDecisions = (d: ReadonlyMap<string, ActualDecision>): string => [...d.values()].map((x) => x.outcome).join(', ');
+const describeDecisions = (d: ReadonlyMap<string, ActualDecision>): string =>
+  [...d.values()].map((x) => x.outcome).join(', ');
 
 /** A JSON scalar as text; '' for null, undefined or anything else. */
 function primitiveText(v: unknown): string {
@@ -130,7 +151,11 @@ function primitiveText(v: unknown): string {
 function failureOf(answer: Answer): string {
   const issue: unknown = Array.isArray(answer.body['issue']) ? answer.body['issue'][0] : undefined;
   const why = isRecord(issue) ? (issue['diagnostics'] ?? issue['details'] ?? issue['code']) : undefined;
-  const text = isRecord(why) ? (typeof why['text'] === 'string' ? why['text'] : JSON.stringify(why)) : primitiveText(why);
+  const text = isRecord(why)
+    ? typeof why['text'] === 'string'
+      ? why['text']
+      : JSON.stringify(why)
+    : primitiveText(why);
   return `HTTP ${answer.status}${text ? `: ${text}` : ''}`;
 }
 
@@ -142,7 +167,11 @@ interface Context {
 }
 
 /** One scenario in one mode: sign, maybe complete the questionnaire and sign again, compare and check. */
-async function runCase(ctx: Context, s: ReplayScenario, mode: Mode): Promise<Omit<CaseResult, 'scenario' | 'mode' | 'fhirRequests'>> {
+async function runCase(
+  ctx: Context,
+  s: ReplayScenario,
+  mode: Mode,
+): Promise<Omit<CaseResult, 'scenario' | 'mode' | 'fhirRequests'>> {
   const svc = serviceFor(ctx.discovery, s);
   const data: ScenarioData = scenarioData(s);
   const withheld = new Set(Object.keys(svc.prefetch).filter((k) => !data.prefetchKeys.includes(k)));
@@ -189,7 +218,13 @@ async function runCase(ctx: Context, s: ReplayScenario, mode: Mode): Promise<Omi
   }
   if (last.answer.status === 200) problems.unshift(...compare(s.expected, last.decisions));
   const ms = first.answer.ms + (last === first ? 0 : last.answer.ms);
-  return { passed: problems.length === 0, summary: last.answer.status === 200 ? summary : `HTTP ${last.answer.status}`, ms, problems, answer: last.answer };
+  return {
+    passed: problems.length === 0,
+    summary: last.answer.status === 200 ? summary : `HTTP ${last.answer.status}`,
+    ms,
+    problems,
+    answer: last.answer,
+  };
 }
 
 async function serviceUnder(opts: ReplayOptions): Promise<RunningService> {
@@ -218,7 +253,16 @@ export async function replay(opts: ReplayOptions): Promise<CaseResult[]> {
           if (e instanceof CliError) throw e;
           outcome = { passed: false, summary: 'error', ms: 0, problems: [(e as Error).message] };
         }
-        const result: CaseResult = { scenario: original, mode, ...outcome, fhirRequests: ctx.fhir.requests.map((r) => ({ method: r.method, path: r.path, bearer: /^Bearer \S+$/.test(r.authorization ?? '') })) };
+        const result: CaseResult = {
+          scenario: original,
+          mode,
+          ...outcome,
+          fhirRequests: ctx.fhir.requests.map((r) => ({
+            method: r.method,
+            path: r.path,
+            bearer: /^Bearer \S+$/.test(r.authorization ?? ''),
+          })),
+        };
         results.push(result);
         opts.onCase?.(result);
       }

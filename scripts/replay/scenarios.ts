@@ -61,7 +61,12 @@ export function defaultScenarioFiles(hooksDir: string = HOOKS_DIR): string[] {
 }
 
 function looksLikeScenario(json: unknown): json is Record<string, unknown> {
-  return isRecord(json) && isRecord(json['expected']) && isRecord(json['request']) && typeof json['evaluationDate'] === 'string';
+  return (
+    isRecord(json) &&
+    isRecord(json['expected']) &&
+    isRecord(json['request']) &&
+    typeof json['evaluationDate'] === 'string'
+  );
 }
 
 /** The scenario files named on the command line: files as given, folders searched for scenario fixtures. */
@@ -71,7 +76,8 @@ export function scenarioFilesOf(args: readonly string[]): string[] {
     if (!existsSync(arg)) throw new CliError(`cannot read ${arg}: no such file or folder`);
     if (!statSync(arg).isDirectory()) return [arg];
     const files = jsonFilesUnder(arg).filter((f) => looksLikeScenario(readJsonFile(f)));
-    if (files.length === 0) throw new CliError(`${arg} holds no scenario fixtures (hooks/<policy>/scenarios/<file>/<name>.json)`);
+    if (files.length === 0)
+      throw new CliError(`${arg} holds no scenario fixtures (hooks/<policy>/scenarios/<file>/<name>.json)`);
     return files;
   });
 }
@@ -100,7 +106,10 @@ function questionnaireOf(policyFolder: string | undefined): ReplayScenario['ques
 
 export function loadScenario(path: string): ReplayScenario {
   const json = readJsonFile(path);
-  if (!looksLikeScenario(json)) throw new CliError(`${relative(process.cwd(), path) || path} is not a scenario fixture (needs expected, request and evaluationDate)`);
+  if (!looksLikeScenario(json))
+    throw new CliError(
+      `${relative(process.cwd(), path) || path} is not a scenario fixture (needs expected, request and evaluationDate)`,
+    );
   const place = placeOf(path);
   const questionnaire = questionnaireOf(place.policyFolder);
   return {

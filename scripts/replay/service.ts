@@ -88,10 +88,30 @@ export async function startInProcess(env: Record<string, string> = {}): Promise<
     const clients = trustedClients(config.trustedClientsFile);
     if (config.auth && !clients.ok) throw new ServiceStartError(clients.errors.join('; '));
     const trusted = clients.ok ? clients.clients : [];
-    const auth = config.auth ? authenticator({ clients: trusted, clockSkewSec: config.clockSkewSec, claimJti: storeJtiCheck(openStore, logger) }) : undefined;
+    const auth = config.auth
+      ? authenticator({
+          clients: trusted,
+          clockSkewSec: config.clockSkewSec,
+          claimJti: storeJtiCheck(openStore, logger),
+        })
+      : undefined;
     // SMART Backend Services for DTR clients, the token endpoint under the loopback URL.
-    const tokens = backendServices({ config, clients: trusted, signingKey: accessTokenKey(config), store: openStore, logger });
-    handler.current = createApp({ config, registry: registry.registry, logger, store: openStore, metrics, tokens, ...(auth ? { authenticator: auth } : {}) });
+    const tokens = backendServices({
+      config,
+      clients: trusted,
+      signingKey: accessTokenKey(config),
+      store: openStore,
+      logger,
+    });
+    handler.current = createApp({
+      config,
+      registry: registry.registry,
+      logger,
+      store: openStore,
+      metrics,
+      tokens,
+      ...(auth ? { authenticator: auth } : {}),
+    });
   } catch (e) {
     await close();
     throw e;

@@ -28,24 +28,42 @@ const indent = (text: string, by = '  │ '): string =>
 function suggestionLine(s: Json): string {
   const actions = asArray(s['actions'])
     .filter(isRecord)
-    .map((a) => `${str(a['type'])} ${str(a['resourceId'] ?? (isRecord(a['resource']) ? `${str(a['resource']['resourceType'])}/${str(a['resource']['id'])}` : ''))}`.trim());
+    .map((a) =>
+      `${str(a['type'])} ${str(a['resourceId'] ?? (isRecord(a['resource']) ? `${str(a['resource']['resourceType'])}/${str(a['resource']['id'])}` : ''))}`.trim(),
+    );
   return `[${s['isRecommended'] ? '*' : ' '}] ${str(s['label'])}${actions.length > 0 ? ` — ${actions.join('; ')}` : ''}`;
 }
 
 export function renderCard(card: Json, n: number): string {
   const source = isRecord(card['source']) ? card['source'] : {};
   const topic = isRecord(source['topic']) ? str(source['topic']['display'] ?? source['topic']['code']) : '';
-  const lines = [`  ┌─ ${n}. [${INDICATORS[str(card['indicator'])] ?? str(card['indicator']).toUpperCase()}] ${str(card['summary'])}`];
+  const lines = [
+    `  ┌─ ${n}. [${INDICATORS[str(card['indicator'])] ?? str(card['indicator']).toUpperCase()}] ${str(card['summary'])}`,
+  ];
   lines.push(`  │ from ${str(source['label'])}${topic ? ` · ${topic}` : ''}`);
   if (typeof card['detail'] === 'string') lines.push('  │', indent(plain(card['detail'])));
   const links = asArray(card['links']).filter(isRecord);
-  if (links.length > 0) lines.push('  │', '  │ Links:', ...links.map((l) => `  │   ${str(l['label'])} <${str(l['url'])}>${l['type'] === 'smart' ? ' (SMART app)' : ''}`));
+  if (links.length > 0)
+    lines.push(
+      '  │',
+      '  │ Links:',
+      ...links.map((l) => `  │   ${str(l['label'])} <${str(l['url'])}>${l['type'] === 'smart' ? ' (SMART app)' : ''}`),
+    );
   const suggestions = asArray(card['suggestions']).filter(isRecord);
   if (suggestions.length > 0) {
-    lines.push('  │', `  │ Suggestions (${str(card['selectionBehavior']) || 'any'}):`, ...suggestions.map((s) => `  │   ${suggestionLine(s)}`));
+    lines.push(
+      '  │',
+      `  │ Suggestions (${str(card['selectionBehavior']) || 'any'}):`,
+      ...suggestions.map((s) => `  │   ${suggestionLine(s)}`),
+    );
   }
   const reasons = asArray(card['overrideReasons']).filter(isRecord);
-  if (reasons.length > 0) lines.push('  │', '  │ Override reasons:', ...reasons.map((r) => `  │   ( ) ${str(r['display'])} [${str(r['code'])}]`));
+  if (reasons.length > 0)
+    lines.push(
+      '  │',
+      '  │ Override reasons:',
+      ...reasons.map((r) => `  │   ( ) ${str(r['display'])} [${str(r['code'])}]`),
+    );
   lines.push('  └─');
   return lines.join('\n');
 }
@@ -62,7 +80,9 @@ export function renderCoverageInformation(request: Json, answer: Json): string {
     for (const a of assertions) {
       const p = partsOf(a);
       const coverage = isRecord(p.get('coverage')) ? str((p.get('coverage') as Json)['reference']) : '';
-      const codes = ['covered', 'pa-needed', 'doc-needed', 'doc-purpose', 'info-needed'].filter((k) => p.has(k)).map((k) => `${k}=${str(p.get(k))}`);
+      const codes = ['covered', 'pa-needed', 'doc-needed', 'doc-purpose', 'info-needed']
+        .filter((k) => p.has(k))
+        .map((k) => `${k}=${str(p.get(k))}`);
       const billing = isRecord(p.get('billingCode')) ? str((p.get('billingCode') as Json)['code']) : '';
       lines.push(`  ${ref} · ${coverage}${billing ? ` · billing code ${billing}` : ''} · ${str(p.get('date'))}`);
       lines.push(`    ${codes.join('  ')}`);

@@ -27,7 +27,17 @@ import type { TrustedClient } from './trusted-clients.js';
 
 export const CLIENT_ASSERTION_TYPE = 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer';
 /** SMART requires RS384 and ES384 support; the other asymmetric algorithms of the CDS client check too. */
-export const ASSERTION_ALGORITHMS = ['RS384', 'ES384', 'RS256', 'ES256', 'ES512', 'RS512', 'PS256', 'PS384', 'PS512'] as const;
+export const ASSERTION_ALGORITHMS = [
+  'RS384',
+  'ES384',
+  'RS256',
+  'ES256',
+  'ES512',
+  'RS512',
+  'PS256',
+  'PS384',
+  'PS512',
+] as const;
 export const MAX_ASSERTION_LIFETIME_SEC = 300;
 export const ACCESS_TOKEN_LIFETIME_SEC = 300;
 /** SMART v2 and v1 spellings of reading Questionnaires, which is what $questionnaire-package does. */
@@ -83,7 +93,12 @@ export type OAuthError =
   | 'temporarily_unavailable';
 
 export type TokenResult =
-  | { ok: true; status: 200; body: { access_token: string; token_type: 'bearer'; expires_in: number; scope: string }; clientId: string }
+  | {
+      ok: true;
+      status: 200;
+      body: { access_token: string; token_type: 'bearer'; expires_in: number; scope: string };
+      clientId: string;
+    }
   | { ok: false; status: 400 | 401 | 503; body: { error: OAuthError; error_description: string }; clientId?: string };
 
 /** Headers every token endpoint answer carries (RFC 6749 §5.1). */
@@ -101,7 +116,12 @@ function memoryJti(now: () => number) {
   };
 }
 
-const oauthError = (status: 400 | 401 | 503, error: OAuthError, error_description: string, clientId?: string): TokenResult => ({
+const oauthError = (
+  status: 400 | 401 | 503,
+  error: OAuthError,
+  error_description: string,
+  clientId?: string,
+): TokenResult => ({
   ok: false,
   status,
   body: { error, error_description },
@@ -136,7 +156,11 @@ export type AccessResult =
 
 const REALM = 'dtr';
 
-function bearerChallenge(error: 'invalid_request' | 'invalid_token' | 'insufficient_scope' | undefined, description: string, scope?: string): string {
+function bearerChallenge(
+  error: 'invalid_request' | 'invalid_token' | 'insufficient_scope' | undefined,
+  description: string,
+  scope?: string,
+): string {
   const quote = (s: string) => s.replace(/["\\]/g, '');
   if (!error) return `Bearer realm="${REALM}"`;
   return `Bearer realm="${REALM}", error="${error}", error_description="${quote(description)}"${scope ? `, scope="${quote(scope)}"` : ''}`;
@@ -150,17 +174,32 @@ export function tokenService(opts: TokenServiceOptions): TokenService {
   const claimJti = opts.claimJti ?? memoryJti(now);
   const issuer = opts.tokenEndpoint;
 
-  async function token(form: Record<string, unknown>, audiences: readonly string[] = [opts.tokenEndpoint]): Promise<TokenResult> {
+  async function token(
+    form: Record<string, unknown>,
+    audiences: readonly string[] = [opts.tokenEndpoint],
+  ): Promise<TokenResult> {
     const grantType = field(form, 'grant_type');
-    if (!grantType) return oauthError(400, 'invalid_request', 'grant_type is required: send grant_type=client_credentials');
-    if (grantType !== 'client_credentials') return oauthError(400, 'unsupported_grant_type', 'only grant_type=client_credentials is supported (SMART Backend Services)');
+    if (!grantType)
+      return oauthError(400, 'invalid_request', 'grant_type is required: send grant_type=client_credentials');
+    if (grantType !== 'client_credentials')
+      return oauthError(
+        400,
+        'unsupported_grant_type',
+        'only grant_type=client_credentials is supported (SMART Backend Services)',
+      );
     if (field(form, 'client_assertion_type') !== CLIENT_ASSERTION_TYPE) {
       return oauthError(400, 'invalid_request', `client_assertion_type must be ${CLIENT_ASSERTION_TYPE}`);
     }
     const assertion = field(form, 'client_assertion');
-    if (!assertion) return oauthError(400, 'invalid_request', 'client_assertion is required: a JWT signed with your registered private key');
+    if (!assertion)
+      return oauthError(
+        400,
+        'invalid_request',
+        'client_assertion is required: a JWT signed with your registered private key',
+      );
     const scopeText = field(form, 'scope');
-    if (!scopeText || scopeText.trim() === '') return oauthError(400, 'invalid_scope', `scope is required; supported: ${scopesSupported.join(' ')}`);
+    if (!scopeText || scopeText.trim() === '')
+      return oauthError(400, 'invalid_scope', `scope is required; supported: ${scopesSupported.join(' ')}`);
 
     let header: ReturnType<typeof decodeProtectedHeader>;
     try {
@@ -169,7 +208,11 @@ export function tokenService(opts: TokenServiceOptions): TokenService {
       return oauthError(401, 'invalid_client', 'client_assertion is not a JWS');
     }
     if (!header.alg || !(ASSERTION_ALGORITHMS as readonly string[]).includes(header.alg)) {
-      return oauthError(401, 'invalid_client', `client_assertion algorithm ${String(header.alg)} is not accepted; use ${ASSERTION_ALGORITHMS.join(', ')}`);
+      return oauthError(
+        401,
+        'invalid_client',
+        `client_assertion algorithm ${String(header.alg)} is not accepted; use ${ASSERTION_ALGORITHMS.join(', ')}`,
+      );
     }
     if (!header.kid) return oauthError(401, 'invalid_client', 'client_assertion needs a kid header naming your key');
     let unverifiedIss: unknown;
@@ -182,10 +225,16 @@ export function tokenService(opts: TokenServiceOptions): TokenService {
     const client = typeof unverifiedIss === 'string' ? byId.get(unverifiedIss) : undefined;
     if (!client) return oauthError(401, 'invalid_client', 'the client_assertion iss is not a registered client');
     if (header.jku !== undefined && !client.allowedJku.includes(header.jku)) {
-      return oauthError(401, 'invalid_client', 'the jku header is not a key set registered for this client', client.iss);
+      return oauthError(
+        401,
+        'invalid_client',
+        'the jku header is not a key set registered for this client',
+        client.iss,
+      );
     }
     const formClientId = field(form, 'client_id');
-    if (formClientId !== undefined && formClientId !== client.iss) return oauthError(401, 'invalid_client', 'client_id differs from the assertion iss', client.iss);
+    if (formClientId !== undefined && formClientId !== client.iss)
+      return oauthError(401, 'invalid_client', 'client_id differs from the assertion iss', client.iss);
 
     let claims: JWTPayload;
     try {
@@ -200,32 +249,59 @@ export function tokenService(opts: TokenServiceOptions): TokenService {
       }));
     } catch (e) {
       const description =
-        e instanceof joseErrors.JWKSNoMatchingKey ? 'no registered key of this client has that kid'
-        : e instanceof joseErrors.JWSSignatureVerificationFailed ? 'the client_assertion signature does not verify'
-        : e instanceof joseErrors.JWTExpired ? 'the client_assertion has expired'
-        : e instanceof joseErrors.JWTClaimValidationFailed
-          ? e.claim === 'aud' ? `the client_assertion aud must be the token endpoint URL ${audiences.join(' or ')}`
-            : e.claim === 'sub' ? 'the client_assertion sub must equal iss (the client_id)'
-            : `client_assertion claim ${e.claim} is invalid (${e.reason})`
-        : 'the client_assertion was rejected';
+        e instanceof joseErrors.JWKSNoMatchingKey
+          ? 'no registered key of this client has that kid'
+          : e instanceof joseErrors.JWSSignatureVerificationFailed
+            ? 'the client_assertion signature does not verify'
+            : e instanceof joseErrors.JWTExpired
+              ? 'the client_assertion has expired'
+              : e instanceof joseErrors.JWTClaimValidationFailed
+                ? e.claim === 'aud'
+                  ? `the client_assertion aud must be the token endpoint URL ${audiences.join(' or ')}`
+                  : e.claim === 'sub'
+                    ? 'the client_assertion sub must equal iss (the client_id)'
+                    : `client_assertion claim ${e.claim} is invalid (${e.reason})`
+                : 'the client_assertion was rejected';
       return oauthError(401, 'invalid_client', description, client.iss);
     }
     const nowSec = now() / 1000;
     if (typeof claims.exp !== 'number' || claims.exp > nowSec + MAX_ASSERTION_LIFETIME_SEC + skew) {
-      return oauthError(401, 'invalid_client', `the client_assertion exp must be at most ${MAX_ASSERTION_LIFETIME_SEC} seconds ahead`, client.iss);
+      return oauthError(
+        401,
+        'invalid_client',
+        `the client_assertion exp must be at most ${MAX_ASSERTION_LIFETIME_SEC} seconds ahead`,
+        client.iss,
+      );
     }
     if (typeof claims.jti !== 'string' || claims.jti.length === 0 || claims.jti.length > 256) {
-      return oauthError(401, 'invalid_client', 'the client_assertion jti must be a string of at most 256 characters', client.iss);
+      return oauthError(
+        401,
+        'invalid_client',
+        'the client_assertion jti must be a string of at most 256 characters',
+        client.iss,
+      );
     }
     const claimed = await claimJti({ iss: client.iss, jti: claims.jti, expiresAt: new Date(claims.exp * 1000) });
     if (claimed === 'replay') {
-      return oauthError(400, 'invalid_grant', 'this client_assertion jti was already used: sign a new assertion for every token request', client.iss);
+      return oauthError(
+        400,
+        'invalid_grant',
+        'this client_assertion jti was already used: sign a new assertion for every token request',
+        client.iss,
+      );
     }
-    if (claimed === 'busy') return oauthError(503, 'temporarily_unavailable', 'the replay check is unavailable; retry shortly', client.iss);
+    if (claimed === 'busy')
+      return oauthError(503, 'temporarily_unavailable', 'the replay check is unavailable; retry shortly', client.iss);
 
     const requested = [...new Set(scopeText.trim().split(/\s+/))];
     const unsupported = requested.filter((s) => !scopesSupported.includes(s));
-    if (unsupported.length > 0) return oauthError(400, 'invalid_scope', `unsupported scope ${unsupported.join(' ')}; supported: ${scopesSupported.join(' ')}`, client.iss);
+    if (unsupported.length > 0)
+      return oauthError(
+        400,
+        'invalid_scope',
+        `unsupported scope ${unsupported.join(' ')}; supported: ${scopesSupported.join(' ')}`,
+        client.iss,
+      );
 
     const scope = requested.join(' ');
     const iat = Math.floor(nowSec);
@@ -238,17 +314,38 @@ export function tokenService(opts: TokenServiceOptions): TokenService {
       .setExpirationTime(iat + ACCESS_TOKEN_LIFETIME_SEC)
       .setJti(randomUUID())
       .sign(opts.signingKey.privateKey);
-    return { ok: true, status: 200, body: { access_token: accessToken, token_type: 'bearer', expires_in: ACCESS_TOKEN_LIFETIME_SEC, scope }, clientId: client.iss };
+    return {
+      ok: true,
+      status: 200,
+      body: { access_token: accessToken, token_type: 'bearer', expires_in: ACCESS_TOKEN_LIFETIME_SEC, scope },
+      clientId: client.iss,
+    };
   }
 
-  async function verifyAccessToken(authorization: string | undefined, requiredScopes: readonly string[] = PACKAGE_SCOPES): Promise<AccessResult> {
-    const deny = (status: 401 | 403, error: 'invalid_request' | 'invalid_token' | 'insufficient_scope' | undefined, reason: string): AccessResult => ({
+  async function verifyAccessToken(
+    authorization: string | undefined,
+    requiredScopes: readonly string[] = PACKAGE_SCOPES,
+  ): Promise<AccessResult> {
+    const deny = (
+      status: 401 | 403,
+      error: 'invalid_request' | 'invalid_token' | 'insufficient_scope' | undefined,
+      reason: string,
+    ): AccessResult => ({
       ok: false,
       status,
-      wwwAuthenticate: bearerChallenge(error, reason, error === 'insufficient_scope' ? requiredScopes.join(' ') : undefined),
+      wwwAuthenticate: bearerChallenge(
+        error,
+        reason,
+        error === 'insufficient_scope' ? requiredScopes.join(' ') : undefined,
+      ),
       reason,
     });
-    if (!authorization) return deny(401, undefined, `no access token: get one from the token endpoint ${opts.tokenEndpoint} (SMART Backend Services)`);
+    if (!authorization)
+      return deny(
+        401,
+        undefined,
+        `no access token: get one from the token endpoint ${opts.tokenEndpoint} (SMART Backend Services)`,
+      );
     const m = /^Bearer\s+(\S+)\s*$/i.exec(authorization);
     if (!m?.[1]) return deny(401, 'invalid_request', 'the Authorization header must be "Bearer <access token>"');
     let claims: JWTPayload;
@@ -263,13 +360,18 @@ export function tokenService(opts: TokenServiceOptions): TokenService {
         currentDate: new Date(now()),
       }));
     } catch (e) {
-      const reason = e instanceof joseErrors.JWTExpired ? 'the access token has expired' : 'the access token is not one this service issued';
+      const reason =
+        e instanceof joseErrors.JWTExpired
+          ? 'the access token has expired'
+          : 'the access token is not one this service issued';
       return deny(401, 'invalid_token', reason);
     }
     const scopes = typeof claims['scope'] === 'string' ? claims['scope'].split(' ') : [];
     const clientId = String(claims.sub);
-    if (!byId.has(clientId)) return deny(401, 'invalid_token', 'the client of this access token is no longer registered');
-    if (requiredScopes.length > 0 && !scopes.some((s) => requiredScopes.includes(s))) return deny(403, 'insufficient_scope', `this request needs one of the scopes ${requiredScopes.join(' ')}`);
+    if (!byId.has(clientId))
+      return deny(401, 'invalid_token', 'the client of this access token is no longer registered');
+    if (requiredScopes.length > 0 && !scopes.some((s) => requiredScopes.includes(s)))
+      return deny(403, 'insufficient_scope', `this request needs one of the scopes ${requiredScopes.join(' ')}`);
     return { ok: true, clientId, scopes };
   }
 

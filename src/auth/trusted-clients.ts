@@ -31,15 +31,26 @@ const clientSchema = z
     /** Accept a repeated `jti` (test tools that sign once and call many times). */
     allowJtiReuse: z.boolean().default(false),
     /** Longest accepted token life (exp - iat); the CRD request generator signs for a day. */
-    maxTokenLifetimeSec: z.number().int().positive().max(86_400 * 7).default(300),
+    maxTokenLifetimeSec: z
+      .number()
+      .int()
+      .positive()
+      .max(86_400 * 7)
+      .default(300),
     tenants: z.array(z.string().min(1)).optional(),
     /** FHIR servers this client's requests may name (added to CDS_FHIR_ALLOWLIST). */
     fhirServers: z.array(url).default([]),
     /** Trusted for development only (its private key is public); production refuses to start with it. */
     development: z.boolean().default(false),
   })
-  .refine((c) => [c.jwks, c.jwksFile, c.jwksUrl].filter(Boolean).length === 1, 'give exactly one of jwks, jwksFile, jwksUrl')
-  .refine((c) => c.jwksFormat === 'jwks' || c.jwksUrl !== undefined, { error: 'jwksFormat applies to jwksUrl only', path: ['jwksFormat'] })
+  .refine(
+    (c) => [c.jwks, c.jwksFile, c.jwksUrl].filter(Boolean).length === 1,
+    'give exactly one of jwks, jwksFile, jwksUrl',
+  )
+  .refine((c) => c.jwksFormat === 'jwks' || c.jwksUrl !== undefined, {
+    error: 'jwksFormat applies to jwksUrl only',
+    path: ['jwksFormat'],
+  })
   .refine((c) => !c.allowJtiReuse || c.development, {
     error: 'allowJtiReuse is allowed for development clients only ("development": true): it reopens tokens to replay',
     path: ['allowJtiReuse'],
@@ -113,7 +124,12 @@ export function trustedClients(file: string): ClientsResult {
     let keys: JWTVerifyGetKey;
     try {
       if (c.jwksUrl && c.jwksFormat === 'crd-request-generator') keys = keyListSet(c.jwksUrl);
-      else if (c.jwksUrl) keys = createRemoteJWKSet(new URL(c.jwksUrl), { cooldownDuration: KEYS_COOLDOWN_MS, cacheMaxAge: KEYS_MAX_AGE_MS, timeoutDuration: KEYS_TIMEOUT_MS });
+      else if (c.jwksUrl)
+        keys = createRemoteJWKSet(new URL(c.jwksUrl), {
+          cooldownDuration: KEYS_COOLDOWN_MS,
+          cacheMaxAge: KEYS_MAX_AGE_MS,
+          timeoutDuration: KEYS_TIMEOUT_MS,
+        });
       else {
         const set = c.jwks ?? (JSON.parse(readFileSync(resolve(dirname(file), c.jwksFile!), 'utf8')) as unknown);
         keys = createLocalJWKSet(jwks.parse(set));

@@ -26,7 +26,9 @@ export interface FeedbackEntry {
 function overrideCoding(reason: Record<string, unknown> | undefined): Coding | undefined {
   if (!reason) return undefined;
   const coding = readCoding(isObject(reason['reason']) ? reason['reason'] : reason);
-  return coding && (coding.code !== undefined || coding.system !== undefined || coding.display !== undefined) ? coding : undefined;
+  return coding && (coding.code !== undefined || coding.system !== undefined || coding.display !== undefined)
+    ? coding
+    : undefined;
 }
 
 function overrideCode(reason: Record<string, unknown> | undefined): string | undefined {
@@ -54,7 +56,9 @@ function entries(feedback: Feedback): FeedbackEntry[] {
       card: f.card,
       outcome: f.outcome,
       // Tolerant of clients that send something else than RFC 3339: the time it was received then.
-      outcomeTimestamp: new Date(Number.isNaN(Date.parse(f.outcomeTimestamp)) ? Date.now() : Date.parse(f.outcomeTimestamp)).toISOString(),
+      outcomeTimestamp: new Date(
+        Number.isNaN(Date.parse(f.outcomeTimestamp)) ? Date.now() : Date.parse(f.outcomeTimestamp),
+      ).toISOString(),
       ...(reason ? { overrideReason: reason } : {}),
       ...(typeof comment === 'string' && comment.length > 0 ? { userComment: comment.slice(0, 4000) } : {}),
       acceptedSuggestions: (f.acceptedSuggestions ?? []).map((s) => s.id),

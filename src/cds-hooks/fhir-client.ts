@@ -22,7 +22,8 @@ export interface FetchOptions {
   readonly fetch: typeof fetch;
 }
 
-export type FailureKind = 'timeout' | 'http' | 'network' | 'invalid-answer' | 'too-large' | 'redirect' | 'page-limit' | 'foreign-link';
+export type FailureKind =
+  'timeout' | 'http' | 'network' | 'invalid-answer' | 'too-large' | 'redirect' | 'page-limit' | 'foreign-link';
 
 export interface FetchFailure {
   readonly kind: FailureKind;
@@ -107,16 +108,24 @@ async function get(access: FhirAccess, target: string, opts: FetchOptions): Prom
     return { ok: false, failure: { kind: opts.signal.aborted ? 'timeout' : 'network' } };
   }
   if (res.status >= 300 && res.status < 400) return { ok: false, failure: { kind: 'redirect', status: res.status } };
-  if (!res.ok && res.status !== 404 && res.status !== 410) return { ok: false, failure: { kind: 'http', status: res.status } };
+  if (!res.ok && res.status !== 404 && res.status !== 410)
+    return { ok: false, failure: { kind: 'http', status: res.status } };
   try {
     return { ok: true, status: res.status, body: JSON.parse(text) as unknown };
   } catch {
-    return res.ok ? { ok: false, failure: { kind: 'invalid-answer' } } : { ok: true, status: res.status, body: undefined };
+    return res.ok
+      ? { ok: false, failure: { kind: 'invalid-answer' } }
+      : { ok: true, status: res.status, body: undefined };
   }
 }
 
 /** A read (Type/id): 404 or 410 means no data. */
-export async function read(access: FhirAccess, relative: string, resourceType: string, opts: FetchOptions): Promise<QueryResult> {
+export async function read(
+  access: FhirAccess,
+  relative: string,
+  resourceType: string,
+  opts: FetchOptions,
+): Promise<QueryResult> {
   const answer = await get(access, relative, opts);
   if (!answer.ok) return { ok: false, failure: answer.failure, requests: 1 };
   if (answer.status === 404 || answer.status === 410) return { ok: true, resources: [], complete: true, requests: 1 };
@@ -129,7 +138,12 @@ export async function read(access: FhirAccess, relative: string, resourceType: s
 }
 
 /** Follows the `next` links of a searchset, within the page bound and only under the same FHIR base. */
-export async function followPages(access: FhirAccess, first: fhir4.Bundle, opts: FetchOptions, pagesSoFar = 1): Promise<QueryResult> {
+export async function followPages(
+  access: FhirAccess,
+  first: fhir4.Bundle,
+  opts: FetchOptions,
+  pagesSoFar = 1,
+): Promise<QueryResult> {
   const resources = bundleResources(first);
   let next = nextLink(first);
   const overBudget = (): boolean => opts.budget.resources < 0;
@@ -159,7 +173,8 @@ export async function search(access: FhirAccess, relative: string, opts: FetchOp
   const answer = await get(access, relative, opts);
   if (!answer.ok) return { ok: false, failure: answer.failure, requests: 1 };
   if (!isBundle(answer.body)) {
-    const failure: FetchFailure = answer.status === 200 ? { kind: 'invalid-answer' } : { kind: 'http', status: answer.status };
+    const failure: FetchFailure =
+      answer.status === 200 ? { kind: 'invalid-answer' } : { kind: 'http', status: answer.status };
     return { ok: false, failure, requests: 1 };
   }
   opts.budget.resources -= bundleResources(answer.body).length;

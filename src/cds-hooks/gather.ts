@@ -71,7 +71,9 @@ export function classifyPrefetch(query: DataQuery, prefetch: Readonly<Record<str
   if (isOperationOutcome(value)) return { kind: 'fetch' };
   if (!isResource(value)) return { kind: 'invalid', problem: 'must be a FHIR resource, an OperationOutcome or null' };
   if (query.kind === 'search' && isBundle(value)) {
-    return nextLink(value) ? { kind: 'use', resources: bundleResources(value), continueFrom: value } : { kind: 'use', resources: bundleResources(value) };
+    return nextLink(value)
+      ? { kind: 'use', resources: bundleResources(value), continueFrom: value }
+      : { kind: 'use', resources: bundleResources(value) };
   }
   if (value.resourceType === query.resourceType) return { kind: 'use', resources: [value] };
   const expected = query.kind === 'search' ? 'a Bundle' : `a ${query.resourceType}`;
@@ -90,8 +92,13 @@ function toOutcome(query: DataQuery, result: QueryResult, source: QueryOutcome['
 }
 
 /** The queries that would have to be fetched but cannot be, because there is no FHIR server. */
-export function missingWithoutServer(planned: readonly PlannedQuery[], prefetch: Readonly<Record<string, unknown>>): DataQuery[] {
-  return planned.filter((p) => p.url !== undefined && classifyPrefetch(p.query, prefetch).kind === 'fetch').map((p) => p.query);
+export function missingWithoutServer(
+  planned: readonly PlannedQuery[],
+  prefetch: Readonly<Record<string, unknown>>,
+): DataQuery[] {
+  return planned
+    .filter((p) => p.url !== undefined && classifyPrefetch(p.query, prefetch).kind === 'fetch')
+    .map((p) => p.query);
 }
 
 export async function gather(input: GatherInput): Promise<Gathered> {
@@ -102,7 +109,14 @@ export async function gather(input: GatherInput): Promise<Gathered> {
     return n + (slot.kind === 'use' ? slot.resources.length : 0);
   }, 0);
   const budget = { resources: input.budget.resources - prefetched, bytes: input.budget.bytes };
-  const opts: FetchOptions = { signal, timeoutMs: input.timeoutMs, maxPages: input.maxPages, maxBytes: input.maxBytes, budget, fetch: input.fetch };
+  const opts: FetchOptions = {
+    signal,
+    timeoutMs: input.timeoutMs,
+    maxPages: input.maxPages,
+    maxBytes: input.maxBytes,
+    budget,
+    fetch: input.fetch,
+  };
   let fhirRequests = 0;
   const count = (r: QueryResult): QueryResult => {
     fhirRequests += r.requests;
@@ -113,11 +127,21 @@ export async function gather(input: GatherInput): Promise<Gathered> {
     const slot = classifyPrefetch(query, input.prefetch);
     if (slot.kind === 'use') {
       if (!slot.continueFrom) return { query, status: 'complete', source: 'prefetch', resources: slot.resources };
-      if (!input.access) return { query, status: 'partial', source: 'prefetch', resources: slot.resources, failure: { kind: 'page-limit' } };
+      if (!input.access)
+        return {
+          query,
+          status: 'partial',
+          source: 'prefetch',
+          resources: slot.resources,
+          failure: { kind: 'page-limit' },
+        };
       return toOutcome(query, count(await followPages(input.access, slot.continueFrom, opts)), 'prefetch');
     }
     if (!input.access) return { query, status: 'missing', source: 'none', resources: [] };
-    const result = query.kind === 'read' ? await read(input.access, url, query.resourceType, opts) : await search(input.access, url, opts);
+    const result =
+      query.kind === 'read'
+        ? await read(input.access, url, query.resourceType, opts)
+        : await search(input.access, url, opts);
     return toOutcome(query, count(result), 'fhir');
   };
   const outcomes = await Promise.all(input.planned.map(one));

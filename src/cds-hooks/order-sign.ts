@@ -48,14 +48,16 @@ export async function orderSign(
   deps: PipelineDeps,
   metrics: OrderSignMetrics = {},
 ): Promise<OrderSignResult> {
-  if (isObject(body) && typeof body['hookInstance'] === 'string') metrics.hookInstance = body['hookInstance'].slice(0, 200);
+  if (isObject(body) && typeof body['hookInstance'] === 'string')
+    metrics.hookInstance = body['hookInstance'].slice(0, 200);
   const call = validate(service, body, deps.settings);
   if (!call.ok) return { ok: false, failure: call.failure, metrics };
 
   const scoped = scope(service, call.value);
   metrics.orders = scoped.orderCount;
   metrics.ordersInScope = scoped.inScope.length;
-  if (scoped.inScope.length === 0) return { ok: true, response: nothingInScope(), decisions: [], metrics, persisted: false };
+  if (scoped.inScope.length === 0)
+    return { ok: true, response: nothingInScope(), decisions: [], metrics, persisted: false };
 
   const data = await gatherData(service, call.value, deps);
   if (data.fhirServerRefused) metrics.fhirServerRefused = data.fhirServerRefused;
@@ -63,7 +65,10 @@ export async function orderSign(
   metrics.fhirRequests = data.value.fhirRequests;
   if (data.value.incomplete.length > 0) metrics.unavailable = unavailableLabels(data.value);
 
-  const evaluated = evaluate(service, call.value, scoped, data.value, { settings: deps.settings, now: deps.now?.() ?? new Date() });
+  const evaluated = evaluate(service, call.value, scoped, data.value, {
+    settings: deps.settings,
+    now: deps.now?.() ?? new Date(),
+  });
   const decisions = evaluated.orders.map((o) => o.decision);
   metrics.decisions = decisions.map((d) => d.outcome);
 

@@ -53,7 +53,9 @@ export type Persisted = { ok: true } | { ok: false; reason: 'unavailable' };
 
 export interface PersistPort {
   /** The assertion with this id, if the store knows it; `unavailable` when the store cannot answer. */
-  priorAssertion(id: string): Promise<{ ok: true; value: PriorAssertion | undefined } | { ok: false; reason: 'unavailable' }>;
+  priorAssertion(
+    id: string,
+  ): Promise<{ ok: true; value: PriorAssertion | undefined } | { ok: false; reason: 'unavailable' }>;
   /** Commits the call's assertions, card links and audit record in one transaction; resolves once committed. */
   recordCall(record: CallRecord): Promise<Persisted>;
 }

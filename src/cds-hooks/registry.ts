@@ -24,7 +24,10 @@ export type RegistryResult = { ok: true; registry: Registry } | { ok: false; err
 export const SERVICE_FILE = 'service.yaml';
 export const CARDS_FILE = 'cards.yaml';
 
-function loadService(hooksDir: string, folder: string): { ok: true; service: HookService } | { ok: false; errors: string[] } {
+function loadService(
+  hooksDir: string,
+  folder: string,
+): { ok: true; service: HookService } | { ok: false; errors: string[] } {
   const dir = join(hooksDir, folder);
   const file = join(dir, SERVICE_FILE);
   const display = relative(process.cwd(), file) || file;
@@ -32,20 +35,31 @@ function loadService(hooksDir: string, folder: string): { ok: true; service: Hoo
   if (!parsed.ok && parsed.unreadable) return parsed;
   const policy = loadPolicy(dir);
   const cards = readYamlFile(join(dir, CARDS_FILE), display.replace(SERVICE_FILE, CARDS_FILE), cardTextsSchema);
-  const errors = [...(parsed.ok ? [] : parsed.errors), ...(policy.ok ? [] : policy.errors), ...(cards.ok ? [] : cards.errors)];
+  const errors = [
+    ...(parsed.ok ? [] : parsed.errors),
+    ...(policy.ok ? [] : policy.errors),
+    ...(cards.ok ? [] : cards.errors),
+  ];
   if (!parsed.ok || !policy.ok || !cards.ok) return { ok: false, errors };
   const sectionIds = new Set(policy.policy.sections.map((s) => s.node.id));
   parsed.value.scope.orderCodes.forEach((set, i) => {
     for (const [code, sections] of Object.entries(set.codes)) {
       for (const section of sections) {
-        if (!sectionIds.has(section)) errors.push(`${display}: scope.orderCodes.${i}.codes.${code}: unknown policy section ${section}`);
+        if (!sectionIds.has(section))
+          errors.push(`${display}: scope.orderCodes.${i}.codes.${code}: unknown policy section ${section}`);
       }
     }
   });
   if (errors.length > 0) return { ok: false, errors };
   return {
     ok: true,
-    service: { definition: parsed.value, queries: dataQueries(parsed.value), policy: policy.policy, cardTexts: cards.value, folder: dir },
+    service: {
+      definition: parsed.value,
+      queries: dataQueries(parsed.value),
+      policy: policy.policy,
+      cardTexts: cards.value,
+      folder: dir,
+    },
   };
 }
 
@@ -78,7 +92,9 @@ export function loadRegistry(hooksDir: string): RegistryResult {
     }
     const clash = services.find((s) => s.definition.id === result.service.definition.id);
     if (clash) {
-      errors.push(`${join(folder, SERVICE_FILE)}: id: "${result.service.definition.id}" is already used by ${clash.folder}`);
+      errors.push(
+        `${join(folder, SERVICE_FILE)}: id: "${result.service.definition.id}" is already used by ${clash.folder}`,
+      );
       continue;
     }
     services.push(result.service);

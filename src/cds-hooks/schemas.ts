@@ -16,13 +16,11 @@ const contextId = (type: string) =>
     .transform((v) => v.replace(new RegExp(`^${type}/`), ''))
     .refine(isFhirId, 'must be a FHIR id (letters, digits, "-" and ".", at most 64)');
 
-const baseUrl = z
-  .url({ protocol: /^https?$/, error: 'must be an absolute http(s) URL' })
-  .refine((u) => {
-    if (!URL.canParse(u)) return true;
-    const url = new URL(u);
-    return url.search === '' && url.hash === '' && url.username === '' && url.password === '';
-  }, 'must be a base URL without query, fragment or credentials');
+const baseUrl = z.url({ protocol: /^https?$/, error: 'must be an absolute http(s) URL' }).refine((u) => {
+  if (!URL.canParse(u)) return true;
+  const url = new URL(u);
+  return url.search === '' && url.hash === '' && url.username === '' && url.password === '';
+}, 'must be a base URL without query, fragment or credentials');
 
 const bundleEntrySchema = z.looseObject({ resource: resourceSchema });
 
@@ -96,7 +94,10 @@ export function schemaFailure(error: z.ZodError): Failure {
   };
 }
 
-export function parseWith<T>(schema: z.ZodType<T>, body: unknown): { ok: true; value: T } | { ok: false; failure: Failure } {
+export function parseWith<T>(
+  schema: z.ZodType<T>,
+  body: unknown,
+): { ok: true; value: T } | { ok: false; failure: Failure } {
   const parsed = schema.safeParse(body);
   return parsed.success ? { ok: true, value: parsed.data } : { ok: false, failure: schemaFailure(parsed.error) };
 }

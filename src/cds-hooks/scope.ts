@@ -35,7 +35,8 @@ function methodTexts(order: DraftOrder, descriptor: (c: Coding) => boolean): { w
 
 const escape = (w: string) => w.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 /** A word matched where a word starts, in any case: "thermo" finds "Thermocoagulation" and "radio-thermo". */
-const wordsPattern = (words: readonly string[]) => new RegExp(`(^|[^\\p{L}\\p{N}])(${words.map(escape).join('|')})`, 'iu');
+const wordsPattern = (words: readonly string[]) =>
+  new RegExp(`(^|[^\\p{L}\\p{N}])(${words.map(escape).join('|')})`, 'iu');
 
 /**
  * The method an order states (generic): an order of a code that describes any method is in scope when it names the
@@ -47,7 +48,9 @@ export function readMethod(
   scope: Scope,
   matched: readonly { coding: Coding; anyMethod: boolean }[],
 ): { outOfScope: boolean; method: string[] } {
-  const specific = matched.filter((m) => !m.anyMethod).map((m) => `the order code ${m.coding.display ?? m.coding.code ?? ''}`.trim());
+  const specific = matched
+    .filter((m) => !m.anyMethod)
+    .map((m) => `the order code ${m.coding.display ?? m.coding.code ?? ''}`.trim());
   if (specific.length > 0 || !scope.method) return { outOfScope: false, method: specific };
   const governed = wordsPattern(scope.method.governed);
   const other = wordsPattern(scope.method.other);
@@ -63,7 +66,9 @@ export function scopeMatch(order: DraftOrder, scope: Scope): ScopeMatch | undefi
   const matched: { coding: Coding; anyMethod: boolean }[] = [];
   const sections = new Set<string>();
   for (const coding of orderCodings(order)) {
-    const set = scope.orderCodes.find((s) => s.system === coding.system && coding.code !== undefined && Object.hasOwn(s.codes, coding.code));
+    const set = scope.orderCodes.find(
+      (s) => s.system === coding.system && coding.code !== undefined && Object.hasOwn(s.codes, coding.code),
+    );
     if (!set || coding.code === undefined) continue;
     matched.push({ coding, anyMethod: set.anyMethod.includes(coding.code) });
     for (const section of set.codes[coding.code] ?? []) sections.add(section);

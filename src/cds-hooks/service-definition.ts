@@ -11,7 +11,9 @@ import { ORDER_SIGN_TOKENS, templateProblem, templateTarget } from './prefetch.j
 /** Order codes of one system, each mapped to the policy sections that may apply to it. */
 const codeSet = z.strictObject({
   system: z.url(),
-  codes: z.record(z.string().min(1), z.array(z.string().min(1))).refine((c) => Object.keys(c).length > 0, 'list at least one code'),
+  codes: z
+    .record(z.string().min(1), z.array(z.string().min(1)))
+    .refine((c) => Object.keys(c).length > 0, 'list at least one code'),
   /**
    * Codes that describe the procedure by any method: the order is in scope only when it states the method the
    * policy governs, or no method (scope.method says how a method is recognised).
@@ -63,17 +65,29 @@ export const serviceDefinitionSchema = z
     def.scope.orderCodes.forEach((set, i) => {
       set.anyMethod.forEach((code, j) => {
         if (!Object.hasOwn(set.codes, code)) {
-          ctx.addIssue({ code: 'custom', path: ['scope', 'orderCodes', i, 'anyMethod', j], message: `${code} is not one of the set's codes` });
+          ctx.addIssue({
+            code: 'custom',
+            path: ['scope', 'orderCodes', i, 'anyMethod', j],
+            message: `${code} is not one of the set's codes`,
+          });
         }
       });
       if (set.anyMethod.length > 0 && !def.scope.method) {
-        ctx.addIssue({ code: 'custom', path: ['scope', 'method'], message: 'codes of any method need scope.method (governed and other words)' });
+        ctx.addIssue({
+          code: 'custom',
+          path: ['scope', 'method'],
+          message: 'codes of any method need scope.method (governed and other words)',
+        });
       }
     });
     const seen = new Set<string>();
     def.configurationOptions.forEach((o, i) => {
       if (seen.has(o.code)) {
-        ctx.addIssue({ code: 'custom', path: ['configurationOptions', i, 'code'], message: `duplicate code ${o.code}` });
+        ctx.addIssue({
+          code: 'custom',
+          path: ['configurationOptions', i, 'code'],
+          message: `duplicate code ${o.code}`,
+        });
       }
       seen.add(o.code);
     });

@@ -37,16 +37,17 @@ export const cardTextsSchema = z.strictObject({
     phone: nonEmpty,
     turnaround: nonEmpty,
   }),
-  overrideReasons: z
-    .array(z.strictObject({ code: z.string().regex(/^[a-z0-9-]+$/), display: nonEmpty }))
-    .min(1),
+  overrideReasons: z.array(z.strictObject({ code: z.string().regex(/^[a-z0-9-]+$/), display: nonEmpty })).min(1),
 });
 
 export type CardTexts = z.infer<typeof cardTextsSchema>;
 
 /** Fills {placeholders}; a summary that would reach 140 characters is shortened at a word boundary. */
 export function fill(template: string, values: Record<string, string>, max?: number): string {
-  const text = template.replace(/\{(\w+)\}/g, (_m, key: string) => values[key] ?? '').replace(/\s+/g, ' ').trim();
+  const text = template
+    .replace(/\{(\w+)\}/g, (_m, key: string) => values[key] ?? '')
+    .replace(/\s+/g, ' ')
+    .trim();
   if (max === undefined || text.length <= max) return text;
   const cut = text.slice(0, max - 1);
   return `${cut.slice(0, Math.max(cut.lastIndexOf(' '), max / 2)).replace(/[;,:]$/, '')}…`;

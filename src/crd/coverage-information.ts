@@ -18,7 +18,11 @@ export interface Assertion {
   readonly paNeeded?: 'auth-needed' | 'no-auth';
   /** With covered `conditional`: documentation to collect, and the Questionnaire that collects it. */
   readonly documentation?: { readonly questionnaire: string };
-  readonly billingCodes: readonly { system?: string | undefined; code?: string | undefined; display?: string | undefined }[];
+  readonly billingCodes: readonly {
+    system?: string | undefined;
+    code?: string | undefined;
+    display?: string | undefined;
+  }[];
   readonly reason: string;
   readonly date: string;
   readonly assertionId: string;
@@ -35,15 +39,24 @@ export function coverageInformation(a: Assertion): Extension {
   if (a.covered !== 'not-covered') parts.push(sub('pa-needed', { valueCode: a.paNeeded ?? 'no-auth' }));
   if (a.covered === 'conditional') {
     if (a.documentation) {
-      parts.push(sub('doc-needed', { valueCode: 'clinical' }), sub('doc-purpose', { valueCode: a.paNeeded === 'auth-needed' ? 'withpa' : 'withorder' }));
+      parts.push(
+        sub('doc-needed', { valueCode: 'clinical' }),
+        sub('doc-purpose', { valueCode: a.paNeeded === 'auth-needed' ? 'withpa' : 'withorder' }),
+      );
     }
     parts.push(sub('info-needed', { valueCode: 'OTH' }));
   }
   for (const c of a.billingCodes) {
-    if (c.system && c.code) parts.push(sub('billingCode', { valueCoding: { system: c.system, code: c.code, ...(c.display ? { display: c.display } : {}) } }));
+    if (c.system && c.code)
+      parts.push(
+        sub('billingCode', {
+          valueCoding: { system: c.system, code: c.code, ...(c.display ? { display: c.display } : {}) },
+        }),
+      );
   }
   parts.push(sub('reason', { valueCodeableConcept: { text: a.reason } }));
-  if (a.covered === 'conditional' && a.documentation) parts.push(sub('questionnaire', { valueCanonical: a.documentation.questionnaire }));
+  if (a.covered === 'conditional' && a.documentation)
+    parts.push(sub('questionnaire', { valueCanonical: a.documentation.questionnaire }));
   parts.push(sub('date', { valueDate: a.date }), sub('coverage-assertion-id', { valueString: a.assertionId }));
   return { url: COVERAGE_INFORMATION, extension: parts };
 }
@@ -62,6 +75,8 @@ function coverageOf(ext: unknown): string | undefined {
 export function withAssertion<T extends Record<string, unknown>>(order: T, ext: Extension): T {
   const existing = Array.isArray(order['extension']) ? (order['extension'] as unknown[]) : [];
   const coverage = coverageOf(ext);
-  const kept = existing.filter((e) => !(isObject(e) && e['url'] === COVERAGE_INFORMATION && coverageOf(e) === coverage));
+  const kept = existing.filter(
+    (e) => !(isObject(e) && e['url'] === COVERAGE_INFORMATION && coverageOf(e) === coverage),
+  );
   return { ...structuredClone(order), extension: [...kept, ext] };
 }

@@ -55,7 +55,10 @@ const LABEL_SEGMENT = /^(?:[IVXLC]+|[A-Z]|\d+)$/;
 export function policyLabel(id: string): string | undefined {
   if (id.split('.').every((s) => LABEL_SEGMENT.test(s))) return id;
   const rest = exclusionName(id);
-  return rest !== id && rest.split('.').every((s) => LABEL_SEGMENT.test(s)) && /^[A-Z]+$/.test(id.split('.')[0] ?? '') && id.split('.').length === 2
+  return rest !== id &&
+    rest.split('.').every((s) => LABEL_SEGMENT.test(s)) &&
+    /^[A-Z]+$/.test(id.split('.')[0] ?? '') &&
+    id.split('.').length === 2
     ? `exclusion ${rest}`
     : undefined;
 }
@@ -69,14 +72,19 @@ export function criterionName(r: { id: string; text: string }, link: (id: string
 
 /** A criterion named in a summary: its label, else its words. */
 const summaryName = (r: { id: string; text: string }) =>
-  policyLabel(r.id) ?? oneLine(r.text).replace(/[.;:]$/, '').replace(/^[A-Z](?=[a-z])/, (c) => c.toLowerCase());
+  policyLabel(r.id) ??
+  oneLine(r.text)
+    .replace(/[.;:]$/, '')
+    .replace(/^[A-Z](?=[a-z])/, (c) => c.toLowerCase());
 
 /** Criteria named in a summary: as many as fit in 40 characters, then how many more (the detail lists them all). */
 function summaryNames(nodes: readonly { id: string; text: string }[]): string {
   const names = nodes.map(summaryName);
   let shown = 1;
   while (shown < names.length && names.slice(0, shown + 1).join(', ').length <= 40) shown += 1;
-  return shown >= names.length ? names.join(', ') : `${names.slice(0, shown).join(', ')} and ${names.length - shown} more`;
+  return shown >= names.length
+    ? names.join(', ')
+    : `${names.slice(0, shown).join(', ')} and ${names.length - shown} more`;
 }
 
 const evidenceText = (r: NodeResult) => r.evidence.map((e) => e.summary).join('; ');
@@ -134,7 +142,8 @@ function documentationLines(d: OrderDecision, r: Render): string[] {
     }
     for (const n of walkAll(s.result)) if (r.open.has(n.id)) inTrees.add(n.id);
     let how = '';
-    if (s.result.children.length === 0 && r.open.has(s.result.id) && !s.result.conflict) lines.push(`- ${asked(s.result)}`);
+    if (s.result.children.length === 0 && r.open.has(s.result.id) && !s.result.conflict)
+      lines.push(`- ${asked(s.result)}`);
     else if (hasOpen(s.result, r)) {
       how = r.kindOf(s.result.id) === 'any' ? ': one of these paths suffices' : ': every answer below is needed';
       lines.push(...openLines(s.result, r, 0));
@@ -144,7 +153,9 @@ function documentationLines(d: OrderDecision, r: Render): string[] {
   const others = d.toDocument.filter((n) => !inTrees.has(n.id) && !n.conflict);
   return [
     ...(blocks.length > 0 || others.length > 0 ? ['**To document**', ''] : []),
-    ...others.map((n) => `- ${criterionName(n, r.link)}${n.question ? `: ${asked(n)}` : ' — not shown by the record or the order'}`),
+    ...others.map(
+      (n) => `- ${criterionName(n, r.link)}${n.question ? `: ${asked(n)}` : ' — not shown by the record or the order'}`,
+    ),
     ...(others.length > 0 ? [''] : []),
     ...blocks,
   ];
@@ -171,7 +182,9 @@ function coveredLines(d: OrderDecision, r: Render): string[] {
       return [
         `Meets **section ${criterionName(s.result, r.link)}** — ${how}:`,
         '',
-        ...metLeaves(s.result, r.kindOf).map((n) => `- ${criterionName(n, r.link)}${evidenceText(n) ? `: ${evidenceText(n)}` : ''}`),
+        ...metLeaves(s.result, r.kindOf).map(
+          (n) => `- ${criterionName(n, r.link)}${evidenceText(n) ? `: ${evidenceText(n)}` : ''}`,
+        ),
         ...(s.indication.decidedBy === 'attestation' ? [`- Indication: ${evidenceText(s.indication)}`] : []),
         '',
       ];
@@ -182,7 +195,9 @@ function failedLines(d: OrderDecision, r: Render): string[] {
   return [
     '**Not met:**',
     '',
-    ...d.failed.map((n) => `- ${criterionName(n, r.link)} — not met${evidenceText(n) ? ` on: ${evidenceText(n)}` : ''}`),
+    ...d.failed.map(
+      (n) => `- ${criterionName(n, r.link)} — not met${evidenceText(n) ? ` on: ${evidenceText(n)}` : ''}`,
+    ),
     '',
   ];
 }
@@ -210,7 +225,8 @@ function todo(d: OrderDecision, t: CardTexts): string {
   const conflicts = d.toDocument.filter((n) => n.conflict);
   if (conflicts.length > 0) return fill(t.todo.conflict, { criteria: summaryNames(conflicts) });
   if (d.incompleteData.length > 0) return t.todo.data;
-  if (d.toDocument.length > 0) return fill(t.todo.questions, { count: String(d.toDocument.length), s: d.toDocument.length === 1 ? '' : 's' });
+  if (d.toDocument.length > 0)
+    return fill(t.todo.questions, { count: String(d.toDocument.length), s: d.toDocument.length === 1 ? '' : 's' });
   return t.todo.data;
 }
 
@@ -240,7 +256,10 @@ export function decisionCard(view: OrderView, ctx: CardContext): Card {
     kindOf: (id) => ctx.nodes.get(id)?.kind ?? 'leaf',
     open: new Set(d.toDocument.map((n) => n.id)),
   };
-  const codes = view.codings.map((c) => c.code).filter(Boolean).join(', ');
+  const codes = view.codings
+    .map((c) => c.code)
+    .filter(Boolean)
+    .join(', ');
   const body: Record<Outcome, () => string[]> = {
     covered: () => coveredLines(d, r),
     'documentation-needed': () => [...conflictLines(d, r), ...documentationLines(d, r)],
@@ -261,7 +280,11 @@ export function decisionCard(view: OrderView, ctx: CardContext): Card {
   const sections = d.sections.filter((s) => s.applicable).map((s) => s.id);
   // An order whose code has no section (a code of any method whose method is asked) links to the exclusion it may fall under.
   const exclusion =
-    d.outcome === 'investigative' ? criteria[0] : d.sections.length === 0 ? (d.exclusions.find((e) => e.state !== 'not-met') ?? d.exclusions[0])?.id : undefined;
+    d.outcome === 'investigative'
+      ? criteria[0]
+      : d.sections.length === 0
+        ? (d.exclusions.find((e) => e.state !== 'not-met') ?? d.exclusions[0])?.id
+        : undefined;
   const anchor = exclusion ?? sections[0] ?? d.sections[0]?.id;
   const investigative = d.outcome === 'investigative' && d.reference;
   return {
@@ -284,11 +307,21 @@ export function decisionCard(view: OrderView, ctx: CardContext): Card {
               label: `Remove the ${procedure.toLowerCase()} order`,
               uuid: randomUUID(),
               isRecommended: true,
-              actions: [{ type: 'delete' as const, description: `Remove the draft order for ${view.label}`, resourceId: d.reference }],
+              actions: [
+                {
+                  type: 'delete' as const,
+                  description: `Remove the draft order for ${view.label}`,
+                  resourceId: d.reference,
+                },
+              ],
             },
           ],
           selectionBehavior: 'at-most-one' as const,
-          overrideReasons: t.overrideReasons.map((o) => ({ system: `${ctx.policyUrl}/override-reason`, code: o.code, display: o.display })),
+          overrideReasons: t.overrideReasons.map((o) => ({
+            system: `${ctx.policyUrl}/override-reason`,
+            code: o.code,
+            display: o.display,
+          })),
         }
       : {}),
     ...(d.reference ? { extension: { [ASSOCIATED_RESOURCE]: [d.reference] } } : {}),
@@ -297,7 +330,11 @@ export function decisionCard(view: OrderView, ctx: CardContext): Card {
 
 /** Instructions card (text only): how to request prior authorization for the orders that need it. */
 export function priorAuthorizationCard(views: readonly OrderView[], ctx: CardContext): Card | undefined {
-  const needing = views.filter((v) => v.decision.priorAuthorizationRequired && (v.decision.outcome === 'covered' || v.decision.outcome === 'documentation-needed'));
+  const needing = views.filter(
+    (v) =>
+      v.decision.priorAuthorizationRequired &&
+      (v.decision.outcome === 'covered' || v.decision.outcome === 'documentation-needed'),
+  );
   if (needing.length === 0) return undefined;
   const pa = ctx.texts.priorAuthorization;
   const label = ctx.texts.codeLabel;
@@ -330,7 +367,11 @@ export function noCoverageCard(views: readonly OrderView[], ctx: CardContext): C
     uuid: randomUUID(),
     summary: fill(
       ctx.texts.summaries['no-coverage'],
-      { plan: ctx.source.label, procedure: first ? (ctx.texts.procedureNames[code] ?? first.label) : 'this order', code },
+      {
+        plan: ctx.source.label,
+        procedure: first ? (ctx.texts.procedureNames[code] ?? first.label) : 'this order',
+        code,
+      },
       SUMMARY_MAX,
     ),
     detail: [

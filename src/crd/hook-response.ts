@@ -41,7 +41,10 @@ export const cardSchema = z
     source: sourceSchema,
     suggestions: z.array(suggestionSchema).min(1).optional(),
     selectionBehavior: z.enum(['at-most-one', 'any']).optional(),
-    overrideReasons: z.array(codingSchema.required({ display: true })).min(1).optional(),
+    overrideReasons: z
+      .array(codingSchema.required({ display: true }))
+      .min(1)
+      .optional(),
     links: z.array(linkSchema).min(1).optional(),
     extension: z.record(z.string(), z.unknown()).optional(),
   })

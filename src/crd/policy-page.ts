@@ -13,7 +13,9 @@ const COMBINATOR = { all: 'all of the following', any: 'any of the following' } 
 function nodeHtml(n: PolicyNode): string {
   const combinator = n.kind === 'leaf' ? '' : ` <em>(${COMBINATOR[n.kind]})</em>`;
   const note = n.note ? `<p class="note">How the plan reads this: ${escape(n.note.replace(/\s+/g, ' '))}</p>` : '';
-  const question = n.question ? `<p class="question">Documentation question: ${escape(n.question.replace(/\s+/g, ' '))}</p>` : '';
+  const question = n.question
+    ? `<p class="question">Documentation question: ${escape(n.question.replace(/\s+/g, ' '))}</p>`
+    : '';
   const children = n.children.length > 0 ? `<ul>${n.children.map((c) => `<li>${nodeHtml(c)}</li>`).join('')}</ul>` : '';
   return `<div id="${escape(n.id)}" class="criterion"><a href="#${escape(n.id)}" class="id">${escape(n.id)}</a> ${escape(n.text.replace(/\s+/g, ' '))}${combinator}${note}${question}${children}</div>`;
 }

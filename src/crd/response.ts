@@ -9,7 +9,14 @@ import type { ServiceSource } from './cards.js';
 import { applyPreferences, cardPreferences, type ConfigurationOption } from './configuration.js';
 import type { Action, Card, HookResponse } from './hook-response.js';
 import { coverageInformation, withAssertion, type Assertion } from './coverage-information.js';
-import { decisionCard, exclusionName, noCoverageCard, priorAuthorizationCard, type CardContext, type OrderView } from './decision-cards.js';
+import {
+  decisionCard,
+  exclusionName,
+  noCoverageCard,
+  priorAuthorizationCard,
+  type CardContext,
+  type OrderView,
+} from './decision-cards.js';
 
 /**
  * The order-sign answer for the orders a service owns: a coverage-information `update` per order (CRD), a card per
@@ -79,7 +86,12 @@ function assertion(d: OrderDecision, codings: readonly Coding[], input: Response
     case 'covered':
       return { ...base, covered: 'covered', paNeeded: pa };
     case 'documentation-needed':
-      return { ...base, covered: 'conditional', paNeeded: pa, documentation: { questionnaire: questionnaireCanonical(policy) } };
+      return {
+        ...base,
+        covered: 'conditional',
+        paNeeded: pa,
+        documentation: { questionnaire: questionnaireCanonical(policy) },
+      };
     default:
       return { ...base, covered: 'not-covered' };
   }

@@ -5,7 +5,8 @@
  * oauth-uris extension, as SMART 1.0 servers and most DTR clients still read it next to smart-configuration).
  */
 
-export const QUESTIONNAIRE_PACKAGE_OPERATION = 'http://hl7.org/fhir/us/davinci-dtr/OperationDefinition/questionnaire-package';
+export const QUESTIONNAIRE_PACKAGE_OPERATION =
+  'http://hl7.org/fhir/us/davinci-dtr/OperationDefinition/questionnaire-package';
 const OAUTH_URIS = 'http://fhir-registry.smarthealthit.org/StructureDefinition/oauth-uris';
 
 export interface CapabilityInput {
@@ -33,7 +34,14 @@ export function capabilityStatement(input: CapabilityInput): fhir4.CapabilitySta
         mode: 'server',
         security: {
           extension: [{ url: OAUTH_URIS, extension: [{ url: 'token', valueUri: input.tokenEndpoint }] }],
-          service: [{ coding: [{ system: 'http://terminology.hl7.org/CodeSystem/restful-security-service', code: 'SMART-on-FHIR' }], text: 'SMART Backend Services (client_credentials, private_key_jwt)' }],
+          service: [
+            {
+              coding: [
+                { system: 'http://terminology.hl7.org/CodeSystem/restful-security-service', code: 'SMART-on-FHIR' },
+              ],
+              text: 'SMART Backend Services (client_credentials, private_key_jwt)',
+            },
+          ],
           description: `$questionnaire-package needs a bearer token from ${input.tokenEndpoint} with scope system/Questionnaire.rs (or system/Questionnaire.read); Questionnaire read and search are open.`,
         },
         resource: [

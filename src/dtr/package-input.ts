@@ -53,12 +53,19 @@ export function packageFailure(
 ): PackageFailure {
   return {
     status,
-    outcome: { resourceType: 'OperationOutcome', issue: [{ severity: 'error', code, diagnostics, ...(expression ? { expression: [expression] } : {}) }] },
+    outcome: {
+      resourceType: 'OperationOutcome',
+      issue: [{ severity: 'error', code, diagnostics, ...(expression ? { expression: [expression] } : {}) }],
+    },
   };
 }
 
 const resource = z.looseObject({ resourceType: z.string().min(1) });
-const parameter = z.looseObject({ name: z.string().min(1), resource: resource.optional(), part: z.array(z.unknown()).optional() });
+const parameter = z.looseObject({
+  name: z.string().min(1),
+  resource: resource.optional(),
+  part: z.array(z.unknown()).optional(),
+});
 const parameters = z.looseObject({ resourceType: z.literal('Parameters'), parameter: z.array(parameter).min(1) });
 
 type Param = z.infer<typeof parameter>;
@@ -77,31 +84,51 @@ export function parseCanonical(canonical: string): RequestedQuestionnaire {
 }
 
 const fail = (diagnostics: string, expression?: string, status: PackageFailure['status'] = 400) =>
-  ({ ok: false, failure: packageFailure(status, status === 400 ? 'invalid' : 'processing', diagnostics, expression) }) as const;
+  ({
+    ok: false,
+    failure: packageFailure(status, status === 400 ? 'invalid' : 'processing', diagnostics, expression),
+  }) as const;
 
 /** Validates the request body; every refusal says what to send instead. */
 export function parsePackageInput(body: unknown): Result<PackageRequest> {
   if (typeof body !== 'object' || body === null || (body as { resourceType?: unknown }).resourceType !== 'Parameters') {
-    return fail('The body must be a FHIR Parameters resource (Content-Type application/fhir+json) with the DTR inputs coverage, and questionnaire, context or order');
+    return fail(
+      'The body must be a FHIR Parameters resource (Content-Type application/fhir+json) with the DTR inputs coverage, and questionnaire, context or order',
+    );
   }
   const parsed = parameters.safeParse(body);
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
     const at = issue ? `Parameters.${issue.path.join('.')}` : 'Parameters';
-    return fail(`Malformed Parameters at ${at}: ${issue?.message ?? 'invalid'}; each parameter needs a name and one value[x], resource or part`, at);
+    return fail(
+      `Malformed Parameters at ${at}: ${issue?.message ?? 'invalid'}; each parameter needs a name and one value[x], resource or part`,
+      at,
+    );
   }
   const params = parsed.data.parameter;
   for (const [i, p] of params.entries()) {
     const count = valueKeys(p).length + (p.resource ? 1 : 0) + (p.part ? 1 : 0);
-    if (count !== 1) return fail(`Parameter "${p.name}" must have exactly one of value[x], resource or part (inv-1)`, `Parameters.parameter[${i}]`);
+    if (count !== 1)
+      return fail(
+        `Parameter "${p.name}" must have exactly one of value[x], resource or part (inv-1)`,
+        `Parameters.parameter[${i}]`,
+      );
   }
   const named = (name: string) => params.map((p, i) => ({ p, i })).filter(({ p }) => p.name === name);
 
   const coverageParams = named('coverage');
-  if (coverageParams.length === 0) return fail('Add at least one parameter "coverage" whose resource is the member\'s Coverage', 'Parameters.parameter');
+  if (coverageParams.length === 0)
+    return fail(
+      'Add at least one parameter "coverage" whose resource is the member\'s Coverage',
+      'Parameters.parameter',
+    );
   const coverages: fhir4.Coverage[] = [];
   for (const { p, i } of coverageParams) {
-    if (p.resource?.resourceType !== 'Coverage') return fail('Parameter "coverage" must carry a Coverage resource in "resource"', `Parameters.parameter[${i}].resource`);
+    if (p.resource?.resourceType !== 'Coverage')
+      return fail(
+        'Parameter "coverage" must carry a Coverage resource in "resource"',
+        `Parameters.parameter[${i}].resource`,
+      );
     coverages.push(p.resource as unknown as fhir4.Coverage);
   }
 
@@ -109,7 +136,10 @@ export function parsePackageInput(body: unknown): Result<PackageRequest> {
   for (const { p, i } of named('order')) {
     const type = p.resource?.resourceType;
     if (!type || !(ORDER_TYPES as readonly string[]).includes(type)) {
-      return fail(`Parameter "order" must carry the draft order as a resource, one of ${ORDER_TYPES.join(', ')}`, `Parameters.parameter[${i}].resource`);
+      return fail(
+        `Parameter "order" must carry the draft order as a resource, one of ${ORDER_TYPES.join(', ')}`,
+        `Parameters.parameter[${i}].resource`,
+      );
     }
     orders.push(p.resource as OrderResource);
   }
@@ -118,34 +148,59 @@ export function parsePackageInput(body: unknown): Result<PackageRequest> {
   for (const { p, i } of named('questionnaire')) {
     const value = p['valueCanonical'];
     if (typeof value !== 'string' || !CANONICAL.test(value)) {
-      return fail('Parameter "questionnaire" must be a valueCanonical: the Questionnaire url, optionally followed by |version', `Parameters.parameter[${i}]`);
+      return fail(
+        'Parameter "questionnaire" must be a valueCanonical: the Questionnaire url, optionally followed by |version',
+        `Parameters.parameter[${i}]`,
+      );
     }
     questionnaires.push(parseCanonical(value));
   }
 
   const contexts = named('context');
-  if (contexts.length > 1) return fail('Send at most one parameter "context" (the coverage-assertion-id from CRD)', `Parameters.parameter[${contexts[1]!.i}]`);
+  if (contexts.length > 1)
+    return fail(
+      'Send at most one parameter "context" (the coverage-assertion-id from CRD)',
+      `Parameters.parameter[${contexts[1]!.i}]`,
+    );
   let context: string | undefined;
   if (contexts[0]) {
     const value = contexts[0].p['valueString'];
-    if (typeof value !== 'string' || value.trim() === '') return fail('Parameter "context" must be a valueString: the coverage-assertion-id from the CRD coverage-information', `Parameters.parameter[${contexts[0].i}]`);
+    if (typeof value !== 'string' || value.trim() === '')
+      return fail(
+        'Parameter "context" must be a valueString: the coverage-assertion-id from the CRD coverage-information',
+        `Parameters.parameter[${contexts[0].i}]`,
+      );
     context = value.trim();
   }
 
   const since = named('changedsince');
-  if (since.length > 1) return fail('Send at most one parameter "changedsince"', `Parameters.parameter[${since[1]!.i}]`);
+  if (since.length > 1)
+    return fail('Send at most one parameter "changedsince"', `Parameters.parameter[${since[1]!.i}]`);
   let changedSince: string | undefined;
   if (since[0]) {
     const value = since[0].p['valueInstant'] ?? since[0].p['valueDateTime'];
-    if (typeof value !== 'string' || !INSTANT.test(value)) return fail('Parameter "changedsince" must be a valueInstant with a time zone, e.g. 2026-12-01T15:00:00Z', `Parameters.parameter[${since[0].i}]`);
+    if (typeof value !== 'string' || !INSTANT.test(value))
+      return fail(
+        'Parameter "changedsince" must be a valueInstant with a time zone, e.g. 2026-12-01T15:00:00Z',
+        `Parameters.parameter[${since[0].i}]`,
+      );
     changedSince = value;
   }
 
   if (orders.length === 0 && questionnaires.length === 0 && context === undefined) {
-    return fail('Add at least one of "questionnaire" (canonical), "context" (the coverage-assertion-id) or "order" (the draft order) (dtr-1)', 'Parameters');
+    return fail(
+      'Add at least one of "questionnaire" (canonical), "context" (the coverage-assertion-id) or "order" (the draft order) (dtr-1)',
+      'Parameters',
+    );
   }
   return {
     ok: true,
-    value: { coverages, orders, questionnaires, ...(context !== undefined ? { context } : {}), ...(changedSince ? { changedSince } : {}) },
+    value: {
+      coverages,
+      orders,
+      questionnaires,
+      ...(context !== undefined ? { context } : {}),
+      ...(changedSince ? { changedSince } : {}),
+    },
   };
 }

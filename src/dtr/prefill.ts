@@ -47,7 +47,9 @@ type QItem = fhir4.QuestionnaireItem;
 function evidenceExtension(e: EvidenceDisplay): fhir4.Extension {
   return {
     url: DERIVATION_REFERENCE,
-    extension: [{ url: 'reference', valueReference: { ...(e.reference ? { reference: e.reference } : {}), display: e.display } }],
+    extension: [
+      { url: 'reference', valueReference: { ...(e.reference ? { reference: e.reference } : {}), display: e.display } },
+    ],
   };
 }
 
@@ -63,14 +65,17 @@ function walk(items: readonly QItem[] | undefined, visit: (item: QItem) => void)
 }
 
 /** The answers the record decides, by linkId, before enableWhen is considered. */
-export function recordAnswers(input: Pick<PrefillInput, 'questionnaire' | 'evaluation' | 'indicationLinkId'>): Map<string, Answer> {
+export function recordAnswers(
+  input: Pick<PrefillInput, 'questionnaire' | 'evaluation' | 'indicationLinkId'>,
+): Map<string, Answer> {
   const out = new Map<string, Answer>();
   const evaluation = input.evaluation;
   if (!evaluation) return out;
   walk(input.questionnaire.item, (item) => {
     if (item.type === 'boolean') {
       const c = evaluation.criteria[item.linkId];
-      if (c?.byRecord && c.state !== 'unknown') out.set(item.linkId, autoAnswer({ valueBoolean: c.state === 'met' }, c));
+      if (c?.byRecord && c.state !== 'unknown')
+        out.set(item.linkId, autoAnswer({ valueBoolean: c.state === 'met' }, c));
     }
     if (item.type === 'choice' && item.linkId === input.indicationLinkId) {
       const indicated = Object.entries(evaluation.indications).filter(([, c]) => c.byRecord && c.state === 'met');
@@ -111,13 +116,20 @@ export function isEnabled(item: QItem, answers: ReadonlyMap<string, Answer>): bo
   return item.enableBehavior === 'any' ? results.some(Boolean) : results.every(Boolean);
 }
 
-function responseItems(items: readonly QItem[] | undefined, answers: ReadonlyMap<string, Answer>, topLevel: boolean): fhir4.QuestionnaireResponseItem[] {
+function responseItems(
+  items: readonly QItem[] | undefined,
+  answers: ReadonlyMap<string, Answer>,
+  topLevel: boolean,
+): fhir4.QuestionnaireResponseItem[] {
   return (items ?? []).flatMap((item): fhir4.QuestionnaireResponseItem[] => {
     if (item.type === 'display' || !isEnabled(item, answers)) return [];
     const answer = item.type === 'group' ? undefined : answers.get(item.linkId);
     const children = responseItems(item.item, answers, false);
     const base = { linkId: item.linkId, ...(item.text ? { text: item.text } : {}) };
-    if (item.type === 'group') return children.length > 0 || (topLevel && !item.enableWhen) ? [{ ...base, ...(children.length ? { item: children } : {}) }] : [];
+    if (item.type === 'group')
+      return children.length > 0 || (topLevel && !item.enableWhen)
+        ? [{ ...base, ...(children.length ? { item: children } : {}) }]
+        : [];
     // Children of a question hang under its answer; an unanswered question keeps none.
     if (answer) return [{ ...base, answer: [children.length > 0 ? { ...answer, item: children } : answer] }];
     return topLevel && !item.enableWhen ? [base] : [];

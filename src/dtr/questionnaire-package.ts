@@ -20,7 +20,8 @@ import { prefilledResponse, versionedCanonical } from './prefill.js';
  */
 
 export const PACKAGE_BUNDLE_PROFILE = 'http://hl7.org/fhir/us/davinci-dtr/StructureDefinition/DTR-QPackageBundle';
-export const OUTPUT_PARAMETERS_PROFILE = 'http://hl7.org/fhir/us/davinci-dtr/StructureDefinition/dtr-qpackage-output-parameters';
+export const OUTPUT_PARAMETERS_PROFILE =
+  'http://hl7.org/fhir/us/davinci-dtr/StructureDefinition/dtr-qpackage-output-parameters';
 
 /** What the package reads of a stored coverage assertion; the store's StoredAssertion fits it. */
 export interface StoredEvaluation {
@@ -37,7 +38,8 @@ export interface StoredEvaluation {
   readonly trace: unknown;
 }
 
-export type EvaluationQuery = { readonly assertionId: string } | { readonly orderRef: string; readonly coverageRef: string };
+export type EvaluationQuery =
+  { readonly assertionId: string } | { readonly orderRef: string; readonly coverageRef: string };
 
 export interface QuestionnaireCatalog {
   /** The Questionnaire of that url (and version, when given; else the current one). */
@@ -68,8 +70,13 @@ export function referenceOf(resource: { resourceType: string; id?: string | unde
 
 /** CRD doc-purpose codes in a coverage-information extension (or a resource carrying them). */
 export function docPurposes(coverageInformation: unknown): string[] {
-  const subs = isRec(coverageInformation) && Array.isArray(coverageInformation['extension']) ? coverageInformation['extension'] : [];
-  return subs.flatMap((e) => (isRec(e) && e['url'] === 'doc-purpose' && typeof e['valueCode'] === 'string' ? [e['valueCode']] : []));
+  const subs =
+    isRec(coverageInformation) && Array.isArray(coverageInformation['extension'])
+      ? coverageInformation['extension']
+      : [];
+  return subs.flatMap((e) =>
+    isRec(e) && e['url'] === 'doc-purpose' && typeof e['valueCode'] === 'string' ? [e['valueCode']] : [],
+  );
 }
 
 function sameCanonical(a: RequestedQuestionnaire, q: fhir4.Questionnaire): boolean {
@@ -86,19 +93,45 @@ const storeUnavailable = (): PackageFailure => ({
 });
 
 async function storedFor(request: PackageRequest, deps: PackageDeps): Promise<Result<Resolved>> {
-  const coverageRefs = request.coverages.map((c) => referenceOf({ resourceType: 'Coverage', id: c.id })).filter((r): r is string => !!r);
+  const coverageRefs = request.coverages
+    .map((c) => referenceOf({ resourceType: 'Coverage', id: c.id }))
+    .filter((r): r is string => !!r);
   const orderRefs = request.orders.map((o) => referenceOf(o)).filter((r): r is string => !!r);
   if (request.context !== undefined) {
     const stored = await deps.findEvaluation({ assertionId: request.context });
     if (stored === 'unavailable') return { ok: false, failure: storeUnavailable() };
     if (!stored) {
-      return { ok: false, failure: packageFailure(404, 'not-found', `No coverage assertion "${request.context}": send the coverage-assertion-id of the coverage-information on the signed order, or omit context and send the order`, 'Parameters.parameter.where(name=\'context\')') };
+      return {
+        ok: false,
+        failure: packageFailure(
+          404,
+          'not-found',
+          `No coverage assertion "${request.context}": send the coverage-assertion-id of the coverage-information on the signed order, or omit context and send the order`,
+          "Parameters.parameter.where(name='context')",
+        ),
+      };
     }
     if (coverageRefs.length > 0 && !coverageRefs.includes(stored.coverageRef)) {
-      return { ok: false, failure: packageFailure(422, 'processing', `The coverage assertion "${request.context}" concerns another Coverage than the one sent: send the Coverage of that assertion`, 'Parameters.parameter.where(name=\'coverage\')') };
+      return {
+        ok: false,
+        failure: packageFailure(
+          422,
+          'processing',
+          `The coverage assertion "${request.context}" concerns another Coverage than the one sent: send the Coverage of that assertion`,
+          "Parameters.parameter.where(name='coverage')",
+        ),
+      };
     }
     if (orderRefs.length > 0 && !orderRefs.includes(stored.orderRef)) {
-      return { ok: false, failure: packageFailure(422, 'processing', `The coverage assertion "${request.context}" was made for another order than the one sent: send the matching order, or omit context`, 'Parameters.parameter.where(name=\'order\')') };
+      return {
+        ok: false,
+        failure: packageFailure(
+          422,
+          'processing',
+          `The coverage assertion "${request.context}" was made for another order than the one sent: send the matching order, or omit context`,
+          "Parameters.parameter.where(name='order')",
+        ),
+      };
     }
     return { ok: true, value: { stored } };
   }
@@ -116,40 +149,76 @@ interface Choice {
   readonly questionnaire: fhir4.Questionnaire;
 }
 
-function chooseQuestionnaires(request: PackageRequest, stored: StoredEvaluation | undefined, deps: PackageDeps): Result<{ chosen: Choice[]; warnings: string[] }> {
+function chooseQuestionnaires(
+  request: PackageRequest,
+  stored: StoredEvaluation | undefined,
+  deps: PackageDeps,
+): Result<{ chosen: Choice[]; warnings: string[] }> {
   const warnings: string[] = [];
   const chosen: Choice[] = [];
   const add = (wanted: RequestedQuestionnaire, onMissing: () => void) => {
     const q = deps.questionnaires.find(wanted.url, wanted.version);
-    if (!q) { onMissing(); return; }
-    if (!chosen.some((c) => c.questionnaire.url === q.url && c.questionnaire.version === q.version)) chosen.push({ questionnaire: q });
+    if (!q) {
+      onMissing();
+      return;
+    }
+    if (!chosen.some((c) => c.questionnaire.url === q.url && c.questionnaire.version === q.version))
+      chosen.push({ questionnaire: q });
   };
   const label = (w: RequestedQuestionnaire) => (w.version ? `${w.url}|${w.version}` : w.url);
-  for (const wanted of request.questionnaires) add(wanted, () => warnings.push(`Questionnaire ${label(wanted)} is not known to this service`));
+  for (const wanted of request.questionnaires)
+    add(wanted, () => warnings.push(`Questionnaire ${label(wanted)} is not known to this service`));
   if (stored?.questionnaireCanonical) {
     const wanted = parseCanonical(stored.questionnaireCanonical);
-    add(wanted, () => warnings.push(`The Questionnaire ${label(wanted)} of coverage assertion ${stored.id} is no longer served`));
+    add(wanted, () =>
+      warnings.push(`The Questionnaire ${label(wanted)} of coverage assertion ${stored.id} is no longer served`),
+    );
   }
   if (!stored && request.questionnaires.length === 0) {
     for (const order of request.orders) {
-      for (const canonical of deps.questionnairesForOrder?.(order) ?? []) add(parseCanonical(canonical), () => warnings.push(`Questionnaire ${canonical} is not served`));
+      for (const canonical of deps.questionnairesForOrder?.(order) ?? [])
+        add(parseCanonical(canonical), () => warnings.push(`Questionnaire ${canonical} is not served`));
     }
   }
   if (chosen.length > 0) return { ok: true, value: { chosen, warnings } };
   if (request.questionnaires.length > 0) {
-    return { ok: false, failure: packageFailure(404, 'not-found', `${warnings.join('; ')}: ask for a canonical this service lists (GET /fhir/Questionnaire?url=...), or send the context from the coverage-information`, 'Parameters.parameter.where(name=\'questionnaire\')') };
+    return {
+      ok: false,
+      failure: packageFailure(
+        404,
+        'not-found',
+        `${warnings.join('; ')}: ask for a canonical this service lists (GET /fhir/Questionnaire?url=...), or send the context from the coverage-information`,
+        "Parameters.parameter.where(name='questionnaire')",
+      ),
+    };
   }
   if (stored) {
-    return { ok: false, failure: packageFailure(404, 'not-found', `Coverage assertion ${stored.id} asks for no documentation${warnings.length ? ` (${warnings.join('; ')})` : ''}: there is no questionnaire to complete for it`) };
+    return {
+      ok: false,
+      failure: packageFailure(
+        404,
+        'not-found',
+        `Coverage assertion ${stored.id} asks for no documentation${warnings.length ? ` (${warnings.join('; ')})` : ''}: there is no questionnaire to complete for it`,
+      ),
+    };
   }
-  return { ok: false, failure: packageFailure(404, 'not-found', 'No questionnaire applies: no coverage assertion is stored for this order and coverage. Sign the order first (CRD order-sign), or send the questionnaire canonical or the context from the coverage-information') };
+  return {
+    ok: false,
+    failure: packageFailure(
+      404,
+      'not-found',
+      'No questionnaire applies: no coverage assertion is stored for this order and coverage. Sign the order first (CRD order-sign), or send the questionnaire canonical or the context from the coverage-information',
+    ),
+  };
 }
 
 function memberOf(request: PackageRequest, stored: StoredEvaluation | undefined): fhir4.Reference | undefined {
   // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- a client's Coverage may lack the beneficiary its type requires
   const beneficiary = request.coverages.find((c) => c.beneficiary?.reference)?.beneficiary;
   if (beneficiary?.reference) return { reference: beneficiary.reference };
-  const subject = request.orders.map((o) => o['subject']).find((s): s is Rec => isRec(s) && typeof s['reference'] === 'string');
+  const subject = request.orders
+    .map((o) => o['subject'])
+    .find((s): s is Rec => isRec(s) && typeof s['reference'] === 'string');
   if (subject) return { reference: String(subject['reference']) };
   return stored?.patientRef ? { reference: stored.patientRef } : undefined;
 }
@@ -197,7 +266,15 @@ export function packageOutput(bundles: readonly fhir4.Bundle[], warnings: readon
     parameter: [
       ...bundles.map((b) => ({ name: 'PackageBundle', resource: b })),
       ...(warnings.length > 0
-        ? [{ name: 'operationOutcome', resource: { resourceType: 'OperationOutcome', issue: warnings.map((w) => ({ severity: 'warning', code: 'not-found', diagnostics: w })) } as fhir4.OperationOutcome }]
+        ? [
+            {
+              name: 'operationOutcome',
+              resource: {
+                resourceType: 'OperationOutcome',
+                issue: warnings.map((w) => ({ severity: 'warning', code: 'not-found', diagnostics: w })),
+              } as fhir4.OperationOutcome,
+            },
+          ]
         : []),
     ],
   };
@@ -218,15 +295,31 @@ export async function questionnairePackage(request: PackageRequest, deps: Packag
   if (!choice.ok) return choice;
   const subject = memberOf(request, stored);
   if (!subject) {
-    return { ok: false, failure: packageFailure(422, 'required', 'The member is unknown: send a Coverage with beneficiary (a Patient reference)', 'Parameters.parameter.where(name=\'coverage\').resource.beneficiary') };
+    return {
+      ok: false,
+      failure: packageFailure(
+        422,
+        'required',
+        'The member is unknown: send a Coverage with beneficiary (a Patient reference)',
+        "Parameters.parameter.where(name='coverage').resource.beneficiary",
+      ),
+    };
   }
-  const coverageRefs = request.coverages.map((c) => referenceOf({ resourceType: 'Coverage', id: c.id })).filter((r): r is string => !!r);
+  const coverageRefs = request.coverages
+    .map((c) => referenceOf({ resourceType: 'Coverage', id: c.id }))
+    .filter((r): r is string => !!r);
   const orderRefs = request.orders.map((o) => referenceOf(o)).filter((r): r is string => !!r);
-  const coverages = (coverageRefs.length > 0 ? coverageRefs : stored ? [stored.coverageRef] : []).map((reference) => ({ reference }));
-  const orders = (orderRefs.length > 0 ? orderRefs : stored ? [stored.orderRef] : []).map((reference) => ({ reference }));
+  const coverages = (coverageRefs.length > 0 ? coverageRefs : stored ? [stored.coverageRef] : []).map((reference) => ({
+    reference,
+  }));
+  const orders = (orderRefs.length > 0 ? orderRefs : stored ? [stored.orderRef] : []).map((reference) => ({
+    reference,
+  }));
   const evaluation: PackageEvaluation | undefined = stored ? evaluationFromTrace(stored.trace) : undefined;
   const storedUrl = stored?.questionnaireCanonical ? parseCanonical(stored.questionnaireCanonical).url : undefined;
-  const orderPurposes = request.orders.flatMap((o) => (Array.isArray(o['extension']) ? o['extension'].flatMap(docPurposes) : []));
+  const orderPurposes = request.orders.flatMap((o) =>
+    Array.isArray(o['extension']) ? o['extension'].flatMap(docPurposes) : [],
+  );
   const intendedUse = [...new Set(stored ? docPurposes(stored.coverageInformation) : orderPurposes)];
   const timestamp = deps.now().toISOString();
   const warnings = [...choice.value.warnings];
@@ -248,7 +341,10 @@ export async function questionnairePackage(request: PackageRequest, deps: Packag
     });
     return packageBundle({ questionnaire, valueSets, response, timestamp });
   });
-  return { ok: true, value: { output: packageOutput(bundles, warnings), ...(stored ? { assertionId: stored.id } : {}) } };
+  return {
+    ok: true,
+    value: { output: packageOutput(bundles, warnings), ...(stored ? { assertionId: stored.id } : {}) },
+  };
 }
 
 export type { PackageFailure };

@@ -50,12 +50,27 @@ function sendFhir(res: Response, status: number, resource: unknown): void {
 }
 
 function parseJsonBody(body: unknown): { ok: true; value: unknown } | { ok: false; failure: PackageFailure } {
-  if (!Buffer.isBuffer(body) || body.length === 0) return { ok: false, failure: packageFailure(400, 'structure', 'The body is empty: send the input Parameters as application/fhir+json') };
+  if (!Buffer.isBuffer(body) || body.length === 0)
+    return {
+      ok: false,
+      failure: packageFailure(
+        400,
+        'structure',
+        'The body is empty: send the input Parameters as application/fhir+json',
+      ),
+    };
   try {
     return { ok: true, value: JSON.parse(body.toString('utf8')) as unknown };
   } catch {
     // The body's text may hold PHI: the message names no part of it.
-    return { ok: false, failure: packageFailure(400, 'structure', 'The body is not parsable JSON: send the input Parameters as application/fhir+json') };
+    return {
+      ok: false,
+      failure: packageFailure(
+        400,
+        'structure',
+        'The body is not parsable JSON: send the input Parameters as application/fhir+json',
+      ),
+    };
   }
 }
 
@@ -65,20 +80,32 @@ export function dtrRouter(deps: DtrRouterDeps): Router {
   const formBody = express.urlencoded({ extended: false, limit: '16kb' });
   const audiences = (req: Request): readonly string[] => deps.tokenAudiences?.(req) ?? [deps.tokenEndpoint];
   const methods = (allowed: string) => (_req: Request, res: Response) =>
-    deps.sendFailure(res, { ...packageFailure(400, 'not-supported', `Method not allowed; use ${allowed}`), status: 405, headers: { Allow: allowed } });
+    deps.sendFailure(res, {
+      ...packageFailure(400, 'not-supported', `Method not allowed; use ${allowed}`),
+      status: 405,
+      headers: { Allow: allowed },
+    });
 
   router.get('/fhir/metadata', (_req, res) => sendFhir(res, 200, deps.capabilityStatement));
   router.all('/fhir/metadata', methods('GET'));
 
   router.get('/.well-known/smart-configuration', (req, res) => {
-    res.set('Cache-Control', 'public, max-age=3600').json(smartConfiguration({ tokenEndpoint: audiences(req)[0] ?? deps.tokenEndpoint, scopesSupported: deps.tokens.scopesSupported }));
+    res.set('Cache-Control', 'public, max-age=3600').json(
+      smartConfiguration({
+        tokenEndpoint: audiences(req)[0] ?? deps.tokenEndpoint,
+        scopesSupported: deps.tokens.scopesSupported,
+      }),
+    );
   });
   router.all('/.well-known/smart-configuration', methods('GET'));
 
   router.post('/auth/token', formBody, async (req, res) => {
     res.set(TOKEN_RESPONSE_HEADERS);
     if (!req.is('application/x-www-form-urlencoded')) {
-      res.status(400).json({ error: 'invalid_request', error_description: 'send the token request as application/x-www-form-urlencoded' });
+      res.status(400).json({
+        error: 'invalid_request',
+        error_description: 'send the token request as application/x-www-form-urlencoded',
+      });
       return;
     }
     const result = await deps.tokens.token((req.body ?? {}) as Record<string, unknown>, audiences(req));
@@ -91,26 +118,37 @@ export function dtrRouter(deps: DtrRouterDeps): Router {
     const access = await deps.tokens.verifyAccessToken(req.get('authorization'));
     if (!access.ok) {
       const status = access.status === 403 ? 403 : 401;
-      deps.sendFailure(res, { ...packageFailure(status, status === 403 ? 'forbidden' : 'login', access.reason), headers: { 'WWW-Authenticate': access.wwwAuthenticate } });
+      deps.sendFailure(res, {
+        ...packageFailure(status, status === 403 ? 'forbidden' : 'login', access.reason),
+        headers: { 'WWW-Authenticate': access.wwwAuthenticate },
+      });
       return;
     }
     res.locals['dtrClientId'] = access.clientId;
     next();
   };
-  router.post('/fhir/Questionnaire/\\$questionnaire-package', requireAccess, jsonBody, async (req: Request, res: Response) => {
-    const clientId = res.locals['dtrClientId'] as string;
-    const body = parseJsonBody(req.body);
-    const input = body.ok ? parsePackageInput(body.value) : body;
-    const result = input.ok ? await questionnairePackage(input.value, deps) : input;
-    if (!result.ok) {
-      deps.onPackage?.({ clientId, status: result.failure.status }, res);
-      deps.sendFailure(res, result.failure);
-      return;
-    }
-    deps.onPackage?.({ clientId, status: 200, ...(result.value.assertionId ? { assertionId: result.value.assertionId } : {}) }, res);
-    res.set('Cache-Control', 'no-store');
-    sendFhir(res, 200, result.value.output);
-  });
+  router.post(
+    '/fhir/Questionnaire/\\$questionnaire-package',
+    requireAccess,
+    jsonBody,
+    async (req: Request, res: Response) => {
+      const clientId = res.locals['dtrClientId'] as string;
+      const body = parseJsonBody(req.body);
+      const input = body.ok ? parsePackageInput(body.value) : body;
+      const result = input.ok ? await questionnairePackage(input.value, deps) : input;
+      if (!result.ok) {
+        deps.onPackage?.({ clientId, status: result.failure.status }, res);
+        deps.sendFailure(res, result.failure);
+        return;
+      }
+      deps.onPackage?.(
+        { clientId, status: 200, ...(result.value.assertionId ? { assertionId: result.value.assertionId } : {}) },
+        res,
+      );
+      res.set('Cache-Control', 'no-store');
+      sendFhir(res, 200, result.value.output);
+    },
+  );
   router.all('/fhir/Questionnaire/\\$questionnaire-package', methods('POST'));
 
   return router;

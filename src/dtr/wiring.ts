@@ -13,12 +13,16 @@ export interface AssertionReader {
  * that is not open (`undefined` from `open`) or that fails as unavailable is `unavailable` (the package answers
  * 503); any other error is thrown.
  */
-export function storeLookup(open: () => Promise<AssertionReader | undefined>): (query: EvaluationQuery) => Promise<EvaluationLookup> {
+export function storeLookup(
+  open: () => Promise<AssertionReader | undefined>,
+): (query: EvaluationQuery) => Promise<EvaluationLookup> {
   return async (query) => {
     const store = await open();
     if (store === undefined) return 'unavailable';
     try {
-      return await ('assertionId' in query ? store.getAssertion(query.assertionId) : store.latestAssertion(query.orderRef, query.coverageRef));
+      return await ('assertionId' in query
+        ? store.getAssertion(query.assertionId)
+        : store.latestAssertion(query.orderRef, query.coverageRef));
     } catch (error) {
       if (isStoreUnavailable(error)) return 'unavailable';
       throw error;
@@ -41,7 +45,10 @@ function compareVersions(a: string, b: string): number {
 }
 
 /** The catalog of the Questionnaires served; without a version, the highest version of that url. */
-export function questionnaireCatalog(questionnaires: readonly fhir4.Questionnaire[], valueSets: readonly fhir4.ValueSet[] = []): QuestionnaireCatalog {
+export function questionnaireCatalog(
+  questionnaires: readonly fhir4.Questionnaire[],
+  valueSets: readonly fhir4.ValueSet[] = [],
+): QuestionnaireCatalog {
   return {
     find(url, version) {
       const same = questionnaires.filter((q) => q.url === url && (version === undefined || q.version === version));

@@ -32,6 +32,12 @@ export function conceptCodings(concept: unknown): Coding[] {
 }
 
 /** The first coding that has `part`, preferring one of `system`. */
-export function preferredCoding(codings: readonly Coding[], part: 'code' | 'display', system?: string): Coding | undefined {
-  return codings.find((c) => c.system === system && c[part] !== undefined) ?? codings.find((c) => c[part] !== undefined);
+export function preferredCoding(
+  codings: readonly Coding[],
+  part: 'code' | 'display',
+  system?: string,
+): Coding | undefined {
+  return (
+    codings.find((c) => c.system === system && c[part] !== undefined) ?? codings.find((c) => c[part] !== undefined)
+  );
 }

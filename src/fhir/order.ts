@@ -19,7 +19,9 @@ function codeableConcept(order: Record<string, unknown>): Record<string, unknown
 
 /** The codings of the order's code, systems canonical (an OID names the same system as its URI). */
 export function orderCodings(order: Record<string, unknown>): Coding[] {
-  return conceptCodings(codeableConcept(order)).map((c) => (c.system === undefined ? c : { ...c, system: canonicalSystem(c.system) as string }));
+  return conceptCodings(codeableConcept(order)).map((c) =>
+    c.system === undefined ? c : { ...c, system: canonicalSystem(c.system) as string },
+  );
 }
 
 /** The codings of the order's body sites (ServiceRequest.bodySite, Procedure-like orders alike). */
@@ -81,17 +83,27 @@ export type DraftOrderProblem = { readonly path: string; readonly message: strin
  * Why a draft order cannot be answered for this call: not a request resource, or for another patient than the
  * call's (a draft without a patient reference is taken as the call's patient). `at` is the entry's JSON path.
  */
-export function draftOrderProblem(order: Record<string, unknown>, patientId: string, at: string): DraftOrderProblem | undefined {
+export function draftOrderProblem(
+  order: Record<string, unknown>,
+  patientId: string,
+  at: string,
+): DraftOrderProblem | undefined {
   const type = order['resourceType'];
   if (typeof type !== 'string' || !DRAFT_ORDER_TYPES.includes(type)) {
-    return { path: `${at}.resourceType`, message: `${JSON.stringify(String(type).slice(0, 64))} is not a request resource a draft order can be (${DRAFT_ORDER_TYPES.join(', ')})` };
+    return {
+      path: `${at}.resourceType`,
+      message: `${JSON.stringify(String(type).slice(0, 64))} is not a request resource a draft order can be (${DRAFT_ORDER_TYPES.join(', ')})`,
+    };
   }
   const element = patientElement(type);
   const value = order[element];
   const reference = isObject(value) ? value['reference'] : undefined;
   const named = referencedResource(reference);
   if (reference !== undefined && named !== undefined && named !== `Patient/${patientId}`) {
-    return { path: `${at}.${element}`, message: `names ${named.slice(0, 80)}, not the patient in context (Patient/${patientId})` };
+    return {
+      path: `${at}.${element}`,
+      message: `names ${named.slice(0, 80)}, not the patient in context (Patient/${patientId})`,
+    };
   }
   return undefined;
 }

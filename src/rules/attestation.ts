@@ -61,7 +61,8 @@ function collectAnswers(items: unknown, into: Map<string, Given>): void {
     const first = answers[0];
     if (typeof item['linkId'] === 'string' && first && !into.has(item['linkId'])) {
       const { origin } = answerOrigin(first);
-      if (typeof first['valueBoolean'] === 'boolean') into.set(item['linkId'], { value: first['valueBoolean'], origin });
+      if (typeof first['valueBoolean'] === 'boolean')
+        into.set(item['linkId'], { value: first['valueBoolean'], origin });
       else {
         const coding = readCoding(first['valueCoding']);
         if (coding) into.set(item['linkId'], { value: coding, origin });
@@ -99,7 +100,8 @@ export interface OrderScope {
 
 function answeredSections(own: ReadonlyMap<string, Given>, scope: OrderScope): Set<string> {
   const indication = own.get(INDICATION_LINK_ID)?.value;
-  if (indication !== undefined && typeof indication !== 'boolean') return new Set(indication.code ? [indication.code] : []);
+  if (indication !== undefined && typeof indication !== 'boolean')
+    return new Set(indication.code ? [indication.code] : []);
   return new Set([...own.keys()].flatMap((id) => scope.sectionOf(id) ?? []));
 }
 
@@ -109,10 +111,11 @@ function siteCodings(items: unknown): Coding[] {
     if (!Array.isArray(list)) return;
     for (const item of list.filter(isObject)) {
       const answers = Array.isArray(item['answer']) ? item['answer'].filter(isObject) : [];
-      if (item['linkId'] === BODY_SITE_LINK_ID) for (const a of answers) {
-        const c = readCoding(a['valueCoding']);
-        if (c) found.push(c);
-      }
+      if (item['linkId'] === BODY_SITE_LINK_ID)
+        for (const a of answers) {
+          const c = readCoding(a['valueCoding']);
+          if (c) found.push(c);
+        }
       visit(item['item']);
       for (const a of answers) visit(a['item']);
     }
@@ -151,7 +154,9 @@ export function attestationsFor(q: AttestationQuery): Attestations {
       return subject === undefined || subject === `Patient/${q.patientId}`;
     })
     .map((qr) => ({ qr, linked: linkedOrders(qr) }))
-    .filter(({ linked }) => linked.length === 0 || (q.orderReference !== undefined && linked.includes(q.orderReference)))
+    .filter(
+      ({ linked }) => linked.length === 0 || (q.orderReference !== undefined && linked.includes(q.orderReference)),
+    )
     .filter(({ qr, linked }) => linked.length > 0 || recentEnough(qr, q));
   const time = (qr: Rec) => (typeof qr['authored'] === 'string' ? Date.parse(qr['authored']) || 0 : 0);
   candidates.sort((a, b) => Number(b.linked.length > 0) - Number(a.linked.length > 0) || time(b.qr) - time(a.qr));
@@ -165,7 +170,8 @@ export function attestationsFor(q: AttestationQuery): Attestations {
     const reference = typeof qr['id'] === 'string' ? `QuestionnaireResponse/${qr['id']}` : 'QuestionnaireResponse';
     const authored = typeof qr['authored'] === 'string' ? qr['authored'] : undefined;
     for (const [linkId, { value, origin }] of own) {
-      if (!answers.has(linkId)) answers.set(linkId, { value, origin, reference, linked: linked.length > 0, ...(authored ? { authored } : {}) });
+      if (!answers.has(linkId))
+        answers.set(linkId, { value, origin, reference, linked: linked.length > 0, ...(authored ? { authored } : {}) });
     }
   }
   return { answer: (linkId) => answers.get(linkId) };

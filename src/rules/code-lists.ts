@@ -15,14 +15,19 @@ export function displayLookup(file: CodeListsFile): (system: string | undefined,
   // A prefix's display names its code range ("... (C64.1, C64.2, C64.9)"); the evidence adds the code itself.
   const name = (d: string) => d.replace(/\s*\([^()]*\d[^()]*\)\s*$/, '');
   for (const list of Object.values(file.lists)) {
-    for (const c of list.codes) if (c.display && !exact.has(`${c.system}|${c.code}`)) exact.set(`${c.system}|${c.code}`, c.display);
-    for (const p of list.prefixes) if (p.display) prefixes.push({ system: p.system, prefix: p.prefix, display: name(p.display) });
+    for (const c of list.codes)
+      if (c.display && !exact.has(`${c.system}|${c.code}`)) exact.set(`${c.system}|${c.code}`, c.display);
+    for (const p of list.prefixes)
+      if (p.display) prefixes.push({ system: p.system, prefix: p.prefix, display: name(p.display) });
   }
   prefixes.sort((a, b) => b.prefix.length - a.prefix.length);
   return (rawSystem, code) => {
     const system = canonicalSystem(rawSystem);
     if (typeof system !== 'string') return undefined;
-    return exact.get(`${system}|${code.trim()}`) ?? prefixes.find((p) => p.system === system && code.trim().startsWith(p.prefix))?.display;
+    return (
+      exact.get(`${system}|${code.trim()}`) ??
+      prefixes.find((p) => p.system === system && code.trim().startsWith(p.prefix))?.display
+    );
   };
 }
 
@@ -35,7 +40,9 @@ export function codeList(name: string, def: CodeListsFile['lists'][string]): Cod
       const system = canonicalSystem(rawSystem);
       if (typeof system !== 'string' || typeof code !== 'string') return false;
       const trimmed = code.trim();
-      return exact.has(`${system}|${trimmed}`) || prefixes.some((p) => p.system === system && trimmed.startsWith(p.prefix));
+      return (
+        exact.has(`${system}|${trimmed}`) || prefixes.some((p) => p.system === system && trimmed.startsWith(p.prefix))
+      );
     },
   };
 }

@@ -82,12 +82,19 @@ export interface DecideInput {
 /** How an attested indication is named: the section's heading, or the answer's own display. */
 function indicationWords(answer: Coding, sections: readonly PolicySection[]): string {
   const section = sections.find((s) => s.node.id === answer.code);
-  return section ? `the indication "${oneLine(section.indication.text)}"` : `another indication than the policy's${answer.display ? ` ("${oneLine(answer.display)}")` : ''}`;
+  return section
+    ? `the indication "${oneLine(section.indication.text)}"`
+    : `another indication than the policy's${answer.display ? ` ("${oneLine(answer.display)}")` : ''}`;
 }
 
 const oneLine = (t: string) => t.replace(/\s+/g, ' ').trim();
 
-function evaluateIndication(node: PolicyNode, sectionId: string, ctx: EvaluationContext, sections: readonly PolicySection[]): NodeResult {
+function evaluateIndication(
+  node: PolicyNode,
+  sectionId: string,
+  ctx: EvaluationContext,
+  sections: readonly PolicySection[],
+): NodeResult {
   const result = evaluateNode(node, ctx);
   if (result.state !== 'unknown') {
     // Ruling R3: an attested indication that contradicts the record's (this section attested where the record rules
@@ -108,13 +115,20 @@ function evaluateIndication(node: PolicyNode, sectionId: string, ctx: Evaluation
     );
   }
   const automatic = node.notMet === undefined;
-  if (automatic && ctx.env.vars['indicationSource'] === 'order' && result.evidence.length === 0 && result.notes.length === 0) {
+  if (
+    automatic &&
+    ctx.env.vars['indicationSource'] === 'order' &&
+    result.evidence.length === 0 &&
+    result.notes.length === 0
+  ) {
     const recordMatch = matchesRecord(node, ctx);
     if (recordMatch.length > 0) {
       return {
         ...result,
         evidence: recordMatch,
-        notes: ['the reason on the order matches no heading, but a current diagnosis does: the indication is asked for'],
+        notes: [
+          'the reason on the order matches no heading, but a current diagnosis does: the indication is asked for',
+        ],
       };
     }
     return {
@@ -157,19 +171,42 @@ function unmatchedIndication(
   displays: Policy['displays'],
 ): NodeResult {
   const base = { id: node.id, text: node.text, children: [], notes: [] as string[] };
-  if (named) return { ...base, state: 'not-met', decidedBy: 'record', evidence: [], notes: [`exclusion ${named.id} applies instead`] };
+  if (named)
+    return {
+      ...base,
+      state: 'not-met',
+      decidedBy: 'record',
+      evidence: [],
+      notes: [`exclusion ${named.id} applies instead`],
+    };
   if (sections.length === 0) {
     // A code of any method names no section: only an order shown to meet the required node (its method) is excluded.
-    const required = node.requires ? allNamed.flatMap((r) => [...walk(r)]).find((r) => r.id === node.requires) : undefined;
+    const required = node.requires
+      ? allNamed.flatMap((r) => [...walk(r)]).find((r) => r.id === node.requires)
+      : undefined;
     if (required && required.state !== 'met') {
-      return { ...base, state: required.state, decidedBy: 'children', evidence: [...required.evidence], notes: [`it applies only when "${oneLine(required.text)}" is met`] };
+      return {
+        ...base,
+        state: required.state,
+        decidedBy: 'children',
+        evidence: [...required.evidence],
+        notes: [`it applies only when "${oneLine(required.text)}" is met`],
+      };
     }
-    return { ...base, state: 'met', decidedBy: 'record', evidence: [{ summary: 'no medical-necessity criterion of the policy applies to this procedure code' }] };
+    return {
+      ...base,
+      state: 'met',
+      decidedBy: 'record',
+      evidence: [{ summary: 'no medical-necessity criterion of the policy applies to this procedure code' }],
+    };
   }
-  if (sections.some((s) => s.indication.state === 'met')) return { ...base, state: 'not-met', decidedBy: 'record', evidence: [] };
+  if (sections.some((s) => s.indication.state === 'met'))
+    return { ...base, state: 'not-met', decidedBy: 'record', evidence: [] };
   if (sections.every((s) => s.indication.state === 'not-met')) {
     const attested = sections.find((s) => s.indication.decidedBy === 'attestation');
-    const evidence = attested ? [...attested.indication.evidence] : toEvidence(env.vars['indications'] as unknown[], displays);
+    const evidence = attested
+      ? [...attested.indication.evidence]
+      : toEvidence(env.vars['indications'] as unknown[], displays);
     return { ...base, state: 'met', decidedBy: attested ? 'attestation' : 'record', evidence };
   }
   return { ...base, state: 'unknown', decidedBy: 'nothing', evidence: [] };
@@ -208,7 +245,8 @@ function outcomeOf(d: {
   const applicable = d.sections.filter((s) => s.applicable);
   if (d.general.some((g) => g.state === 'not-met')) return 'not-medically-necessary';
   if (applicable.length === 0) return 'documentation-needed';
-  if (applicable.every((s) => s.result.state === 'not-met') && d.sections.every(decidedNotMet)) return 'not-medically-necessary';
+  if (applicable.every((s) => s.result.state === 'not-met') && d.sections.every(decidedNotMet))
+    return 'not-medically-necessary';
   const met = applicable.some((s) => s.result.state === 'met');
   const generalMet = d.general.every((g) => g.state === 'met');
   return met && generalMet && d.incompleteData.length === 0 ? 'covered' : 'documentation-needed';
@@ -221,12 +259,18 @@ function partlyMet(r: NodeResult): boolean {
 
 function decisiveCriteria(
   outcome: Outcome,
-  { sections, failed, exclusions }: { sections: readonly SectionEvaluation[]; failed: readonly NodeResult[]; exclusions: readonly NodeResult[] },
+  {
+    sections,
+    failed,
+    exclusions,
+  }: { sections: readonly SectionEvaluation[]; failed: readonly NodeResult[]; exclusions: readonly NodeResult[] },
 ): string[] {
   if (outcome === 'covered') {
     return sections
       .filter((s) => s.applicable && s.result.state === 'met')
-      .flatMap((s) => (partlyMet(s.result) ? s.result.children.filter((c) => c.state === 'met').map((c) => c.id) : [s.id]));
+      .flatMap((s) =>
+        partlyMet(s.result) ? s.result.children.filter((c) => c.state === 'met').map((c) => c.id) : [s.id],
+      );
   }
   if (outcome === 'not-medically-necessary') return failed.map((f) => f.id);
   if (outcome === 'investigative') return exclusions.filter((e) => e.state === 'met').map((e) => e.id);
@@ -237,7 +281,13 @@ export function decide(input: DecideInput): OrderDecision {
   const { policy } = input;
   const env = orderEvidence(policy, input.env, input.candidateSections);
   const { values, errors, failed: failedDefinitions } = evaluateDefinitions(policy, env, input.shared);
-  const base: Omit<EvaluationContext, 'definitionResults'> = { env, definitions: values, failed: failedDefinitions, attestations: input.attestations, displays: policy.displays };
+  const base: Omit<EvaluationContext, 'definitionResults'> = {
+    env,
+    definitions: values,
+    failed: failedDefinitions,
+    attestations: input.attestations,
+    displays: policy.displays,
+  };
   const definitionResults = new Map<string, NodeResult>();
   const ctx0: EvaluationContext = { ...base, definitionResults };
   const definitions = policy.definitionNodes.map((n) => {
@@ -255,11 +305,25 @@ export function decide(input: DecideInput): OrderDecision {
     .filter((s) => input.candidateSections.includes(s.node.id))
     .map((s) => {
       const indication = evaluateIndication(s.indication, s.node.id, ctx, policy.sections);
-      return { id: s.node.id, indication, result: evaluateSection(policy, s, ctx), applicable: indication.state === 'met' };
+      return {
+        id: s.node.id,
+        indication,
+        result: evaluateSection(policy, s, ctx),
+        applicable: indication.state === 'met',
+      };
     });
   const named = policy.exclusions.filter((n) => n.role !== 'unmatched-indication').map((n) => evaluateNode(n, ctx));
   const exclusions = policy.exclusions.map(
-    (n) => named.find((r) => r.id === n.id) ?? unmatchedIndication(n, sections, env, named.find((r) => r.state === 'met'), named, policy.displays),
+    (n) =>
+      named.find((r) => r.id === n.id) ??
+      unmatchedIndication(
+        n,
+        sections,
+        env,
+        named.find((r) => r.state === 'met'),
+        named,
+        policy.displays,
+      ),
   );
 
   const outcome = outcomeOf({ coverage, general, exclusions, sections, incompleteData: input.incompleteData });
@@ -269,7 +333,9 @@ export function decide(input: DecideInput): OrderDecision {
       ? [
           ...general.flatMap(openQuestions),
           // Attestable criteria of the named exclusions still open (the method of a code of any method).
-          ...named.flatMap((r) => [...walk(r)]).filter((r) => r.state === 'unknown' && r.children.length === 0 && r.question !== undefined),
+          ...named
+            .flatMap((r) => [...walk(r)])
+            .filter((r) => r.state === 'unknown' && r.children.length === 0 && r.question !== undefined),
           ...(applicable.length === 0 ? sections.map((s) => s.indication).filter((i) => i.state === 'unknown') : []),
           ...applicable.flatMap((s) => openQuestions(s.result)),
           // Another section applied and failed: an undecided candidate is the order's remaining path, asked in full.

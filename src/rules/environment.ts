@@ -144,7 +144,9 @@ export function environment(input: EvaluationInput): Environment {
   const history = ofType<fhir4.Condition>(resources, 'Condition').filter(
     (c) => !UNTRUSTED_VERIFICATION.has(statusOf(c as unknown as Record<string, unknown>, 'verificationStatus') ?? ''),
   );
-  const conditions = history.filter((c) => !NOT_CURRENT.has(statusOf(c as unknown as Record<string, unknown>, 'clinicalStatus') ?? ''));
+  const conditions = history.filter(
+    (c) => !NOT_CURRENT.has(statusOf(c as unknown as Record<string, unknown>, 'clinicalStatus') ?? ''),
+  );
   const reasons = orderReasons(input.order, history);
   const indications = reasons.length > 0 ? reasons : conditions;
   const indicationSource = reasons.length > 0 ? 'order' : conditions.length > 0 ? 'record' : 'none';
@@ -163,7 +165,9 @@ export function environment(input: EvaluationInput): Environment {
       coverages: ofType(resources, 'Coverage'),
       conditions,
       conditionHistory: history,
-      observations: ofType<fhir4.Observation>(resources, 'Observation').filter((o) => !UNTRUSTED_OBSERVATION.has(o.status)),
+      observations: ofType<fhir4.Observation>(resources, 'Observation').filter(
+        (o) => !UNTRUSTED_OBSERVATION.has(o.status),
+      ),
       procedures: ofType<fhir4.Procedure>(resources, 'Procedure').filter((p) => !NOT_PERFORMED.has(p.status)),
       indications,
       indicationSource,

@@ -34,7 +34,10 @@ export interface Conflict {
 export function attestedEvidence(answer: Answer, what: string): Evidence {
   const when = answer.authored ? ` on ${answer.authored.slice(0, 10)}` : '';
   const link = answer.linked ? ', linked to this order' : ', not linked to an order';
-  const who = answer.origin === 'auto' ? `answer pre-filled from the record, kept and attested: ${what}` : `clinician attested ${what}`;
+  const who =
+    answer.origin === 'auto'
+      ? `answer pre-filled from the record, kept and attested: ${what}`
+      : `clinician attested ${what}`;
   return { reference: answer.reference, summary: `${who}${when} (${answer.reference}${link})` };
 }
 
@@ -100,7 +103,10 @@ function run(expr: PolicyNode['met'], ctx: EvaluationContext): { items: unknown[
   }
 }
 
-function fromRecord(node: PolicyNode, ctx: EvaluationContext): { state: NodeState; evidence: Evidence[]; notes: string[] } {
+function fromRecord(
+  node: PolicyNode,
+  ctx: EvaluationContext,
+): { state: NodeState; evidence: Evidence[]; notes: string[] } {
   if (node.sameAs) {
     const def = ctx.definitionResults.get(node.sameAs);
     return def
@@ -109,7 +115,9 @@ function fromRecord(node: PolicyNode, ctx: EvaluationContext): { state: NodeStat
   }
   const met = run(node.met, ctx);
   const notMet = run(node.notMet, ctx);
-  const notes = [met.error, notMet.error].filter((e): e is string => e !== undefined).map((e) => `could not be evaluated: ${e}`);
+  const notes = [met.error, notMet.error]
+    .filter((e): e is string => e !== undefined)
+    .map((e) => `could not be evaluated: ${e}`);
   if (notes.length > 0) return { state: 'unknown', evidence: [], notes };
   const yes = isAffirmative(met.items);
   const no = isAffirmative(notMet.items);
@@ -130,13 +138,28 @@ function evaluateLeaf(node: PolicyNode, ctx: EvaluationContext): NodeResult {
   const answer = node.question ? ctx.attestations.answer(node.id) : undefined;
   const base = { id: node.id, text: node.text, children: [], ...(node.question ? { question: node.question } : {}) };
   if (answer === undefined || typeof answer.value !== 'boolean') {
-    return { ...base, state: record.state, decidedBy: record.state === 'unknown' ? 'nothing' : 'record', evidence: record.evidence, notes: record.notes };
+    return {
+      ...base,
+      state: record.state,
+      decidedBy: record.state === 'unknown' ? 'nothing' : 'record',
+      evidence: record.evidence,
+      notes: record.notes,
+    };
   }
   const attested: NodeState = answer.value ? 'met' : 'not-met';
   const attestation = attestedEvidence(answer, `"${answer.value ? 'yes' : 'no'}"`);
-  const verdict = answerVerdict({ origin: answer.origin, value: { valueBoolean: answer.value } }, { state: record.state });
+  const verdict = answerVerdict(
+    { origin: answer.origin, value: { valueBoolean: answer.value } },
+    { state: record.state },
+  );
   if (verdict === 'decides' || record.state === 'unknown') {
-    return { ...base, state: attested, decidedBy: 'attestation', evidence: [...record.evidence, attestation], notes: record.notes };
+    return {
+      ...base,
+      state: attested,
+      decidedBy: 'attestation',
+      evidence: [...record.evidence, attestation],
+      notes: record.notes,
+    };
   }
   const fromRecordNow = { ...base, state: record.state, decidedBy: 'record' as const };
   switch (verdict) {
@@ -144,14 +167,23 @@ function evaluateLeaf(node: PolicyNode, ctx: EvaluationContext): NodeResult {
       return { ...fromRecordNow, evidence: [...record.evidence, attestation], notes: record.notes };
     case 'agrees-by-construction':
       // Pre-filled from the record: it says what the record said then. If the record has changed since, it decides.
-      if (attested === record.state) return { ...fromRecordNow, evidence: [...record.evidence, attestation], notes: record.notes };
+      if (attested === record.state)
+        return { ...fromRecordNow, evidence: [...record.evidence, attestation], notes: record.notes };
       return {
         ...fromRecordNow,
         evidence: record.evidence,
-        notes: [...record.notes, `the pre-filled answer "${answer.value ? 'yes' : 'no'}" (${answer.reference}) came from the record, which has changed since: the record decides`],
+        notes: [
+          ...record.notes,
+          `the pre-filled answer "${answer.value ? 'yes' : 'no'}" (${answer.reference}) came from the record, which has changed since: the record decides`,
+        ],
       };
     case 'contradicts':
-      return contradiction(base, { state: record.state, evidence: record.evidence }, { ...attestation, state: attested }, record.notes);
+      return contradiction(
+        base,
+        { state: record.state, evidence: record.evidence },
+        { ...attestation, state: attested },
+        record.notes,
+      );
   }
 }
 
@@ -187,7 +219,10 @@ export function evaluateNode(node: PolicyNode, ctx: EvaluationContext): NodeResu
   return {
     id: node.id,
     text: node.text,
-    state: combine(node.kind, children.map((c) => c.state)),
+    state: combine(
+      node.kind,
+      children.map((c) => c.state),
+    ),
     decidedBy: 'children',
     evidence: [],
     children,

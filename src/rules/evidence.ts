@@ -4,7 +4,13 @@ import { clinicalInstant } from './fhirpath-functions.js';
 
 /** A FHIRPath result that is not a resource or an element: a string, number, boolean, or nothing. */
 const primitiveText = (v: unknown): string =>
-  typeof v === 'string' ? v : typeof v === 'number' || typeof v === 'boolean' || typeof v === 'bigint' ? v.toString() : v === null ? 'null' : 'undefined';
+  typeof v === 'string'
+    ? v
+    : typeof v === 'number' || typeof v === 'boolean' || typeof v === 'bigint'
+      ? v.toString()
+      : v === null
+        ? 'null'
+        : 'undefined';
 
 /** Evidence: what decided a criterion, as a reference clinicians and reviewers can follow and a one-line summary. */
 
@@ -61,7 +67,8 @@ function componentsText(r: Rec, d: DisplayLookup): string | undefined {
 function resourceSummary(r: Rec, d: DisplayLookup): string {
   const what = conceptText(r['code'], d) ?? conceptText(r['type'], d) ?? String(r['resourceType']);
   const value = valueText(r, d) ?? componentsText(r, d);
-  const status = r['resourceType'] === 'Coverage' && typeof r['status'] === 'string' ? `status ${r['status']}` : undefined;
+  const status =
+    r['resourceType'] === 'Coverage' && typeof r['status'] === 'string' ? `status ${r['status']}` : undefined;
   const date = clinicalInstant(r)?.slice(0, 10);
   return [what, value, status].filter(Boolean).join(' ') + (date ? ` on ${date}` : '');
 }
@@ -82,8 +89,15 @@ export function toEvidence(items: readonly unknown[], displays: DisplayLookup = 
       const reference = typeof r['id'] === 'string' ? `${String(r['resourceType'])}/${r['id']}` : undefined;
       return [{ ...(reference ? { reference } : {}), summary: resourceSummary(r, displays) }];
     }
-    if (isObject(item) && typeof item['reference'] === 'string') return [{ reference: item['reference'], summary: typeof item['display'] === 'string' ? item['display'] : item['reference'] }];
-    if (isObject(item) && typeof item['display'] === 'string' && !('coding' in item)) return [{ summary: item['display'] }];
+    if (isObject(item) && typeof item['reference'] === 'string')
+      return [
+        {
+          reference: item['reference'],
+          summary: typeof item['display'] === 'string' ? item['display'] : item['reference'],
+        },
+      ];
+    if (isObject(item) && typeof item['display'] === 'string' && !('coding' in item))
+      return [{ summary: item['display'] }];
     if (isObject(item)) return [{ summary: quantityText(item) ?? conceptSummary(item, displays) }];
     if (item === true) return [];
     return [{ summary: primitiveText(item) }];

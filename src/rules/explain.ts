@@ -26,9 +26,14 @@ export function explainDecision(label: string, d: OrderDecision): string {
     ...d.definitions.flatMap((e) => nodeLines(e, 1)),
   ];
   for (const s of d.sections) {
-    lines.push(`Section ${s.id}${s.applicable ? '' : ' (does not apply)'}`, ...nodeLines(s.indication, 1), ...nodeLines(s.result, 1));
+    lines.push(
+      `Section ${s.id}${s.applicable ? '' : ' (does not apply)'}`,
+      ...nodeLines(s.indication, 1),
+      ...nodeLines(s.result, 1),
+    );
   }
-  if (d.toDocument.length > 0) lines.push('To document', ...d.toDocument.map((n) => `  ${n.id}: ${n.question ?? n.text}`));
+  if (d.toDocument.length > 0)
+    lines.push('To document', ...d.toDocument.map((n) => `  ${n.id}: ${n.question ?? n.text}`));
   if (d.failed.length > 0) lines.push('Not met', ...d.failed.map((n) => `  ${n.id}: ${n.text.replace(/\s+/g, ' ')}`));
   if (d.incompleteData.length > 0) lines.push(`Incomplete data: ${d.incompleteData.join(', ')}`);
   if (d.errors.length > 0) lines.push(`Definitions that could not be evaluated: ${d.errors.join('; ')}`);

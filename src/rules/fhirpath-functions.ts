@@ -124,19 +124,21 @@ export function functionTable(lists: ReadonlyMap<string, CodeList>, aliases: Uni
       internalStructures: true,
     },
     valueIn: {
-      fn: (inputs: unknown[], unit: string) => inputs.flatMap((q) => {
-        const v = valueIn(q, unit, aliases);
-        return v === undefined ? [] : [v];
-      }),
+      fn: (inputs: unknown[], unit: string) =>
+        inputs.flatMap((q) => {
+          const v = valueIn(q, unit, aliases);
+          return v === undefined ? [] : [v];
+        }),
       arity: { 1: ['String'] },
     },
     latest: { fn: (inputs: unknown[]) => pick(inputs, true), arity: { 0: [] } },
     earliest: { fn: (inputs: unknown[]) => pick(inputs, false), arity: { 0: [] } },
     clinicalDate: {
-      fn: (inputs: unknown[]) => inputs.flatMap((r) => {
-        const instant = clinicalInstant(r);
-        return instant ? [instant.slice(0, 10)] : [];
-      }),
+      fn: (inputs: unknown[]) =>
+        inputs.flatMap((r) => {
+          const instant = clinicalInstant(r);
+          return instant ? [instant.slice(0, 10)] : [];
+        }),
       arity: { 0: [] },
     },
   };

@@ -28,8 +28,10 @@ const ESCAPES: Readonly<Record<string, string>> = { n: '\n', r: '\r', t: '\t', f
 function unquote(text: string): string {
   const quoted = /^(['`])(.*)\1$/s.exec(text);
   if (!quoted) return text;
-  return (quoted[2] ?? '').replace(/\\u([0-9a-fA-F]{4})|\\(.)/g, (_m, hex: string | undefined, c: string | undefined) =>
-    hex ? String.fromCharCode(parseInt(hex, 16)) : (ESCAPES[c ?? ''] ?? c ?? ''),
+  return (quoted[2] ?? '').replace(
+    /\\u([0-9a-fA-F]{4})|\\(.)/g,
+    (_m, hex: string | undefined, c: string | undefined) =>
+      hex ? String.fromCharCode(parseInt(hex, 16)) : (ESCAPES[c ?? ''] ?? c ?? ''),
   );
 }
 
@@ -73,4 +75,5 @@ export function expressionSyntax(expression: string): ExpressionSyntax {
 
 export const variableReferences = (expression: string): string[] => [...expressionSyntax(expression).references];
 
-export const literalArguments = (expression: string, fn: string): string[] => expressionSyntax(expression).literalArguments(fn);
+export const literalArguments = (expression: string, fn: string): string[] =>
+  expressionSyntax(expression).literalArguments(fn);

@@ -6,7 +6,9 @@ import { z } from 'zod';
  */
 
 const nonEmpty = z.string().trim().min(1);
-export const nodeId = z.string().regex(/^[A-Z][A-Za-z0-9]*(\.[A-Za-z0-9-]+)*$/, 'must look like II.E.1 or EX.I or DEF.name');
+export const nodeId = z
+  .string()
+  .regex(/^[A-Z][A-Za-z0-9]*(\.[A-Za-z0-9-]+)*$/, 'must look like II.E.1 or EX.I or DEF.name');
 export type NodeState = 'met' | 'not-met' | 'unknown';
 
 const unreachable = z
@@ -60,7 +62,9 @@ export const nodeSchema: z.ZodType<NodeDefinition> = z.lazy(() => z.strictObject
 export interface SectionDefinition extends NodeDefinition {
   indication: NodeDefinition;
 }
-const sectionSchema: z.ZodType<SectionDefinition> = z.strictObject({ ...nodeShape(), indication: nodeSchema }).superRefine(checkNode);
+const sectionSchema: z.ZodType<SectionDefinition> = z
+  .strictObject({ ...nodeShape(), indication: nodeSchema })
+  .superRefine(checkNode);
 
 export interface GeneralDefinition extends NodeDefinition {
   role?: 'coverage' | undefined;
@@ -99,7 +103,12 @@ export const criteriaSchema = z.strictObject({
      * The canonical URL: an identifier under the plan's own domain, the same wherever the service runs
      * (completed QuestionnaireResponses name it; the service resolves it at /fhir/Questionnaire).
      */
-    url: z.url({ protocol: /^https?$/ }).refine((u) => !/[|#?]/.test(u) && !u.endsWith('/'), 'must be a canonical URL without version, query, fragment or trailing slash'),
+    url: z
+      .url({ protocol: /^https?$/ })
+      .refine(
+        (u) => !/[|#?]/.test(u) && !u.endsWith('/'),
+        'must be a canonical URL without version, query, fragment or trailing slash',
+      ),
     version: nonEmpty,
     title: nonEmpty,
     indicationQuestion: nonEmpty,
@@ -164,4 +173,3 @@ export const codeListsSchema = z.strictObject({
   ),
 });
 export type CodeListsFile = z.infer<typeof codeListsSchema>;
-

@@ -24,7 +24,11 @@ import { readYamlFile } from './yaml-file.js';
 
 /** A policy loaded from its hook folder, every FHIRPath expression compiled once. */
 
-export const POLICY_FILES = { criteria: 'criteria.yaml', definitions: 'definitions.yaml', codeLists: 'code-lists.yaml' } as const;
+export const POLICY_FILES = {
+  criteria: 'criteria.yaml',
+  definitions: 'definitions.yaml',
+  codeLists: 'code-lists.yaml',
+} as const;
 
 export interface CompiledExpression {
   readonly source: string;
@@ -64,7 +68,13 @@ export interface NamedDefinition {
 }
 
 /** Engine variables that differ from one order to the next in the same request. */
-const ORDER_VARIABLES = new Set<string>(['order', 'indications', 'indicationSource', 'orderMethod', ...SECTION_VARIABLES]);
+const ORDER_VARIABLES = new Set<string>([
+  'order',
+  'indications',
+  'indicationSource',
+  'orderMethod',
+  ...SECTION_VARIABLES,
+]);
 
 export interface Policy {
   readonly id: string;
@@ -107,7 +117,11 @@ interface Compiler {
   readonly errors: string[];
 }
 
-function compiler(lists: ReadonlyMap<string, CodeList>, table: ReturnType<typeof functionTable>, known: ReadonlySet<string>): Compiler {
+function compiler(
+  lists: ReadonlyMap<string, CodeList>,
+  table: ReturnType<typeof functionTable>,
+  known: ReadonlySet<string>,
+): Compiler {
   const errors: string[] = [];
   return {
     errors,
@@ -194,11 +208,19 @@ function evidenceDeclaration(
       if (!list) errors.push(`${where}.${path}: unknown code list '${name}'`);
       return list ? [list] : [];
     });
-  const sides = file.sides ? { left: resolve([file.sides.left], 'sides.left')[0], right: resolve([file.sides.right], 'sides.right')[0] } : undefined;
+  const sides = file.sides
+    ? { left: resolve([file.sides.left], 'sides.left')[0], right: resolve([file.sides.right], 'sides.right')[0] }
+    : undefined;
   const sections = new Map(
     Object.entries(file.sections).map(([id, s]) => {
       if (!sectionIds.has(id)) errors.push(`${where}.sections.${id}: no such section`);
-      return [id, { conditions: resolve(s.conditions, `sections.${id}.conditions`), organ: resolve(s.organ, `sections.${id}.organ`) }] as const;
+      return [
+        id,
+        {
+          conditions: resolve(s.conditions, `sections.${id}.conditions`),
+          organ: resolve(s.organ, `sections.${id}.organ`),
+        },
+      ] as const;
     }),
   );
   return {
@@ -221,7 +243,8 @@ export function loadPolicy(folder: string): PolicyResult {
   const definitionsFile = `${folderName}/${POLICY_FILES.definitions}`;
 
   const textPath = join(folder, criteria.policy.textFile);
-  if (!existsSync(textPath)) errors.push(`${criteriaFile}: policy.textFile: ${criteria.policy.textFile} does not exist`);
+  if (!existsSync(textPath))
+    errors.push(`${criteriaFile}: policy.textFile: ${criteria.policy.textFile} does not exist`);
   const text = existsSync(textPath) ? readFileSync(textPath, 'utf8') : '';
 
   const codeListMap = codeLists(lists);
@@ -271,13 +294,20 @@ export function loadPolicy(folder: string): PolicyResult {
   });
   const exclusions = criteria.exclusions.map(build);
   for (const node of nodes.values()) {
-    if (node.requires && !nodes.has(node.requires)) errors.push(`${criteriaFile}: ${node.id}: requires ${node.requires}, which is no node`);
+    if (node.requires && !nodes.has(node.requires))
+      errors.push(`${criteriaFile}: ${node.id}: requires ${node.requires}, which is no node`);
     if (node.sameAs && !definitionNodes.some((d) => d.id === node.sameAs)) {
       errors.push(`${criteriaFile}: ${node.id}: sameAs ${node.sameAs} is not a policy definition node`);
     }
   }
   const evidence = definitions.evidence
-    ? evidenceDeclaration(definitions.evidence, codeListMap, new Set(sections.map((s) => s.node.id)), `${definitionsFile}: evidence`, errors)
+    ? evidenceDeclaration(
+        definitions.evidence,
+        codeListMap,
+        new Set(sections.map((s) => s.node.id)),
+        `${definitionsFile}: evidence`,
+        errors,
+      )
     : undefined;
   errors.push(...c.errors);
   if (errors.length > 0) return { ok: false, errors };

@@ -39,13 +39,26 @@ export function buildQuestionnaire(policy: Policy): fhir4.Questionnaire {
   const q = policy.questionnaire;
   const system = indicationSystem(policy);
   const sectionCoding = (node: PolicyNode): fhir4.Coding => ({ system, code: node.id, display: node.text });
-  const enabledBy = (node: PolicyNode) => [{ question: INDICATION_LINK_ID, operator: '=' as const, answerCoding: sectionCoding(node) }];
-  const boolean = (leaf: PolicyNode): fhir4.QuestionnaireItem => ({ linkId: leaf.id, type: 'boolean', text: leaf.question ?? leaf.text, prefix: leaf.id });
+  const enabledBy = (node: PolicyNode) => [
+    { question: INDICATION_LINK_ID, operator: '=' as const, answerCoding: sectionCoding(node) },
+  ];
+  const boolean = (leaf: PolicyNode): fhir4.QuestionnaireItem => ({
+    linkId: leaf.id,
+    type: 'boolean',
+    text: leaf.question ?? leaf.text,
+    prefix: leaf.id,
+  });
   // A section that is a single criterion is asked as that one item: a group of the same linkId would break que-2.
   const groups: fhir4.QuestionnaireItem[] = policy.sections.map(({ node }) =>
     node.kind === 'leaf'
       ? { ...boolean(node), enableWhen: enabledBy(node) }
-      : { linkId: node.id, type: 'group', text: `${node.id}. ${node.text}`, enableWhen: enabledBy(node), item: attestable(node).map(boolean) },
+      : {
+          linkId: node.id,
+          type: 'group',
+          text: `${node.id}. ${node.text}`,
+          enableWhen: enabledBy(node),
+          item: attestable(node).map(boolean),
+        },
   );
   return {
     resourceType: 'Questionnaire',

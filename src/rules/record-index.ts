@@ -101,7 +101,8 @@ export function buildRecordIndex(resources: readonly fhir4.Resource[]): RecordIn
       if (entry) entry.resources.push(r);
       else codings.set(key, { system, code: c.code, resources: [r] });
     }
-    for (const element of REVERSE_ELEMENTS) for (const target of referencesIn(r[element])) push(reverse, `${element} ${target}`, r);
+    for (const element of REVERSE_ELEMENTS)
+      for (const target of referencesIn(r[element])) push(reverse, `${element} ${target}`, r);
   }
   return {
     ofType: (type) => byType.get(type) ?? [],

@@ -71,27 +71,35 @@ function sectionContext(policy: Policy, ctx: EvaluationContext, e: TiedEvidence)
   }
   const definitionResults = new Map(ctx.definitionResults);
   const base: EvaluationContext = { ...ctx, env, definitions, failed, definitionResults };
-  for (const node of policy.definitionNodes) if (dependsOnSection(node, policy)) definitionResults.set(node.id, evaluateNode(node, base));
+  for (const node of policy.definitionNodes)
+    if (dependsOnSection(node, policy)) definitionResults.set(node.id, evaluateNode(node, base));
   return base;
 }
 
 function setAsideNote(items: readonly Rec[]): string {
-  const what = toEvidence(items).map((e) => e.summary).join('; ');
+  const what = toEvidence(items)
+    .map((e) => e.summary)
+    .join('; ');
   return `not counted (ruling R1): ${what} - not tied to the treated condition, and the member has another cancer on record`;
 }
 
 /** Unknown leaves that read the tied evidence say which untied results were left out. */
 function annotate(node: PolicyNode, result: NodeResult, policy: Policy, note: string): NodeResult {
   if (result.state !== 'unknown') return result;
-  if (node.kind === 'leaf') return dependsOnSection(node, policy) ? { ...result, notes: [...result.notes, note] } : result;
-  return { ...result, children: result.children.map((c, i) => (node.children[i] ? annotate(node.children[i], c, policy, note) : c)) };
+  if (node.kind === 'leaf')
+    return dependsOnSection(node, policy) ? { ...result, notes: [...result.notes, note] } : result;
+  return {
+    ...result,
+    children: result.children.map((c, i) => (node.children[i] ? annotate(node.children[i], c, policy, note) : c)),
+  };
 }
 
 /** Evaluates a section on the evidence tied to the condition it treats. */
 export function evaluateSection(policy: Policy, section: PolicySection, ctx: EvaluationContext): NodeResult {
   if (!policy.evidence) return evaluateNode(section.node, ctx);
   const own = evidenceOf(policy, ctx.env, [section.node.id]);
-  const same = sameItems(own.treated, ctx.env.vars['treatedConditions']) && sameItems(own.tied, ctx.env.vars['tiedObservations']);
+  const same =
+    sameItems(own.treated, ctx.env.vars['treatedConditions']) && sameItems(own.tied, ctx.env.vars['tiedObservations']);
   const result = evaluateNode(section.node, same ? ctx : sectionContext(policy, ctx, own));
   return own.setAside.length > 0 ? annotate(section.node, result, policy, setAsideNote(own.setAside)) : result;
 }

@@ -16,7 +16,10 @@ export interface EvidenceDeclaration {
   readonly secondaries: readonly CodeList[];
   readonly observations: readonly CodeList[];
   readonly sides?: { readonly left: CodeList; readonly right: CodeList } | undefined;
-  readonly sections: ReadonlyMap<string, { readonly conditions: readonly CodeList[]; readonly organ: readonly CodeList[] }>;
+  readonly sections: ReadonlyMap<
+    string,
+    { readonly conditions: readonly CodeList[]; readonly organ: readonly CodeList[] }
+  >;
 }
 
 export interface TiedEvidence {
@@ -88,7 +91,9 @@ function treatedConditions(view: RecordView, lists: readonly CodeList[]): Rec[] 
     ...new Set(
       codingsOf(view.order['reasonCode'])
         .filter((c) => lists.length === 0 || lists.some((l) => l.has(c.system, c.code)))
-        .flatMap((c) => view.index.withCode(c.system, c.code).filter((r) => r['resourceType'] === 'Condition' && current.has(r))),
+        .flatMap((c) =>
+          view.index.withCode(c.system, c.code).filter((r) => r['resourceType'] === 'Condition' && current.has(r)),
+        ),
     ),
   ];
   if (coded.length > 0) return coded;
@@ -107,7 +112,9 @@ const CONFIRMED = new Set(['confirmed', undefined]);
 
 /** Confirmed (or unstated) Conditions coded in a cancer list, among `conditions`. */
 function cancersAmong(conditions: readonly Rec[], decl: EvidenceDeclaration, index: RecordIndex): Rec[] {
-  return conditions.filter((c) => CONFIRMED.has(conceptCodings(c['verificationStatus'])[0]?.code) && codedIn(c, decl.cancers, index));
+  return conditions.filter(
+    (c) => CONFIRMED.has(conceptCodings(c['verificationStatus'])[0]?.code) && codedIn(c, decl.cancers, index),
+  );
 }
 
 /**
@@ -117,7 +124,9 @@ function cancersAmong(conditions: readonly Rec[], decl: EvidenceDeclaration, ind
 function family(treated: readonly Rec[], view: RecordView, decl: EvidenceDeclaration): Set<Rec> {
   const members = new Set(treated);
   for (const t of treated) for (const r of relatedConditions(t, view.index)) members.add(r);
-  const unlinkedSecondary = treated.length > 0 && treated.every((t) => inLists(codeOf(t), decl.secondaries) && relatedConditions(t, view.index).length === 0);
+  const unlinkedSecondary =
+    treated.length > 0 &&
+    treated.every((t) => inLists(codeOf(t), decl.secondaries) && relatedConditions(t, view.index).length === 0);
   const primaries = unlinkedSecondary ? cancersAmong(view.history, decl, view.index) : [];
   if (primaries.length === 1 && primaries[0]) members.add(primaries[0]);
   for (const c of view.history) if (relatedConditions(c, view.index).some((r) => members.has(r))) members.add(c);
@@ -140,7 +149,8 @@ function assessments(view: RecordView): Map<string, Rec[]> {
   for (const c of view.history) {
     for (const stage of concepts(c['stage'])) {
       if (!isObject(stage)) continue;
-      for (const target of concepts(stage['assessment']).flatMap((a) => targetOf(a) ?? [])) map.set(target, [...(map.get(target) ?? []), c]);
+      for (const target of concepts(stage['assessment']).flatMap((a) => targetOf(a) ?? []))
+        map.set(target, [...(map.get(target) ?? []), c]);
     }
   }
   return map;
@@ -154,7 +164,11 @@ const opposite = (side: Side | 'both' | undefined, ordered: Side | undefined): b
 
 /** A tumor BodyStructure: its related Condition, else its location in the organ or elsewhere. */
 function bodyStructureTie(b: Rec, ctx: TieContext): Tie {
-  const location = [...codingsOf(b['location']), ...codingsOf(b['locationQualifier']), ...codingsOf(b['includedStructure'])];
+  const location = [
+    ...codingsOf(b['location']),
+    ...codingsOf(b['locationQualifier']),
+    ...codingsOf(b['includedStructure']),
+  ];
   if (opposite(sideOf(location, ctx.decl), ctx.side)) return 'other';
   const related = relatedConditions(b, ctx.view.index);
   if (related.length > 0) return related.some((c) => ctx.members.has(c)) ? 'treated' : 'other';
@@ -162,7 +176,10 @@ function bodyStructureTie(b: Rec, ctx: TieContext): Tie {
 }
 
 function organTie(site: readonly Coding[], ctx: TieContext): Tie {
-  const anatomical = site.filter((c) => !ctx.decl.sides || !(ctx.decl.sides.left.has(c.system, c.code) || ctx.decl.sides.right.has(c.system, c.code)));
+  const anatomical = site.filter(
+    (c) =>
+      !ctx.decl.sides || !(ctx.decl.sides.left.has(c.system, c.code) || ctx.decl.sides.right.has(c.system, c.code)),
+  );
   if (anatomical.length === 0 || ctx.organ.length === 0) return 'untied';
   return inLists(anatomical, ctx.organ) ? 'treated' : 'other';
 }
@@ -194,7 +211,10 @@ function computeTie(o: Rec, ctx: TieContext, path: Set<Rec>): Tie {
   });
   const focusConditions = focus.filter((f) => f['resourceType'] === 'Condition');
   const focusStructures = focus.filter((f) => f['resourceType'] === 'BodyStructure');
-  const sides = [sideOf(site, ctx.decl), ...focusConditions.map((c) => sideOf([...codingsOf(c['bodySite']), ...codeOf(c)], ctx.decl))];
+  const sides = [
+    sideOf(site, ctx.decl),
+    ...focusConditions.map((c) => sideOf([...codingsOf(c['bodySite']), ...codeOf(c)], ctx.decl)),
+  ];
   if (sides.some((s) => opposite(s, ctx.side))) return 'other';
   const parents = ref ? [...index.referrers(ref, 'hasMember'), ...index.referrers(ref, 'derivedFrom')] : [];
   const byCondition = strongest([

@@ -18,5 +18,7 @@ export function readYamlFile<T>(path: string, display: string, schema: z.ZodType
     return { ok: false, errors: [`${display}: ${missing ? 'missing (ENOENT)' : errorMessage(e)}`], unreadable: true };
   }
   const parsed = schema.safeParse(raw);
-  return parsed.success ? { ok: true, value: parsed.data } : { ok: false, errors: issueLines(parsed.error, display), unreadable: false };
+  return parsed.success
+    ? { ok: true, value: parsed.data }
+    : { ok: false, errors: issueLines(parsed.error, display), unreadable: false };
 }

@@ -24,7 +24,7 @@ const consumersFileSchema = z.strictObject({
     .array(
       z.strictObject({
         name: z.string().regex(/^[A-Za-z0-9._-]{1,64}$/, 'must be 1-64 letters, digits, dot, dash or underscore'),
-        tokenSha256: z.string().regex(/^[0-9a-f]{64}$/i, 'must be the token\'s SHA-256 as 64 hex digits'),
+        tokenSha256: z.string().regex(/^[0-9a-f]{64}$/i, "must be the token's SHA-256 as 64 hex digits"),
       }),
     )
     .min(1),
@@ -33,7 +33,9 @@ const consumersFileSchema = z.strictObject({
 export const sha256 = (token: string): Buffer => createHash('sha256').update(token, 'utf8').digest();
 
 /** The consumers named by CDS_ADMIN_CONSUMERS (file) and CDS_ADMIN_TOKEN ("admin"); none means the endpoint is off. */
-export function adminConsumers(config: Config): { ok: true; consumers: AdminConsumer[] } | { ok: false; errors: string[] } {
+export function adminConsumers(
+  config: Config,
+): { ok: true; consumers: AdminConsumer[] } | { ok: false; errors: string[] } {
   const consumers: AdminConsumer[] = [];
   const file = config.operations.adminConsumersFile;
   if (file !== undefined) {
@@ -44,13 +46,18 @@ export function adminConsumers(config: Config): { ok: true; consumers: AdminCons
       return { ok: false, errors: [`CDS_ADMIN_CONSUMERS: ${file} cannot be read as JSON (${(error as Error).name})`] };
     }
     const parsed = consumersFileSchema.safeParse(raw);
-    if (!parsed.success) return { ok: false, errors: issueLines(parsed.error).map((l) => `CDS_ADMIN_CONSUMERS ${file}: ${l}`) };
+    if (!parsed.success)
+      return { ok: false, errors: issueLines(parsed.error).map((l) => `CDS_ADMIN_CONSUMERS ${file}: ${l}`) };
     const names = parsed.data.consumers.map((c) => c.name);
     const duplicate = names.find((n, i) => names.indexOf(n) !== i);
-    if (duplicate !== undefined) return { ok: false, errors: [`CDS_ADMIN_CONSUMERS ${file}: consumer ${duplicate} is listed twice`] };
-    consumers.push(...parsed.data.consumers.map((c) => ({ name: c.name, tokenHash: Buffer.from(c.tokenSha256, 'hex') })));
+    if (duplicate !== undefined)
+      return { ok: false, errors: [`CDS_ADMIN_CONSUMERS ${file}: consumer ${duplicate} is listed twice`] };
+    consumers.push(
+      ...parsed.data.consumers.map((c) => ({ name: c.name, tokenHash: Buffer.from(c.tokenSha256, 'hex') })),
+    );
   }
-  if (config.operations.adminToken !== undefined) consumers.push({ name: 'admin', tokenHash: sha256(config.operations.adminToken) });
+  if (config.operations.adminToken !== undefined)
+    consumers.push({ name: 'admin', tokenHash: sha256(config.operations.adminToken) });
   return { ok: true, consumers };
 }
 
@@ -77,8 +84,12 @@ export function adminAuthentication(consumers: readonly AdminConsumer[]): Reques
     const token = /^Bearer\s+([\x21-\x7e]+)\s*$/i.exec(header ?? '')?.[1];
     const consumer = token === undefined ? undefined : consumerFor(consumers, token);
     if (consumer === undefined) {
-      const challenge = header === undefined ? `Bearer realm="${REALM}"` : `Bearer realm="${REALM}", error="invalid_token"`;
-      sendFailure(res, { ...failure(401, 'login', 'Authentication required'), headers: { 'WWW-Authenticate': challenge } });
+      const challenge =
+        header === undefined ? `Bearer realm="${REALM}"` : `Bearer realm="${REALM}", error="invalid_token"`;
+      sendFailure(res, {
+        ...failure(401, 'login', 'Authentication required'),
+        headers: { 'WWW-Authenticate': challenge },
+      });
       return;
     }
     res.locals['consumer'] = consumer;

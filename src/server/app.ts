@@ -50,11 +50,22 @@ export function createApp(deps: AppDeps): express.Express {
   app.use(corsHeaders(config.corsOrigins));
   app.use('/cds-services', clientAuthentication(config, logger, deps.authenticator));
   const { store, metrics } = deps;
-  const h = handlers({ config, registry, fetch: deps.fetch ?? globalThis.fetch, now: deps.now, store, metrics, logger });
+  const h = handlers({
+    config,
+    registry,
+    fetch: deps.fetch ?? globalThis.fetch,
+    now: deps.now,
+    store,
+    metrics,
+    logger,
+  });
   const tokens = deps.tokens ?? noBackendServices(tokenEndpoint(config));
   app.use(dtrRoutes({ config, registry, store, tokens, now: deps.now ?? (() => new Date()) }));
   const consumers = deps.adminConsumers ?? [];
-  mountRoutes(app, routeTable(h, rawBody(config.bodyLimit), consumers.length > 0 ? adminAuthentication(consumers) : undefined));
+  mountRoutes(
+    app,
+    routeTable(h, rawBody(config.bodyLimit), consumers.length > 0 ? adminAuthentication(consumers) : undefined),
+  );
   app.use(noRoute);
   app.use(errorBoundary(config.bodyLimit, logger));
   return app;

@@ -21,7 +21,10 @@ export function requestBaseUrl(req: Request): string {
  * The audiences a call may carry: the URL under CDS_PUBLIC_BASE_URL; in development without it, the URL the
  * client called first, then the same path under http://localhost:$PORT.
  */
-export function expectedAudiences(config: Pick<Config, 'publicBaseUrl' | 'audienceFromRequest'>, req: Request): string[] {
+export function expectedAudiences(
+  config: Pick<Config, 'publicBaseUrl' | 'audienceFromRequest'>,
+  req: Request,
+): string[] {
   const path = req.originalUrl.split('?')[0] ?? '';
   const called = `${requestBaseUrl(req)}${path}`;
   const configured = `${config.publicBaseUrl}${path}`;
@@ -33,9 +36,16 @@ const REALM = 'Bearer realm="cds-services"';
 /** RFC 6750 §3: a missing token gets a bare challenge; a refused one error="invalid_token" and, when detailed, why. */
 export function authRefusal(f: AuthFailure, mode: Config['authErrors']): Failure {
   const detailed = mode === 'detailed';
-  if (f.missing) return { ...failure(401, 'login', detailed ? f.description : 'Authentication required'), headers: { 'WWW-Authenticate': REALM } };
+  if (f.missing)
+    return {
+      ...failure(401, 'login', detailed ? f.description : 'Authentication required'),
+      headers: { 'WWW-Authenticate': REALM },
+    };
   const challenge = `${REALM}, error="invalid_token"${detailed ? `, error_description="${f.description}"` : ''}`;
-  return { ...failure(401, 'login', detailed ? f.description : 'Authentication required'), headers: { 'WWW-Authenticate': challenge } };
+  return {
+    ...failure(401, 'login', detailed ? f.description : 'Authentication required'),
+    headers: { 'WWW-Authenticate': challenge },
+  };
 }
 
 /**
@@ -46,14 +56,21 @@ export function authRefusal(f: AuthFailure, mode: Config['authErrors']): Failure
 export function clientAuthentication(config: Config, logger: Logger, auth: Authenticator | undefined): RequestHandler {
   return async (req, res, next) => {
     if (!auth) {
-      logger.warn({ auth: 'off' }, 'CDS_AUTH=off: request accepted without client authentication (local experiments only)');
+      logger.warn(
+        { auth: 'off' },
+        'CDS_AUTH=off: request accepted without client authentication (local experiments only)',
+      );
       next();
       return;
     }
     const result = await auth.verify(req.get('authorization'), expectedAudiences(config, req));
     if (!result.ok) {
-      Object.assign(logFields(res), { authFailure: result.reason, ...(result.iss ? { client: result.iss.slice(0, 200) } : {}) });
-      if (result.busy) sendFailure(res, { ...failure(503, 'exception', 'Busy; retry shortly'), headers: { 'Retry-After': '5' } });
+      Object.assign(logFields(res), {
+        authFailure: result.reason,
+        ...(result.iss ? { client: result.iss.slice(0, 200) } : {}),
+      });
+      if (result.busy)
+        sendFailure(res, { ...failure(503, 'exception', 'Busy; retry shortly'), headers: { 'Retry-After': '5' } });
       else sendFailure(res, authRefusal(result, config.authErrors));
       return;
     }

@@ -22,7 +22,10 @@ function depthExceeds(value: unknown, max: number, depth = 1): boolean {
 }
 
 /** Parses the body as JSON; the error names where parsing stopped, never the body's text (it may hold PHI). */
-export function parseJson(body: unknown, maxDepth: number): { ok: true; value: unknown } | { ok: false; failure: Failure } {
+export function parseJson(
+  body: unknown,
+  maxDepth: number,
+): { ok: true; value: unknown } | { ok: false; failure: Failure } {
   if (!Buffer.isBuffer(body) || body.length === 0) return { ok: false, failure: badJson('the body is empty') };
   let value: unknown;
   try {
@@ -31,6 +34,7 @@ export function parseJson(body: unknown, maxDepth: number): { ok: true; value: u
     const position = /position (\d+)/.exec((e as Error).message)?.[1];
     return { ok: false, failure: badJson(position ? `syntax error at character ${position}` : 'syntax error') };
   }
-  if (depthExceeds(value, maxDepth)) return { ok: false, failure: failure(422, 'too-long', `JSON nested deeper than ${maxDepth} levels`) };
+  if (depthExceeds(value, maxDepth))
+    return { ok: false, failure: failure(422, 'too-long', `JSON nested deeper than ${maxDepth} levels`) };
   return { ok: true, value };
 }

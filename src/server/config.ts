@@ -78,11 +78,7 @@ function bytes(limit: string): number {
 }
 
 const intFrom = (min: number, max: number) =>
-  z
-    .string()
-    .regex(/^\d+$/, 'must be a whole number')
-    .transform(Number)
-    .pipe(z.number().int().min(min).max(max));
+  z.string().regex(/^\d+$/, 'must be a whole number').transform(Number).pipe(z.number().int().min(min).max(max));
 
 /** A private EC P-256 JWK as JSON, or why not (the message never quotes the key). */
 function signingJwk(text: string): Record<string, unknown> | string {
@@ -93,8 +89,10 @@ function signingJwk(text: string): Record<string, unknown> | string {
     return 'must be a private JWK as JSON (kty EC, crv P-256, x, y, d, and a kid)';
   }
   const o = typeof jwk === 'object' && jwk !== null && !Array.isArray(jwk) ? (jwk as Record<string, unknown>) : {};
-  if (o['kty'] !== 'EC' || o['crv'] !== 'P-256') return 'must be an EC P-256 JWK (kty "EC", crv "P-256"): access tokens are ES256';
-  if (typeof o['d'] !== 'string' || typeof o['x'] !== 'string' || typeof o['y'] !== 'string') return 'must be a private JWK (x, y and d)';
+  if (o['kty'] !== 'EC' || o['crv'] !== 'P-256')
+    return 'must be an EC P-256 JWK (kty "EC", crv "P-256"): access tokens are ES256';
+  if (typeof o['d'] !== 'string' || typeof o['x'] !== 'string' || typeof o['y'] !== 'string')
+    return 'must be a private JWK (x, y and d)';
   return o;
 }
 
@@ -135,8 +133,14 @@ const envSchema = z.object({
   CDS_MAX_JSON_DEPTH: intFrom(8, 1000).default(64),
   CDS_MAX_DRAFT_ORDERS: intFrom(1, 1000).default(20),
   CDS_MAX_RESOURCES: intFrom(1, 100_000).default(5000),
-  CDS_FHIR_MAX_TOTAL: z.string().regex(/^\d+(b|kb|mb)$/i, 'must look like 500kb or 5mb').default('20mb'),
-  CDS_FHIR_MAX_RESPONSE: z.string().regex(/^\d+(b|kb|mb)$/i, 'must look like 500kb or 5mb').default('10mb'),
+  CDS_FHIR_MAX_TOTAL: z
+    .string()
+    .regex(/^\d+(b|kb|mb)$/i, 'must look like 500kb or 5mb')
+    .default('20mb'),
+  CDS_FHIR_MAX_RESPONSE: z
+    .string()
+    .regex(/^\d+(b|kb|mb)$/i, 'must look like 500kb or 5mb')
+    .default('10mb'),
   CDS_REQUEST_TIMEOUT_MS: intFrom(1000, 600_000).default(15_000),
   // Empty means unset. A secret: its value never appears in an error message.
   CDS_TOKEN_SIGNING_JWK: z
@@ -153,7 +157,10 @@ const envSchema = z.object({
   CDS_STORE_RETRY_MS: intFrom(100, 600_000).default(2000),
   CDS_PURGE_INTERVAL_MIN: intFrom(0, 10_080).default(360),
   // Empty means unset (compose passes `${CDS_ADMIN_TOKEN:-}`).
-  CDS_ADMIN_CONSUMERS: z.string().optional().transform((v) => (v === '' ? undefined : v)),
+  CDS_ADMIN_CONSUMERS: z
+    .string()
+    .optional()
+    .transform((v) => (v === '' ? undefined : v)),
   CDS_ADMIN_TOKEN: z
     .string()
     .optional()
@@ -181,7 +188,9 @@ export function loadConfig(env: NodeJS.ProcessEnv): ConfigResult {
   const e = parsed.data;
   const production = e.NODE_ENV === 'production';
   const publicBaseUrl = (e.CDS_PUBLIC_BASE_URL ?? `http://localhost:${e.PORT}`).replace(/\/+$/, '');
-  const allowlist = e.CDS_FHIR_ALLOWLIST?.split(',').map((u) => u.trim()).filter((u) => u.length > 0);
+  const allowlist = e.CDS_FHIR_ALLOWLIST?.split(',')
+    .map((u) => u.trim())
+    .filter((u) => u.length > 0);
   const badUrl = allowlist?.find((u) => !URL.canParse(u) || !/^https?:$/.test(new URL(u).protocol));
   let store: StoreConfig | undefined;
   let storeError: string | undefined;
@@ -193,9 +202,13 @@ export function loadConfig(env: NodeJS.ProcessEnv): ConfigResult {
   const errors = [
     ...(badUrl ? [`CDS_FHIR_ALLOWLIST: ${badUrl} is not an http(s) base URL`] : []),
     ...(storeError ? [storeError] : []),
-    ...(production && e.CDS_AUTH === 'off' ? ['CDS_AUTH: off is for local experiments; NODE_ENV=production requires client authentication'] : []),
+    ...(production && e.CDS_AUTH === 'off'
+      ? ['CDS_AUTH: off is for local experiments; NODE_ENV=production requires client authentication']
+      : []),
     ...(production && e.CDS_PUBLIC_BASE_URL === undefined
-      ? ['CDS_PUBLIC_BASE_URL: required with NODE_ENV=production (the URL clients call, e.g. https://crd.example.org; JWT aud is checked against it)']
+      ? [
+          'CDS_PUBLIC_BASE_URL: required with NODE_ENV=production (the URL clients call, e.g. https://crd.example.org; JWT aud is checked against it)',
+        ]
       : []),
   ];
   if (errors.length > 0 || !store) return { ok: false, errors };
@@ -245,7 +258,9 @@ export function loadConfig(env: NodeJS.ProcessEnv): ConfigResult {
 
 /** The configuration once the server is bound: without CDS_PUBLIC_BASE_URL, links name the port actually bound. */
 export function withBoundPort(config: Config, port: number): Config {
-  return config.audienceFromRequest ? { ...config, port, publicBaseUrl: `http://localhost:${port}` } : { ...config, port };
+  return config.audienceFromRequest
+    ? { ...config, port, publicBaseUrl: `http://localhost:${port}` }
+    : { ...config, port };
 }
 
 /** Configuration for tests and tools: defaults overridden by the given environment-style values. */

@@ -12,11 +12,11 @@ interface HttpError {
 }
 
 /** What no route answered. */
-export const noRoute: RequestHandler = (req, res) => sendFailure(res, notFound(`No resource at ${req.method} ${req.path.slice(0, 200)}`));
+export const noRoute: RequestHandler = (req, res) =>
+  sendFailure(res, notFound(`No resource at ${req.method} ${req.path.slice(0, 200)}`));
 
 /** Turns what escaped a handler into an OperationOutcome: client mistakes keep their 4xx, the rest is a 500. */
 export function errorBoundary(bodyLimit: string, logger: Logger) {
-   
   return (err: unknown, _req: Request, res: Response, _next: NextFunction): void => {
     const e = (err ?? {}) as HttpError;
     const status = e.status ?? e.statusCode ?? 500;

@@ -66,14 +66,23 @@ type QuestionnaireQuery = { ok: true; url?: string; version?: string } | { ok: f
 function questionnaireQuery(query: Request['query']): QuestionnaireQuery {
   const supported = ['url', 'version', '_format'];
   const unknown = Object.keys(query).find((k) => !supported.includes(k));
-  if (unknown) return { ok: false, failure: failure(400, 'not-supported', `Search parameter "${unknown.slice(0, 50)}" is not supported on Questionnaire (use url and version)`) };
+  if (unknown)
+    return {
+      ok: false,
+      failure: failure(
+        400,
+        'not-supported',
+        `Search parameter "${unknown.slice(0, 50)}" is not supported on Questionnaire (use url and version)`,
+      ),
+    };
   const one = (name: string): string | undefined | null => {
     const v = query[name];
     return v === undefined ? undefined : typeof v === 'string' ? v : null;
   };
   const url = one('url');
   const version = one('version');
-  if (url === null || version === null) return { ok: false, failure: failure(400, 'invalid', 'url and version may each be given once') };
+  if (url === null || version === null)
+    return { ok: false, failure: failure(400, 'invalid', 'url and version may each be given once') };
   return { ok: true, ...(url !== undefined ? { url } : {}), ...(version !== undefined ? { version } : {}) };
 }
 
@@ -82,7 +91,11 @@ function searchset(resources: readonly fhir4.Resource[], base: string): fhir4.Bu
     resourceType: 'Bundle',
     type: 'searchset',
     total: resources.length,
-    entry: resources.map((r) => ({ fullUrl: `${base}/fhir/${r.resourceType}/${r.id ?? ''}`, resource: r, search: { mode: 'match' } })),
+    entry: resources.map((r) => ({
+      fullUrl: `${base}/fhir/${r.resourceType}/${r.id ?? ''}`,
+      resource: r,
+      search: { mode: 'match' },
+    })),
   };
 }
 
@@ -99,11 +112,18 @@ function assertionView(a: StoredAssertion, feedback: readonly StoredFeedback[]):
 export function handlers({ config, registry, fetch: rawFetch, now, store, metrics, logger }: HandlerDeps): Handlers {
   const settings = pipelineSettings(config);
   const fetch = metrics.instrumentFetch(rawFetch);
-  const callAudit = (req: Request, res: Response, kind: CallAudit['kind'], body: unknown, startedAt: number): CallAudit => ({
+  const callAudit = (
+    req: Request,
+    res: Response,
+    kind: CallAudit['kind'],
+    body: unknown,
+    startedAt: number,
+  ): CallAudit => ({
     kind,
     clientIss: clientOf(res)?.iss ?? null,
     serviceId: typeof req.params['id'] === 'string' && kind !== 'admin-lookup' ? req.params['id'].slice(0, 200) : null,
-    hookInstance: isObject(body) && typeof body['hookInstance'] === 'string' ? body['hookInstance'].slice(0, 200) : null,
+    hookInstance:
+      isObject(body) && typeof body['hookInstance'] === 'string' ? body['hookInstance'].slice(0, 200) : null,
     requestMeta: requestMeta(req, body),
     startedAt,
   });
@@ -163,7 +183,9 @@ export function handlers({ config, registry, fetch: rawFetch, now, store, metric
 
   const questionnaires = registry.services.map((s) => ({ policy: s.policy, resource: buildQuestionnaire(s.policy) }));
   const questionnaireById = new Map(questionnaires.map((q) => [q.policy.questionnaire.id, q.resource]));
-  const policyPages = new Map(registry.services.map((s) => [s.policy.id, policyPage(s.policy, s.definition.source.label)]));
+  const policyPages = new Map(
+    registry.services.map((s) => [s.policy.id, policyPage(s.policy, s.definition.source.label)]),
+  );
 
   return {
     health: (_req, res) => {
@@ -173,7 +195,11 @@ export function handlers({ config, registry, fetch: rawFetch, now, store, metric
       const startedAt = performance.now();
       const document = discoveryDocument(registry, config.prefetchMode);
       res.json(document);
-      recordAuditLater(store, logger, auditInput(callAudit(req, res, 'discovery', undefined, startedAt), 200, { services: document.services.length }));
+      recordAuditLater(
+        store,
+        logger,
+        auditInput(callAudit(req, res, 'discovery', undefined, startedAt), 200, { services: document.services.length }),
+      );
     },
     hookCall: async (req, res) => {
       const startedAt = performance.now();
@@ -185,16 +211,23 @@ export function handlers({ config, registry, fetch: rawFetch, now, store, metric
         settings,
         fetch,
         signal: clientGone(res),
-        fhirServerAllowed: (url: string) => fhirServerAllowed(url, config.fhirAllowlist, clientServers, config.production),
+        fhirServerAllowed: (url: string) =>
+          fhirServerAllowed(url, config.fhirAllowlist, clientServers, config.production),
         persist: persistPort(store, audit),
         ...(now ? { now } : {}),
       };
       const result = await orderSign(call.service, call.json, pipeline, logFields(res));
       const status = result.ok ? 200 : result.failure.status;
-      metrics.orderSign(call.service.definition.id, status, result.metrics.decisions ?? [], (performance.now() - startedAt) / 1000);
+      metrics.orderSign(
+        call.service.definition.id,
+        status,
+        result.metrics.decisions ?? [],
+        (performance.now() - startedAt) / 1000,
+      );
       if (!result.ok) {
         sendFailure(res, result.failure);
-        recordAuditLater(store, logger, auditInput(audit, status, result.failure.outcome)); return;
+        recordAuditLater(store, logger, auditInput(audit, status, result.failure.outcome));
+        return;
       }
       res.json(result.response);
       if (!result.persisted) recordAuditLater(store, logger, auditInput(audit, 200, result.response));
@@ -207,7 +240,8 @@ export function handlers({ config, registry, fetch: rawFetch, now, store, metric
       const feedback = parseFeedback(call.json);
       if (!feedback.ok) {
         sendFailure(res, feedback.failure);
-        recordAuditLater(store, logger, auditInput(audit, feedback.failure.status, feedback.failure.outcome)); return;
+        recordAuditLater(store, logger, auditInput(audit, feedback.failure.status, feedback.failure.outcome));
+        return;
       }
       logFields(res).feedback = feedback.value.summaries;
       const written = await writeFeedback(call.service.definition.id, feedback.value.entries);
@@ -220,7 +254,11 @@ export function handlers({ config, registry, fetch: rawFetch, now, store, metric
       const storeReady = await store.ready();
       const hooksLoaded = registry.services.length > 0;
       const ok = storeReady && hooksLoaded;
-      res.status(ok ? 200 : 503).json({ status: ok ? 'ready' : 'not-ready', store: storeReady ? 'up' : 'down', hooks: registry.services.length });
+      res.status(ok ? 200 : 503).json({
+        status: ok ? 'ready' : 'not-ready',
+        store: storeReady ? 'up' : 'down',
+        hooks: registry.services.length,
+      });
     },
     metrics: async (_req, res) => {
       res.type(metrics.registry.contentType).send(await metrics.registry.metrics());
@@ -233,29 +271,49 @@ export function handlers({ config, registry, fetch: rawFetch, now, store, metric
       const found = await readAssertion(id);
       if (found === 'unavailable') {
         sendFailure(res, storeUnavailable());
-        recordAuditLater(store, logger, auditInput(audit, 503, null)); return;
+        recordAuditLater(store, logger, auditInput(audit, 503, null));
+        return;
       }
       if (found === undefined) {
         sendFailure(res, notFound(`No coverage assertion "${id}"`));
-        recordAuditLater(store, logger, auditInput(audit, 404, null)); return;
+        recordAuditLater(store, logger, auditInput(audit, 404, null));
+        return;
       }
       res.json(found);
       recordAuditLater(store, logger, auditInput(audit, 200, { assertion: id }));
     },
     questionnaireSearch: (req, res) => {
       const query = questionnaireQuery(req.query);
-      if (!query.ok) { sendFailure(res, query.failure); return; }
-      const found = questionnaires.filter((q) => query.url === undefined || questionnaireMatches(q.policy, query.url, query.version));
-      res.type('application/fhir+json').send(JSON.stringify(searchset(found.map((q) => q.resource), requestBaseUrl(req))));
+      if (!query.ok) {
+        sendFailure(res, query.failure);
+        return;
+      }
+      const found = questionnaires.filter(
+        (q) => query.url === undefined || questionnaireMatches(q.policy, query.url, query.version),
+      );
+      res.type('application/fhir+json').send(
+        JSON.stringify(
+          searchset(
+            found.map((q) => q.resource),
+            requestBaseUrl(req),
+          ),
+        ),
+      );
     },
     questionnaire: (req, res) => {
       const q = questionnaireById.get(param(req, 'id'));
-      if (!q) { sendFailure(res, notFound(`No Questionnaire with id "${param(req, 'id').slice(0, 100)}"`)); return; }
+      if (!q) {
+        sendFailure(res, notFound(`No Questionnaire with id "${param(req, 'id').slice(0, 100)}"`));
+        return;
+      }
       res.type('application/fhir+json').send(JSON.stringify(q));
     },
     policyPage: (req, res) => {
       const page = policyPages.get(param(req, 'id'));
-      if (!page) { sendFailure(res, notFound(`No policy "${param(req, 'id').slice(0, 100)}"`)); return; }
+      if (!page) {
+        sendFailure(res, notFound(`No policy "${param(req, 'id').slice(0, 100)}"`));
+        return;
+      }
       res.type('text/html').send(page);
     },
     serviceOnly: (allowed) => (req, res) =>

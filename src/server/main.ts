@@ -16,7 +16,9 @@ import { StoreHolder } from './store-holder.js';
 
 /** Start-up failure: one line per cause (a single cause on the first line), exit code 1, no stack trace. */
 function fail(lines: readonly string[]): never {
-  process.stderr.write(lines.length === 1 ? `Cannot start: ${lines[0]}\n` : `Cannot start:\n${lines.map((l) => `  ${l}`).join('\n')}\n`);
+  process.stderr.write(
+    lines.length === 1 ? `Cannot start: ${lines[0]}\n` : `Cannot start:\n${lines.map((l) => `  ${l}`).join('\n')}\n`,
+  );
   process.exit(1);
 }
 
@@ -34,7 +36,10 @@ function loadClients(): readonly TrustedClient[] {
   const clients = trustedClients(config.trustedClientsFile);
   if (clients.ok) return clients.clients;
   if (config.auth) fail(clients.errors);
-  logger.warn({ file: config.trustedClientsFile }, 'the trusted clients file cannot be read: no client can get a DTR access token');
+  logger.warn(
+    { file: config.trustedClientsFile },
+    'the trusted clients file cannot be read: no client can get a DTR access token',
+  );
   return [];
 }
 
@@ -45,7 +50,9 @@ function clientAuthenticator(): Authenticator | undefined {
   }
   const dev = trusted.filter((c) => c.development);
   if (config.production && dev.length > 0) {
-    fail([`${config.trustedClientsFile}: trusts development clients (${dev.map((c) => c.iss).join(', ')}); NODE_ENV=production refuses them`]);
+    fail([
+      `${config.trustedClientsFile}: trusts development clients (${dev.map((c) => c.iss).join(', ')}); NODE_ENV=production refuses them`,
+    ]);
   }
   logger.info({ clients: trusted.map((c) => c.iss) }, 'trusted CDS clients');
   if (dev.length > 0) {
@@ -76,7 +83,9 @@ try {
   fail([`configuration CDS_TOKEN_SIGNING_JWK: ${(e as Error).message}`]);
 }
 if (config.production && !config.tokenSigningJwk) {
-  logger.warn('CDS_TOKEN_SIGNING_JWK is not set: DTR access tokens are signed by a key made at start, so another instance refuses them');
+  logger.warn(
+    'CDS_TOKEN_SIGNING_JWK is not set: DTR access tokens are signed by a key made at start, so another instance refuses them',
+  );
 }
 // The app is built once the port is bound, so that without CDS_PUBLIC_BASE_URL its links name the real port.
 const server = createServer();
@@ -88,7 +97,19 @@ server.listen(config.port, config.host, () => {
   const { port } = server.address() as AddressInfo;
   const bound = withBoundPort(config, port);
   const tokens = backendServices({ config: bound, clients: trusted, signingKey, store, logger });
-  server.on('request', createApp({ config: bound, registry, logger, store, metrics, tokens, adminConsumers: consumers.consumers, ...(auth ? { authenticator: auth } : {}) }));
+  server.on(
+    'request',
+    createApp({
+      config: bound,
+      registry,
+      logger,
+      store,
+      metrics,
+      tokens,
+      adminConsumers: consumers.consumers,
+      ...(auth ? { authenticator: auth } : {}),
+    }),
+  );
   logger.info(
     { host: config.host, port, services: registry.services.map((s) => s.definition.id), prefetch: config.prefetchMode },
     `listening on ${boundUrl(config.host, port)}/cds-services`,

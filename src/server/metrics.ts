@@ -118,7 +118,11 @@ export function createMetrics(store: () => StoreGauges, options: { defaultMetric
       const end = httpDuration.startTimer();
       res.on('finish', () => {
         const route = (req.route as { path?: string } | undefined)?.path;
-        end({ route: route ? `${req.baseUrl}${route}` : 'unmatched', method: req.method, status: String(res.statusCode) });
+        end({
+          route: route ? `${req.baseUrl}${route}` : 'unmatched',
+          method: req.method,
+          status: String(res.statusCode),
+        });
       });
       next();
     },
@@ -138,7 +142,8 @@ export function createMetrics(store: () => StoreGauges, options: { defaultMetric
           if (!res.ok) fhirFailures.inc({ kind: 'http' });
           return res;
         } catch (error) {
-          const kind = (error as Error).name === 'AbortError' || (error as Error).name === 'TimeoutError' ? 'aborted' : 'network';
+          const kind =
+            (error as Error).name === 'AbortError' || (error as Error).name === 'TimeoutError' ? 'aborted' : 'network';
           end({ outcome: kind });
           fhirFailures.inc({ kind });
           throw error;

@@ -13,18 +13,28 @@ const OPEN_WAIT_MS = 2000;
 
 /** What an audit record says about the request: identifiers and shape, never the access token or the JWT. */
 export function requestMeta(req: Request, body: unknown): Record<string, unknown> {
-  const meta: Record<string, unknown> = { method: req.method, path: req.path, userAgent: req.get('user-agent')?.slice(0, 200) ?? null };
+  const meta: Record<string, unknown> = {
+    method: req.method,
+    path: req.path,
+    userAgent: req.get('user-agent')?.slice(0, 200) ?? null,
+  };
   if (!isObject(body)) return meta;
   const context = isObject(body['context']) ? body['context'] : {};
-  const draft = isObject(context['draftOrders']) && Array.isArray(context['draftOrders']['entry']) ? context['draftOrders']['entry'] : [];
-  const pick = (o: Record<string, unknown>, keys: string[]) => Object.fromEntries(keys.filter((k) => typeof o[k] === 'string').map((k) => [k, o[k]]));
+  const draft =
+    isObject(context['draftOrders']) && Array.isArray(context['draftOrders']['entry'])
+      ? context['draftOrders']['entry']
+      : [];
+  const pick = (o: Record<string, unknown>, keys: string[]) =>
+    Object.fromEntries(keys.filter((k) => typeof o[k] === 'string').map((k) => [k, o[k]]));
   return {
     ...meta,
     ...pick(body, ['hook', 'hookInstance', 'fhirServer']),
     context: pick(context, ['userId', 'patientId', 'encounterId']),
     draftOrders: draft.flatMap((e) =>
-      // eslint-disable-next-line @typescript-eslint/no-base-to-string -- the audit keeps the id as the client sent it, whatever its JSON type
-      isObject(e) && isObject(e['resource']) ? [`${String(e['resource']['resourceType'])}/${String(e['resource']['id'] ?? '')}`] : [],
+      isObject(e) && isObject(e['resource'])
+        ? // eslint-disable-next-line @typescript-eslint/no-base-to-string -- the audit keeps the id as the client sent it, whatever its JSON type
+          [`${String(e['resource']['resourceType'])}/${String(e['resource']['id'] ?? '')}`]
+        : [],
     ),
     prefetchKeys: isObject(body['prefetch']) ? Object.keys(body['prefetch']) : [],
     ...(isObject(body['fhirAuthorization']) ? { fhirAuthorization: 'present (not kept)' } : {}),
@@ -58,7 +68,11 @@ export function auditInput(a: CallAudit, status: number, response: unknown): Aud
 
 /** Records an audit record after the answer (queued while the store is down); a failure is logged, never thrown. */
 export function recordAuditLater(holder: StoreHolder, logger: Logger, entry: AuditInput): void {
-  holder.recordAudit(entry).catch((error: unknown) => logger.error({ err: { name: (error as Error).name } }, 'audit record could not be written'));
+  holder
+    .recordAudit(entry)
+    .catch((error: unknown) =>
+      logger.error({ err: { name: (error as Error).name } }, 'audit record could not be written'),
+    );
 }
 
 /** The persist port of one call: its assertions, card links and audit record in one transaction. */
@@ -81,7 +95,11 @@ export function persistPort(holder: StoreHolder, audit: CallAudit): PersistPort 
       const result = await store.recordCall({
         assertions: record.assertions.map((a) => ({ ...a })),
         cardLinks: [...record.cardLinks],
-        audit: auditInput({ ...audit, serviceId: record.serviceId, hookInstance: record.hookInstance }, 200, record.response),
+        audit: auditInput(
+          { ...audit, serviceId: record.serviceId, hookInstance: record.hookInstance },
+          200,
+          record.response,
+        ),
       });
       return result.status === 'committed' ? { ok: true } : { ok: false, reason: 'unavailable' };
     },

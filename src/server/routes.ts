@@ -21,11 +21,18 @@ export function routeTable(h: Handlers, body: RequestHandler, admin?: RequestHan
     { method: 'GET', path: '/metrics', handlers: [h.metrics] },
     { method: 'GET', path: '/cds-services', handlers: [h.discovery] },
     { method: 'POST', path: '/cds-services/:id', handlers: [body, h.hookCall], otherMethods: h.serviceOnly(['POST']) },
-    { method: 'POST', path: '/cds-services/:id/feedback', handlers: [body, h.feedback], otherMethods: h.serviceOnly(['POST']) },
+    {
+      method: 'POST',
+      path: '/cds-services/:id/feedback',
+      handlers: [body, h.feedback],
+      otherMethods: h.serviceOnly(['POST']),
+    },
     { method: 'GET', path: '/fhir/Questionnaire', handlers: [h.questionnaireSearch] },
     { method: 'GET', path: '/fhir/Questionnaire/:id', handlers: [h.questionnaire] },
     { method: 'GET', path: '/policies/:id', handlers: [h.policyPage] },
-    ...(admin ? [{ method: 'GET' as const, path: '/coverage-assertions/:id', handlers: [admin, h.coverageAssertion] }] : []),
+    ...(admin
+      ? [{ method: 'GET' as const, path: '/coverage-assertions/:id', handlers: [admin, h.coverageAssertion] }]
+      : []),
   ];
 }
 

@@ -1,4 +1,13 @@
-import { AuditQueue, JtiMemory, ResilientStore, Store, isStoreUnavailable, type AuditInput, type JtiClaim, type StoreConfig } from '../store/index.js';
+import {
+  AuditQueue,
+  JtiMemory,
+  ResilientStore,
+  Store,
+  isStoreUnavailable,
+  type AuditInput,
+  type JtiClaim,
+  type StoreConfig,
+} from '../store/index.js';
 import type { Logger } from './logger.js';
 
 /**
@@ -136,13 +145,20 @@ export class StoreHolder {
         await this.#handOver(store);
         this.#resilient = resilient;
         this.#schedulePurge(store);
-        this.#logger.info({ engine: store.engine, ...(this.#failures > 0 ? { attempts: this.#failures + 1 } : {}) }, 'store open');
+        this.#logger.info(
+          { engine: store.engine, ...(this.#failures > 0 ? { attempts: this.#failures + 1 } : {}) },
+          'store open',
+        );
         return resilient;
       } catch (error) {
         this.#failures += 1;
         if (this.#failures === 1) {
           this.#logger.error(
-            { engine: this.#config.engine, code: isStoreUnavailable(error) ? error.code : (error as Error).name, retryMs: this.#options.retryMs },
+            {
+              engine: this.#config.engine,
+              code: isStoreUnavailable(error) ? error.code : (error as Error).name,
+              retryMs: this.#options.retryMs,
+            },
             'store cannot be opened; retrying (calls with orders in scope get 503 meanwhile)',
           );
         }
@@ -169,7 +185,11 @@ export class StoreHolder {
     this.#purge = setInterval(() => {
       store.purge().then(
         (counts) => this.#logger.info({ purged: counts }, 'retention purge'),
-        (error: unknown) => this.#logger.warn({ code: isStoreUnavailable(error) ? error.code : (error as Error).name }, 'retention purge failed'),
+        (error: unknown) =>
+          this.#logger.warn(
+            { code: isStoreUnavailable(error) ? error.code : (error as Error).name },
+            'retention purge failed',
+          ),
       );
     }, this.#options.purgeIntervalMs);
     this.#purge.unref();

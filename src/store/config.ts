@@ -50,7 +50,13 @@ export function storeConfigFromEnv(env: NodeJS.ProcessEnv = process.env): StoreC
     feedback: e.CDS_RETENTION_FEEDBACK_DAYS,
   };
   if (e.DATABASE_URL !== undefined) {
-    return { engine: 'postgres', databaseUrl: e.DATABASE_URL, retention, poolSize: e.CDS_DB_POOL_SIZE, statementTimeoutMs: 5000 };
+    return {
+      engine: 'postgres',
+      databaseUrl: e.DATABASE_URL,
+      retention,
+      poolSize: e.CDS_DB_POOL_SIZE,
+      statementTimeoutMs: 5000,
+    };
   }
   return {
     engine: 'sqlite',

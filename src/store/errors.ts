@@ -56,7 +56,11 @@ export function unavailabilityCode(error: unknown): string | undefined {
     if (code === 'CLIENT_CLOSED') return code;
   }
   const message = messageOf(error);
-  if (/Connection terminated|connection timeout|timeout exceeded when trying to connect|Client has encountered a connection error|Query read timeout/i.test(message)) {
+  if (
+    /Connection terminated|connection timeout|timeout exceeded when trying to connect|Client has encountered a connection error|Query read timeout/i.test(
+      message,
+    )
+  ) {
     return 'connection-lost';
   }
   const cause = (error as { cause?: unknown } | null)?.cause;

@@ -1,5 +1,11 @@
 export { Store, type StoreOptions } from './store.js';
-export { storeConfigFromEnv, DEFAULT_RETENTION, SQLITE_FILE_NAME, type StoreConfig, type RetentionDays } from './config.js';
+export {
+  storeConfigFromEnv,
+  DEFAULT_RETENTION,
+  SQLITE_FILE_NAME,
+  type StoreConfig,
+  type RetentionDays,
+} from './config.js';
 export { StoreUnavailableError, isStoreUnavailable } from './errors.js';
 export { AuditQueue, JtiMemory, ResilientStore, type ResilienceOptions, type JtiResult } from './resilience.js';
 export { redactSecrets } from './records.js';

@@ -187,7 +187,10 @@ function pinnedDialect(connection: PinnedConnection): Dialect {
  * Runs `work` inside one BEGIN IMMEDIATE transaction on its own connection, holding this process's lock on the
  * file: the way migrations stay safe when instances (in this process or others) open the same file at once.
  */
-export async function withExclusiveTransaction<T>(options: LibsqlDialectOptions, work: (db: Kysely<unknown>) => Promise<T>): Promise<T> {
+export async function withExclusiveTransaction<T>(
+  options: LibsqlDialectOptions,
+  work: (db: Kysely<unknown>) => Promise<T>,
+): Promise<T> {
   const release = await mutexFor(options.path).lock();
   try {
     const client = await openClient(options);

@@ -39,8 +39,16 @@ function initial(engine: Engine): Migration {
         .columns(['order_ref', 'coverage_ref', 'created_at'])
         .execute();
       // hookInstance is looked up but never unique.
-      await db.schema.createIndex('coverage_assertion_hook_instance').on('coverage_assertion').column('hook_instance').execute();
-      await db.schema.createIndex('coverage_assertion_created_at').on('coverage_assertion').column('created_at').execute();
+      await db.schema
+        .createIndex('coverage_assertion_hook_instance')
+        .on('coverage_assertion')
+        .column('hook_instance')
+        .execute();
+      await db.schema
+        .createIndex('coverage_assertion_created_at')
+        .on('coverage_assertion')
+        .column('created_at')
+        .execute();
 
       await db.schema
         .createTable('card_link')

@@ -105,9 +105,7 @@ export interface RecordCallInput {
 }
 
 export type RecordCallResult =
-  | { status: 'committed'; auditId: string }
-  | { status: 'replay' }
-  | { status: 'unavailable'; code: string };
+  { status: 'committed'; auditId: string } | { status: 'replay' } | { status: 'unavailable'; code: string };
 
 export interface PurgeCounts {
   assertions: number;

@@ -113,7 +113,8 @@ function toAudit(row: Selectable<AuditRecordTable>): StoredAudit {
 }
 
 function toFeedback(row: Selectable<FeedbackTable>): StoredFeedback {
-  const hasReason = row.override_reason_code !== null || row.override_reason_system !== null || row.override_reason_display !== null;
+  const hasReason =
+    row.override_reason_code !== null || row.override_reason_system !== null || row.override_reason_display !== null;
   return {
     id: row.id,
     createdAt: row.created_at,
@@ -190,13 +191,22 @@ export class Store {
         for (const assertion of input.assertions) {
           await trx.insertInto('coverage_assertion').values(assertionRow(assertion, createdAt)).execute();
           for (const card of assertion.cardUuids ?? []) {
-            await trx.insertInto('card_link').values({ card_uuid: card, assertion_id: assertion.id, created_at: createdAt }).execute();
+            await trx
+              .insertInto('card_link')
+              .values({ card_uuid: card, assertion_id: assertion.id, created_at: createdAt })
+              .execute();
           }
         }
         for (const link of input.cardLinks ?? []) {
-          await trx.insertInto('card_link').values({ card_uuid: link.cardUuid, assertion_id: link.assertionId, created_at: createdAt }).execute();
+          await trx
+            .insertInto('card_link')
+            .values({ card_uuid: link.cardUuid, assertion_id: link.assertionId, created_at: createdAt })
+            .execute();
         }
-        await trx.insertInto('audit_record').values(auditRow(input.audit, auditId, input.audit.createdAt ?? createdAt)).execute();
+        await trx
+          .insertInto('audit_record')
+          .values(auditRow(input.audit, auditId, input.audit.createdAt ?? createdAt))
+          .execute();
       });
       return { status: 'committed', auditId };
     } catch (error) {
@@ -243,7 +253,9 @@ export class Store {
   }
 
   async getAssertion(id: string): Promise<StoredAssertion | undefined> {
-    const row = await this.#guard(() => this.#db.selectFrom('coverage_assertion').selectAll().where('id', '=', id).executeTakeFirst());
+    const row = await this.#guard(() =>
+      this.#db.selectFrom('coverage_assertion').selectAll().where('id', '=', id).executeTakeFirst(),
+    );
     return row === undefined ? undefined : toAssertion(row);
   }
 
@@ -265,7 +277,13 @@ export class Store {
 
   async assertionsByHookInstance(hookInstance: string): Promise<StoredAssertion[]> {
     const rows = await this.#guard(() =>
-      this.#db.selectFrom('coverage_assertion').selectAll().where('hook_instance', '=', hookInstance).orderBy('created_at').orderBy('id').execute(),
+      this.#db
+        .selectFrom('coverage_assertion')
+        .selectAll()
+        .where('hook_instance', '=', hookInstance)
+        .orderBy('created_at')
+        .orderBy('id')
+        .execute(),
     );
     return rows.map(toAssertion);
   }
@@ -277,12 +295,18 @@ export class Store {
     return row?.assertion_id;
   }
 
-  async auditRecords(filter: { hookInstance?: string; consumer?: string; limit?: number } = {}): Promise<StoredAudit[]> {
+  async auditRecords(
+    filter: { hookInstance?: string; consumer?: string; limit?: number } = {},
+  ): Promise<StoredAudit[]> {
     const rows = await this.#guard(() => {
       let query = this.#db.selectFrom('audit_record').selectAll();
       if (filter.hookInstance !== undefined) query = query.where('hook_instance', '=', filter.hookInstance);
       if (filter.consumer !== undefined) query = query.where('consumer', '=', filter.consumer);
-      return query.orderBy('created_at').orderBy('id').limit(filter.limit ?? 1000).execute();
+      return query
+        .orderBy('created_at')
+        .orderBy('id')
+        .limit(filter.limit ?? 1000)
+        .execute();
     });
     return rows.map(toAudit);
   }
@@ -295,7 +319,13 @@ export class Store {
       for (const entry of entries) {
         const assertionId =
           entry.assertionId ??
-          (await this.#db.selectFrom('card_link').select('assertion_id').where('card_uuid', '=', entry.card).executeTakeFirst())?.assertion_id ??
+          (
+            await this.#db
+              .selectFrom('card_link')
+              .select('assertion_id')
+              .where('card_uuid', '=', entry.card)
+              .executeTakeFirst()
+          )?.assertion_id ??
           null;
         out.push({
           id: randomUUID(),
@@ -320,7 +350,13 @@ export class Store {
 
   async feedbackForAssertion(assertionId: string): Promise<StoredFeedback[]> {
     const rows = await this.#guard(() =>
-      this.#db.selectFrom('feedback').selectAll().where('assertion_id', '=', assertionId).orderBy('created_at').orderBy('id').execute(),
+      this.#db
+        .selectFrom('feedback')
+        .selectAll()
+        .where('assertion_id', '=', assertionId)
+        .orderBy('created_at')
+        .orderBy('id')
+        .execute(),
     );
     return rows.map(toFeedback);
   }
@@ -339,18 +375,29 @@ export class Store {
         const counts: PurgeCounts = { assertions: 0, cardLinks: 0, audit: 0, feedback: 0, jti: 0 };
         if (assertions > 0) {
           const before = cutoff(assertions);
-          counts.cardLinks = Number((await trx.deleteFrom('card_link').where('created_at', '<', before).executeTakeFirst()).numDeletedRows);
+          counts.cardLinks = Number(
+            (await trx.deleteFrom('card_link').where('created_at', '<', before).executeTakeFirst()).numDeletedRows,
+          );
           counts.assertions = Number(
-            (await trx.deleteFrom('coverage_assertion').where('created_at', '<', before).executeTakeFirst()).numDeletedRows,
+            (await trx.deleteFrom('coverage_assertion').where('created_at', '<', before).executeTakeFirst())
+              .numDeletedRows,
           );
         }
         if (audit > 0) {
-          counts.audit = Number((await trx.deleteFrom('audit_record').where('created_at', '<', cutoff(audit)).executeTakeFirst()).numDeletedRows);
+          counts.audit = Number(
+            (await trx.deleteFrom('audit_record').where('created_at', '<', cutoff(audit)).executeTakeFirst())
+              .numDeletedRows,
+          );
         }
         if (feedback > 0) {
-          counts.feedback = Number((await trx.deleteFrom('feedback').where('created_at', '<', cutoff(feedback)).executeTakeFirst()).numDeletedRows);
+          counts.feedback = Number(
+            (await trx.deleteFrom('feedback').where('created_at', '<', cutoff(feedback)).executeTakeFirst())
+              .numDeletedRows,
+          );
         }
-        counts.jti = Number((await trx.deleteFrom('jti_replay').where('expires_at', '<=', nowIso).executeTakeFirst()).numDeletedRows);
+        counts.jti = Number(
+          (await trx.deleteFrom('jti_replay').where('expires_at', '<=', nowIso).executeTakeFirst()).numDeletedRows,
+        );
         return counts;
       }),
     );

@@ -29,14 +29,33 @@ beforeAll(async () => {
   strangerKey = (await generateKeyPair('ES384')).privateKey;
   const dir = mkdtempSync(join(tmpdir(), 'bs-clients-'));
   const file = join(dir, 'clients.json');
-  writeFileSync(file, JSON.stringify({ clients: [{ iss: CLIENT, jwks: { keys: [{ ...(await exportJWK(pair.publicKey)), kid: 'k1', alg: 'ES384' }] } }] }));
+  writeFileSync(
+    file,
+    JSON.stringify({
+      clients: [{ iss: CLIENT, jwks: { keys: [{ ...(await exportJWK(pair.publicKey)), kid: 'k1', alg: 'ES384' }] } }],
+    }),
+  );
   const loaded = trustedClients(file);
   if (!loaded.ok) throw new Error(loaded.errors.join('\n'));
   clients = loaded.clients;
-  service = tokenService({ clients, tokenEndpoint: TOKEN_URL, fhirBase: FHIR, signingKey: await ephemeralSigningKey(), now });
+  service = tokenService({
+    clients,
+    tokenEndpoint: TOKEN_URL,
+    fhirBase: FHIR,
+    signingKey: await ephemeralSigningKey(),
+    now,
+  });
 });
 
-interface AssertionParts { iss?: string; sub?: string; aud?: string; expIn?: number; jti?: string; key?: CryptoKey; kid?: string }
+interface AssertionParts {
+  iss?: string;
+  sub?: string;
+  aud?: string;
+  expIn?: number;
+  jti?: string;
+  key?: CryptoKey;
+  kid?: string;
+}
 let counter = 0;
 async function assertion(p: AssertionParts = {}): Promise<string> {
   const sec = Math.floor(t / 1000);
@@ -61,9 +80,18 @@ const form = async (over: Record<string, string | undefined> = {}, parts: Assert
 describe('the token endpoint', () => {
   test('issues a short-lived bearer token for a valid assertion', async () => {
     const r = await service.token(await form());
-    expect(r).toMatchObject({ ok: true, status: 200, body: { token_type: 'bearer', expires_in: 300, scope: 'system/Questionnaire.rs' }, clientId: CLIENT });
+    expect(r).toMatchObject({
+      ok: true,
+      status: 200,
+      body: { token_type: 'bearer', expires_in: 300, scope: 'system/Questionnaire.rs' },
+      clientId: CLIENT,
+    });
     if (!r.ok) return;
-    expect(await service.verifyAccessToken(`Bearer ${r.body.access_token}`)).toEqual({ ok: true, clientId: CLIENT, scopes: ['system/Questionnaire.rs'] });
+    expect(await service.verifyAccessToken(`Bearer ${r.body.access_token}`)).toEqual({
+      ok: true,
+      clientId: CLIENT,
+      scopes: ['system/Questionnaire.rs'],
+    });
   });
 
   test.each<[string, Record<string, string | undefined>, AssertionParts, number, string, RegExp]>([
@@ -101,7 +129,14 @@ describe('the token endpoint', () => {
 
   test('the replay check can be the store', async () => {
     const seen: string[] = [];
-    const s = tokenService({ clients, tokenEndpoint: TOKEN_URL, fhirBase: FHIR, signingKey: await ephemeralSigningKey(), now, claimJti: (c) => Promise.resolve(seen.includes(c.jti) ? 'replay' : (seen.push(c.jti), 'accepted')) });
+    const s = tokenService({
+      clients,
+      tokenEndpoint: TOKEN_URL,
+      fhirBase: FHIR,
+      signingKey: await ephemeralSigningKey(),
+      now,
+      claimJti: (c) => Promise.resolve(seen.includes(c.jti) ? 'replay' : (seen.push(c.jti), 'accepted')),
+    });
     const f = await form({}, { jti: 'shared' });
     expect((await s.token(f)).ok).toBe(true);
     expect(seen).toEqual(['shared']);
@@ -124,13 +159,22 @@ describe('verifyAccessToken (RFC 6750)', () => {
   test('a CDS client JWT or any foreign token: invalid_token', async () => {
     const r = await service.verifyAccessToken(`Bearer ${await assertion()}`);
     expect(r).toMatchObject({ ok: false, status: 401 });
-    if (!r.ok) expect(r.wwwAuthenticate).toMatch(/error="invalid_token", error_description="the access token is not one this service issued"/);
+    if (!r.ok)
+      expect(r.wwwAuthenticate).toMatch(
+        /error="invalid_token", error_description="the access token is not one this service issued"/,
+      );
   });
 
   test('another instance with its own ephemeral key does not accept it; a shared key does', async () => {
     const r = await service.token(await form());
     if (!r.ok) throw new Error('no token');
-    const other = tokenService({ clients, tokenEndpoint: TOKEN_URL, fhirBase: FHIR, signingKey: await ephemeralSigningKey(), now });
+    const other = tokenService({
+      clients,
+      tokenEndpoint: TOKEN_URL,
+      fhirBase: FHIR,
+      signingKey: await ephemeralSigningKey(),
+      now,
+    });
     expect((await other.verifyAccessToken(`Bearer ${r.body.access_token}`)).ok).toBe(false);
   });
 
@@ -149,7 +193,8 @@ describe('verifyAccessToken (RFC 6750)', () => {
     if (!r.ok) throw new Error('no token');
     const v = await service.verifyAccessToken(`Bearer ${r.body.access_token}`, ['system/QuestionnaireResponse.cu']);
     expect(v).toMatchObject({ ok: false, status: 403 });
-    if (!v.ok) expect(v.wwwAuthenticate).toMatch(/error="insufficient_scope".*scope="system\/QuestionnaireResponse.cu"/);
+    if (!v.ok)
+      expect(v.wwwAuthenticate).toMatch(/error="insufficient_scope".*scope="system\/QuestionnaireResponse.cu"/);
   });
 });
 
@@ -165,12 +210,24 @@ test('smart-configuration names the token endpoint and Backend Services', () => 
   expect(c['capabilities']).toContain('client-confidential-asymmetric');
 });
 
-test('instances sharing a key from a JWK accept each other\'s tokens', async () => {
+test("instances sharing a key from a JWK accept each other's tokens", async () => {
   const { signingKeyFromJwk } = await import('../../src/auth/backend-services.js');
   const { privateKey } = await generateKeyPair('ES256', { extractable: true });
   const jwk = { ...(await exportJWK(privateKey)), kid: 'shared-1' };
-  const a = tokenService({ clients, tokenEndpoint: TOKEN_URL, fhirBase: FHIR, signingKey: await signingKeyFromJwk(jwk), now });
-  const b = tokenService({ clients, tokenEndpoint: TOKEN_URL, fhirBase: FHIR, signingKey: await signingKeyFromJwk(jwk), now });
+  const a = tokenService({
+    clients,
+    tokenEndpoint: TOKEN_URL,
+    fhirBase: FHIR,
+    signingKey: await signingKeyFromJwk(jwk),
+    now,
+  });
+  const b = tokenService({
+    clients,
+    tokenEndpoint: TOKEN_URL,
+    fhirBase: FHIR,
+    signingKey: await signingKeyFromJwk(jwk),
+    now,
+  });
   const r = await a.token(await form());
   if (!r.ok) throw new Error('no token');
   expect((await b.verifyAccessToken(`Bearer ${r.body.access_token}`)).ok).toBe(true);

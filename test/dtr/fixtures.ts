@@ -36,7 +36,9 @@ export const questionnaire: fhir4.Questionnaire = {
       linkId: 'A',
       type: 'group',
       text: 'A. Section A',
-      enableWhen: [{ question: 'indication', operator: '=', answerCoding: { system: SYSTEM, code: 'A', display: 'Section A' } }],
+      enableWhen: [
+        { question: 'indication', operator: '=', answerCoding: { system: SYSTEM, code: 'A', display: 'Section A' } },
+      ],
       item: [
         { linkId: 'A.1', type: 'boolean', text: 'Is A.1 met?', prefix: 'A.1' },
         { linkId: 'A.2', type: 'boolean', text: 'Is A.2 met?', prefix: 'A.2' },
@@ -47,13 +49,20 @@ export const questionnaire: fhir4.Questionnaire = {
       linkId: 'B',
       type: 'boolean',
       text: 'Is B met?',
-      enableWhen: [{ question: 'indication', operator: '=', answerCoding: { system: SYSTEM, code: 'B', display: 'Section B' } }],
+      enableWhen: [
+        { question: 'indication', operator: '=', answerCoding: { system: SYSTEM, code: 'B', display: 'Section B' } },
+      ],
     },
     { linkId: 'attestation', type: 'boolean', text: 'I attest the answers are true.', required: true },
   ],
 };
 
-const leaf = (id: string, state: TraceNode['state'], decidedBy: string, evidence: TraceNode['evidence'] = []): TraceNode => ({ id, state, decidedBy, evidence, children: [] });
+const leaf = (
+  id: string,
+  state: TraceNode['state'],
+  decidedBy: string,
+  evidence: TraceNode['evidence'] = [],
+): TraceNode => ({ id, state, decidedBy, evidence, children: [] });
 
 /** Section A indicated by the record; A.1 met and A.3 not met by the record; A.2 unknown; B not indicated. */
 export const trace: DecisionTrace & Record<string, unknown> = {
@@ -64,14 +73,19 @@ export const trace: DecisionTrace & Record<string, unknown> = {
   sections: [
     {
       id: 'A',
-      indication: leaf('A.indication', 'met', 'record', [{ reference: 'Condition/c-1', summary: 'Condition X (C1) on 2026-10-01' }]),
+      indication: leaf('A.indication', 'met', 'record', [
+        { reference: 'Condition/c-1', summary: 'Condition X (C1) on 2026-10-01' },
+      ]),
       result: {
         id: 'A',
         state: 'unknown',
         decidedBy: 'children',
         evidence: [],
         children: [
-          leaf('A.1', 'met', 'record', [{ reference: 'Observation/o-1', summary: 'Size 3 cm on 2026-10-02' }, { summary: 'no contraindication recorded' }]),
+          leaf('A.1', 'met', 'record', [
+            { reference: 'Observation/o-1', summary: 'Size 3 cm on 2026-10-02' },
+            { summary: 'no contraindication recorded' },
+          ]),
           leaf('A.2', 'unknown', 'nothing'),
           leaf('A.3', 'not-met', 'record', [{ reference: 'Observation/o-2', summary: 'Score 9 on 2026-10-03' }]),
         ],
@@ -106,12 +120,17 @@ export const stored: StoredEvaluation = {
   questionnaireCanonical: `${Q_URL}|${Q_VERSION}`,
   coverageInformation: {
     url: 'http://hl7.org/fhir/us/davinci-crd/StructureDefinition/ext-coverage-information',
-    extension: [{ url: 'doc-needed', valueCode: 'clinical' }, { url: 'doc-purpose', valueCode: 'withpa' }],
+    extension: [
+      { url: 'doc-needed', valueCode: 'clinical' },
+      { url: 'doc-purpose', valueCode: 'withpa' },
+    ],
   },
   trace,
 };
 
-export function inputParameters(parts: { context?: string; questionnaire?: string; order?: boolean; coverage?: boolean } = {}): fhir4.Parameters {
+export function inputParameters(
+  parts: { context?: string; questionnaire?: string; order?: boolean; coverage?: boolean } = {},
+): fhir4.Parameters {
   return {
     resourceType: 'Parameters',
     parameter: [

@@ -5,7 +5,9 @@ const origin = (source: string, practitioner?: string): fhir4.Extension => ({
   url: INFORMATION_ORIGIN,
   extension: [
     { url: 'source', valueCode: source },
-    ...(practitioner ? [{ url: 'author', extension: [{ url: 'practitioner', valueReference: { reference: practitioner } }] }] : []),
+    ...(practitioner
+      ? [{ url: 'author', extension: [{ url: 'practitioner', valueReference: { reference: practitioner } }] }]
+      : []),
   ],
 });
 
@@ -22,7 +24,15 @@ const qr = {
         { linkId: 'e', answer: [{ valueBoolean: true, extension: [origin('auto-server')] }] },
       ],
     },
-    { linkId: 'q', answer: [{ valueCoding: { code: 'x' }, item: [{ linkId: 'nested', answer: [{ valueString: 's', extension: [origin('weird')] }] }] }] },
+    {
+      linkId: 'q',
+      answer: [
+        {
+          valueCoding: { code: 'x' },
+          item: [{ linkId: 'nested', answer: [{ valueString: 's', extension: [origin('weird')] }] }],
+        },
+      ],
+    },
   ],
 };
 
@@ -51,14 +61,33 @@ describe('information origin of answers', () => {
   });
 });
 
-describe('markOrigins: what a DTR client puts back on a renderer\'s response', () => {
+describe("markOrigins: what a DTR client puts back on a renderer's response", () => {
   const prefilled: fhir4.QuestionnaireResponse = {
     resourceType: 'QuestionnaireResponse',
     status: 'in-progress',
     subject: { reference: 'Patient/p' },
-    extension: [{ url: 'http://hl7.org/fhir/us/davinci-dtr/StructureDefinition/qr-context', valueReference: { reference: 'ServiceRequest/s' } }],
+    extension: [
+      {
+        url: 'http://hl7.org/fhir/us/davinci-dtr/StructureDefinition/qr-context',
+        valueReference: { reference: 'ServiceRequest/s' },
+      },
+    ],
     item: [
-      { linkId: 'a', answer: [{ valueBoolean: true, extension: [origin('auto'), { url: 'http://hl7.org/fhir/StructureDefinition/derivation-reference', extension: [{ url: 'reference', valueReference: { display: 'ev' } }] }] }] },
+      {
+        linkId: 'a',
+        answer: [
+          {
+            valueBoolean: true,
+            extension: [
+              origin('auto'),
+              {
+                url: 'http://hl7.org/fhir/StructureDefinition/derivation-reference',
+                extension: [{ url: 'reference', valueReference: { display: 'ev' } }],
+              },
+            ],
+          },
+        ],
+      },
       { linkId: 'b', answer: [{ valueBoolean: false, extension: [origin('auto')] }] },
       { linkId: 'k', answer: [{ valueCoding: { system: 's', code: 'A' }, extension: [origin('auto')] }] },
     ],

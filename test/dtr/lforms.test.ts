@@ -11,7 +11,14 @@ import { testApp } from '../support/app.js';
 import { accessToken, dtrClient, postPackage } from '../support/dtr-client.js';
 import { checkQuestionnaireResponse } from '../support/dtr-profiles.js';
 import { scenarioFiles } from '../support/scenarios.js';
-import { CHROMIUM, CHROMIUM_ARGS, chromiumInstalled, lformsDist, lformsPageServer, LFORMS_VERSION } from '../support/lforms.js';
+import {
+  CHROMIUM,
+  CHROMIUM_ARGS,
+  chromiumInstalled,
+  lformsDist,
+  lformsPageServer,
+  LFORMS_VERSION,
+} from '../support/lforms.js';
 import { inputParameters, Q_URL, Q_VERSION, questionnaire, stored } from './fixtures.js';
 
 /**
@@ -21,7 +28,8 @@ import { inputParameters, Q_URL, Q_VERSION, questionnaire, stored } from './fixt
  */
 
 const haveChromium = chromiumInstalled();
-if (!haveChromium) console.warn(`LHC-Forms round trip skipped: ${CHROMIUM} is not installed (apt-get install -y chromium)`);
+if (!haveChromium)
+  console.warn(`LHC-Forms round trip skipped: ${CHROMIUM} is not installed (apt-get install -y chromium)`);
 
 let browser: Browser | undefined;
 let page: Page;
@@ -31,14 +39,19 @@ async function packageResources(): Promise<{ q: fhir4.Questionnaire; qr: fhir4.Q
   const parsed = parsePackageInput(inputParameters({ context: 'assert-1', order: true }));
   if (!parsed.ok) throw new Error('bad input');
   const result = await questionnairePackage(parsed.value, {
-    questionnaires: { find: (url, version) => (url === Q_URL && (!version || version === Q_VERSION) ? questionnaire : undefined) },
+    questionnaires: {
+      find: (url, version) => (url === Q_URL && (!version || version === Q_VERSION) ? questionnaire : undefined),
+    },
     findEvaluation: async () => stored,
     indicationLinkId: 'indication',
     now: () => new Date(),
   });
   if (!result.ok) throw new Error(JSON.stringify(result.failure));
   const bundle = result.value.output.parameter?.[0]?.resource as fhir4.Bundle;
-  return { q: bundle.entry?.[0]?.resource as fhir4.Questionnaire, qr: bundle.entry?.[1]?.resource as fhir4.QuestionnaireResponse };
+  return {
+    q: bundle.entry?.[0]?.resource as fhir4.Questionnaire,
+    qr: bundle.entry?.[1]?.resource as fhir4.QuestionnaireResponse,
+  };
 }
 
 describe.skipIf(!haveChromium)(`LHC-Forms ${LFORMS_VERSION} in headless Chromium`, () => {
@@ -48,9 +61,17 @@ describe.skipIf(!haveChromium)(`LHC-Forms ${LFORMS_VERSION} in headless Chromium
     browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
     page = await browser.newPage();
     // Offline: only the local page server answers.
-    await page.route('**/*', (route) => (new URL(route.request().url()).hostname === '127.0.0.1' ? route.continue() : route.abort()));
+    await page.route('**/*', (route) =>
+      new URL(route.request().url()).hostname === '127.0.0.1' ? route.continue() : route.abort(),
+    );
     await page.goto(server.url);
-    await page.waitForFunction(() => typeof (globalThis as unknown as { LForms?: { Util?: { addFormToPage?: unknown } } }).LForms?.Util?.addFormToPage === 'function', null, { timeout: 30_000 });
+    await page.waitForFunction(
+      () =>
+        typeof (globalThis as unknown as { LForms?: { Util?: { addFormToPage?: unknown } } }).LForms?.Util
+          ?.addFormToPage === 'function',
+      null,
+      { timeout: 30_000 },
+    );
   }, 120_000);
 
   afterAll(async () => {
@@ -60,12 +81,16 @@ describe.skipIf(!haveChromium)(`LHC-Forms ${LFORMS_VERSION} in headless Chromium
 
   test('loads the pre-filled package, takes the open answers, exports a response the next sign reads', async () => {
     const { q, qr } = await packageResources();
-    await page.evaluate(async ({ q, qr }) => {
-      const LForms = (globalThis as unknown as { LForms: { Util: Record<string, (...a: unknown[]) => unknown> } }).LForms;
-      const form = LForms.Util['convertFHIRQuestionnaireToLForms']!(q, 'R4');
-      const merged = LForms.Util['mergeFHIRDataIntoLForms']!('QuestionnaireResponse', qr, form, 'R4');
-      await LForms.Util['addFormToPage']!(merged, 'form');
-    }, { q, qr });
+    await page.evaluate(
+      async ({ q, qr }) => {
+        const LForms = (globalThis as unknown as { LForms: { Util: Record<string, (...a: unknown[]) => unknown> } })
+          .LForms;
+        const form = LForms.Util['convertFHIRQuestionnaireToLForms']!(q, 'R4');
+        const merged = LForms.Util['mergeFHIRDataIntoLForms']!('QuestionnaireResponse', qr, form, 'R4');
+        await LForms.Util['addFormToPage']!(merged, 'form');
+      },
+      { q, qr },
+    );
 
     // The record's answers are on screen, the open ones are not.
     await page.locator('[id="A.2/1/1|true"]').waitFor({ timeout: 15_000 });
@@ -78,12 +103,22 @@ describe.skipIf(!haveChromium)(`LHC-Forms ${LFORMS_VERSION} in headless Chromium
     await page.locator('[id="attestation/1|true"]').click();
 
     const exported = (await page.evaluate(() =>
-      (globalThis as unknown as { LForms: { Util: { getFormFHIRData: (t: string, v: string) => unknown } } }).LForms.Util.getFormFHIRData('QuestionnaireResponse', 'R4'),
+      (
+        globalThis as unknown as { LForms: { Util: { getFormFHIRData: (t: string, v: string) => unknown } } }
+      ).LForms.Util.getFormFHIRData('QuestionnaireResponse', 'R4'),
     )) as fhir4.QuestionnaireResponse;
     expect(exported.questionnaire).toBe(`${Q_URL}|${Q_VERSION}`);
 
-    const completed = { ...markOrigins(exported, qr, { practitioner: { reference: 'Practitioner/dr-1' } }), id: 'qr-lforms' };
-    expect(checkQuestionnaireResponse(completed as unknown as Record<string, unknown>, q as unknown as Record<string, unknown>)).toEqual([]);
+    const completed = {
+      ...markOrigins(exported, qr, { practitioner: { reference: 'Practitioner/dr-1' } }),
+      id: 'qr-lforms',
+    };
+    expect(
+      checkQuestionnaireResponse(
+        completed as unknown as Record<string, unknown>,
+        q as unknown as Record<string, unknown>,
+      ),
+    ).toEqual([]);
     const origins = Object.fromEntries(classifyAnswers(completed).map((a) => [a.linkId, [a.origin, a.value]]));
     expect(origins).toEqual({
       indication: ['auto', { valueCoding: expect.objectContaining({ code: 'A' }) }],
@@ -95,7 +130,12 @@ describe.skipIf(!haveChromium)(`LHC-Forms ${LFORMS_VERSION} in headless Chromium
     });
 
     // What the next order-sign reads of it (src/rules/attestation.ts, unchanged).
-    const read = attestationsFor({ responses: [completed], questionnaireUrl: Q_URL, patientId: 'pat-1', orderReference: 'ServiceRequest/sr-1' });
+    const read = attestationsFor({
+      responses: [completed],
+      questionnaireUrl: Q_URL,
+      patientId: 'pat-1',
+      orderReference: 'ServiceRequest/sr-1',
+    });
     expect(read.answer('A.2')).toMatchObject({ value: true, reference: 'QuestionnaireResponse/qr-lforms' });
     expect(read.answer('attestation')?.value).toBe(true);
     expect(read.answer('A.3')?.value).toBe(false);
@@ -111,7 +151,9 @@ describe.skipIf(!haveChromium)(`LHC-Forms ${LFORMS_VERSION} in headless Chromium
     const service: Server = createServer(t.app).listen(0, '127.0.0.1');
     await once(service, 'listening');
     try {
-      const body: Rec = structuredClone(scenarioFiles().find((x) => x.file === 'V-renal' && x.name === 'egfr-stale-unknown')!.fixture.request);
+      const body: Rec = structuredClone(
+        scenarioFiles().find((x) => x.file === 'V-renal' && x.name === 'egfr-stale-unknown')!.fixture.request,
+      );
       const sign = async (b: Rec) => {
         elapsed += 1000;
         const res = await request(service).post('/cds-services/cryoablation-order-sign').send(b);
@@ -119,39 +161,67 @@ describe.skipIf(!haveChromium)(`LHC-Forms ${LFORMS_VERSION} in headless Chromium
         const order = res.body.systemActions[0].resource as Rec;
         const ci = order['extension'].find((e: Rec) => e['url'] === CI);
         const part = (url: string) => ci.extension.find((e: Rec) => e.url === url);
-        return { order, covered: part('covered').valueCode as string, id: part('coverage-assertion-id').valueString as string };
+        return {
+          order,
+          covered: part('covered').valueCode as string,
+          id: part('coverage-assertion-id').valueString as string,
+        };
       };
       const first = await sign(body);
       expect(first.covered).toBe('conditional');
       const coverage = body['prefetch']['coverage']['entry'][0]['resource'];
       const token = await accessToken(service, client, Math.floor(NOW.getTime() / 1000));
-      const res = await postPackage(service, { resourceType: 'Parameters', parameter: [{ name: 'coverage', resource: coverage }, { name: 'context', valueString: first.id }] }, token);
+      const res = await postPackage(
+        service,
+        {
+          resourceType: 'Parameters',
+          parameter: [
+            { name: 'coverage', resource: coverage },
+            { name: 'context', valueString: first.id },
+          ],
+        },
+        token,
+      );
       expect(res.status).toBe(200);
       const bundle = JSON.parse(res.text).parameter[0].resource as fhir4.Bundle;
       const q = bundle.entry![0]!.resource as fhir4.Questionnaire;
       const qr = bundle.entry![1]!.resource as fhir4.QuestionnaireResponse;
 
-      await page.evaluate(async ({ q, qr }) => {
-        const LForms = (globalThis as unknown as { LForms: { Util: Record<string, (...a: unknown[]) => unknown> } }).LForms;
-        const form = LForms.Util['convertFHIRQuestionnaireToLForms']!(q, 'R4');
-        const merged = LForms.Util['mergeFHIRDataIntoLForms']!('QuestionnaireResponse', qr, form, 'R4');
-        await LForms.Util['addFormToPage']!(merged, 'form');
-      }, { q, qr });
+      await page.evaluate(
+        async ({ q, qr }) => {
+          const LForms = (globalThis as unknown as { LForms: { Util: Record<string, (...a: unknown[]) => unknown> } })
+            .LForms;
+          const form = LForms.Util['convertFHIRQuestionnaireToLForms']!(q, 'R4');
+          const merged = LForms.Util['mergeFHIRDataIntoLForms']!('QuestionnaireResponse', qr, form, 'R4');
+          await LForms.Util['addFormToPage']!(merged, 'form');
+        },
+        { q, qr },
+      );
       // Section V is enabled by the pre-filled indication; the clinician answers V.B and the attestation.
       await page.locator('[id="V.B/1/1|true"]').waitFor({ timeout: 15_000 });
       await page.locator('[id="V.B/1/1|true"]').click();
       await page.locator('[id="attestation/1|true"]').click();
       const exported = (await page.evaluate(() =>
-        (globalThis as unknown as { LForms: { Util: { getFormFHIRData: (t: string, v: string) => unknown } } }).LForms.Util.getFormFHIRData('QuestionnaireResponse', 'R4'),
+        (
+          globalThis as unknown as { LForms: { Util: { getFormFHIRData: (t: string, v: string) => unknown } } }
+        ).LForms.Util.getFormFHIRData('QuestionnaireResponse', 'R4'),
       )) as fhir4.QuestionnaireResponse;
-      const completed = { ...markOrigins(exported, qr, { practitioner: { reference: 'Practitioner/dr-1' } }), id: 'qr-lforms-service', status: 'completed' as const };
+      const completed = {
+        ...markOrigins(exported, qr, { practitioner: { reference: 'Practitioner/dr-1' } }),
+        id: 'qr-lforms-service',
+        status: 'completed' as const,
+      };
       const origins = Object.fromEntries(classifyAnswers(completed).map((a) => [a.linkId, a.origin]));
       expect(origins).toMatchObject({ indication: 'auto', 'V.B': 'manual', attestation: 'manual' });
 
       const next = structuredClone(body);
       next['hookInstance'] = crypto.randomUUID();
       next['context']['draftOrders']['entry'][0]['resource'] = first.order;
-      const responses = next['prefetch']['questionnaireResponses'] ?? { resourceType: 'Bundle', type: 'searchset', entry: [] };
+      const responses = next['prefetch']['questionnaireResponses'] ?? {
+        resourceType: 'Bundle',
+        type: 'searchset',
+        entry: [],
+      };
       responses['entry'] = [...(responses['entry'] ?? []), { resource: completed }];
       next['prefetch']['questionnaireResponses'] = responses;
       expect((await sign(next)).covered).toBe('covered');

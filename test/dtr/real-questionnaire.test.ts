@@ -16,7 +16,13 @@ const FOLDERS = ['hooks/cryoablation', 'test/hooks/lumbar-mri'];
 function traceOf(node: PolicyNode, decide: (leaf: PolicyNode) => TraceNode['state']): TraceNode {
   const children = node.children.map((c) => traceOf(c, decide));
   const state = node.kind === 'leaf' ? decide(node) : 'unknown';
-  return { id: node.id, state, decidedBy: node.kind === 'leaf' && state !== 'unknown' ? 'record' : 'children', evidence: state === 'unknown' ? [] : [{ reference: `Observation/${node.id}`, summary: `evidence for ${node.id}` }], children };
+  return {
+    id: node.id,
+    state,
+    decidedBy: node.kind === 'leaf' && state !== 'unknown' ? 'record' : 'children',
+    evidence: state === 'unknown' ? [] : [{ reference: `Observation/${node.id}`, summary: `evidence for ${node.id}` }],
+    children,
+  };
 }
 
 const leaves = (node: PolicyNode): PolicyNode[] => (node.kind === 'leaf' ? [node] : node.children.flatMap(leaves));
@@ -29,12 +35,21 @@ describe.each(FOLDERS)('%s', (folder) => {
   const [first, ...rest] = policy.sections;
   if (!first) throw new Error('no section');
   let i = 0;
-  const decide = (leaf: PolicyNode): TraceNode['state'] => (leaf.question ? (['met', 'not-met', 'unknown'] as const)[i++ % 3]! : 'unknown');
+  const decide = (leaf: PolicyNode): TraceNode['state'] =>
+    leaf.question ? (['met', 'not-met', 'unknown'] as const)[i++ % 3]! : 'unknown';
   const trace: DecisionTrace = {
     general: policy.general.map((n) => traceOf(n, () => 'met')),
     sections: [
-      { id: first.node.id, indication: { ...traceOf(first.indication, () => 'met'), state: 'met', decidedBy: 'record' }, result: traceOf(first.node, decide) },
-      ...rest.map((s) => ({ id: s.node.id, indication: { ...traceOf(s.indication, () => 'not-met'), state: 'not-met' as const, decidedBy: 'record' }, result: traceOf(s.node, () => 'unknown') })),
+      {
+        id: first.node.id,
+        indication: { ...traceOf(first.indication, () => 'met'), state: 'met', decidedBy: 'record' },
+        result: traceOf(first.node, decide),
+      },
+      ...rest.map((s) => ({
+        id: s.node.id,
+        indication: { ...traceOf(s.indication, () => 'not-met'), state: 'not-met' as const, decidedBy: 'record' },
+        result: traceOf(s.node, () => 'unknown'),
+      })),
     ],
   };
 
@@ -49,13 +64,22 @@ describe.each(FOLDERS)('%s', (folder) => {
       indicationLinkId: INDICATION_LINK_ID,
       authored: '2026-12-01T15:00:00Z',
     });
-    expect(checkQuestionnaireResponse(qr as unknown as Record<string, unknown>, q as unknown as Record<string, unknown>)).toEqual([]);
+    expect(
+      checkQuestionnaireResponse(qr as unknown as Record<string, unknown>, q as unknown as Record<string, unknown>),
+    ).toEqual([]);
     const answered: string[] = [];
-    const visit = (items: fhir4.QuestionnaireResponseItem[] | undefined) => items?.forEach((it) => (it.answer && answered.push(it.linkId), visit(it.item)));
+    const visit = (items: fhir4.QuestionnaireResponseItem[] | undefined) =>
+      items?.forEach((it) => (it.answer && answered.push(it.linkId), visit(it.item)));
     visit(qr.item);
     const flat = (node: TraceNode): TraceNode[] => [node, ...node.children.flatMap(flat)];
-    const decided = new Set(flat(trace.sections[0]!.result).filter((n) => n.decidedBy === 'record').map((n) => n.id));
-    const expected = leaves(first.node).filter((l) => l.question && decided.has(l.id)).map((l) => l.id);
+    const decided = new Set(
+      flat(trace.sections[0]!.result)
+        .filter((n) => n.decidedBy === 'record')
+        .map((n) => n.id),
+    );
+    const expected = leaves(first.node)
+      .filter((l) => l.question && decided.has(l.id))
+      .map((l) => l.id);
     expect(answered.sort()).toEqual([INDICATION_LINK_ID, ...expected].sort());
     expect(expected.length).toBeGreaterThan(0);
   });

@@ -28,22 +28,41 @@ beforeAll(async () => {
   key = pair.privateKey;
   const dir = mkdtempSync(join(tmpdir(), 'dtr-clients-'));
   const file = join(dir, 'clients.json');
-  writeFileSync(file, JSON.stringify({ clients: [{ iss: CLIENT, jwks: { keys: [{ ...(await exportJWK(pair.publicKey)), kid: 'rs1', alg: 'RS384' }] } }] }));
+  writeFileSync(
+    file,
+    JSON.stringify({
+      clients: [{ iss: CLIENT, jwks: { keys: [{ ...(await exportJWK(pair.publicKey)), kid: 'rs1', alg: 'RS384' }] } }],
+    }),
+  );
   const loaded = trustedClients(file);
   if (!loaded.ok) throw new Error(loaded.errors.join('\n'));
-  const tokens = tokenService({ clients: loaded.clients, tokenEndpoint: TOKEN_URL, fhirBase: `${BASE}/fhir`, signingKey: await ephemeralSigningKey() });
+  const tokens = tokenService({
+    clients: loaded.clients,
+    tokenEndpoint: TOKEN_URL,
+    fhirBase: `${BASE}/fhir`,
+    signingKey: await ephemeralSigningKey(),
+  });
   const records: StoredEvaluation[] = [stored];
   app = express();
   app.use(
     dtrRouter({
       tokens,
       tokenEndpoint: TOKEN_URL,
-      capabilityStatement: capabilityStatement({ fhirBase: `${BASE}/fhir`, tokenEndpoint: TOKEN_URL, software: { name: 'test', version: '0' }, date: '2026-12-01' }),
-      questionnaires: { find: (url, version) => (url === Q_URL && (!version || version === Q_VERSION) ? questionnaire : undefined) },
+      capabilityStatement: capabilityStatement({
+        fhirBase: `${BASE}/fhir`,
+        tokenEndpoint: TOKEN_URL,
+        software: { name: 'test', version: '0' },
+        date: '2026-12-01',
+      }),
+      questionnaires: {
+        find: (url, version) => (url === Q_URL && (!version || version === Q_VERSION) ? questionnaire : undefined),
+      },
       findEvaluation: async (q) => {
         queries.push(q);
         if ('assertionId' in q && q.assertionId === 'store-down') throw new Error('store unavailable');
-        return 'assertionId' in q ? records.find((r) => r.id === q.assertionId) : records.find((r) => r.orderRef === q.orderRef && r.coverageRef === q.coverageRef);
+        return 'assertionId' in q
+          ? records.find((r) => r.id === q.assertionId)
+          : records.find((r) => r.orderRef === q.orderRef && r.coverageRef === q.coverageRef);
       },
       sendFailure: (res: Response, f: FailureWithHeaders) => {
         res.status(f.status);
@@ -56,7 +75,9 @@ beforeAll(async () => {
     }),
   );
   app.all('/fhir/Questionnaire/:id', (_req, res) => res.status(405).end());
-  app.use((err: Error, _req: express.Request, res: express.Response, _next: express.NextFunction) => res.status(503).json({ handled: err.message }));
+  app.use((err: Error, _req: express.Request, res: express.Response, _next: express.NextFunction) =>
+    res.status(503).json({ handled: err.message }),
+  );
 });
 
 async function accessToken(scope = 'system/Questionnaire.rs'): Promise<string> {
@@ -69,10 +90,12 @@ async function accessToken(scope = 'system/Questionnaire.rs'): Promise<string> {
     .setExpirationTime(now + 120)
     .setJti(crypto.randomUUID())
     .sign(key);
-  const res = await request(app)
-    .post('/auth/token')
-    .type('form')
-    .send({ grant_type: 'client_credentials', client_assertion_type: CLIENT_ASSERTION_TYPE, client_assertion: assertion, scope });
+  const res = await request(app).post('/auth/token').type('form').send({
+    grant_type: 'client_credentials',
+    client_assertion_type: CLIENT_ASSERTION_TYPE,
+    client_assertion: assertion,
+    scope,
+  });
   expect(res.status).toBe(200);
   expect(res.headers['cache-control']).toBe('no-store');
   return res.body.access_token as string;
@@ -89,7 +112,11 @@ describe('the DTR router on a bare app', () => {
     const meta = await request(app).get('/fhir/metadata');
     expect(meta.status).toBe(200);
     expect(meta.headers['content-type']).toMatch(/application\/fhir\+json/);
-    expect(JSON.parse(meta.text)).toMatchObject({ resourceType: 'CapabilityStatement', fhirVersion: '4.0.1', rest: [{ resource: [{ type: 'Questionnaire', operation: [{ name: 'questionnaire-package' }] }] }] });
+    expect(JSON.parse(meta.text)).toMatchObject({
+      resourceType: 'CapabilityStatement',
+      fhirVersion: '4.0.1',
+      rest: [{ resource: [{ type: 'Questionnaire', operation: [{ name: 'questionnaire-package' }] }] }],
+    });
     const smart = await request(app).get('/.well-known/smart-configuration');
     expect(smart.body).toMatchObject({ token_endpoint: TOKEN_URL, grant_types_supported: ['client_credentials'] });
   });
@@ -105,7 +132,12 @@ describe('the DTR router on a bare app', () => {
   });
 
   test('a token request with a bad assertion: 401 invalid_client as JSON', async () => {
-    const res = await request(app).post('/auth/token').type('form').send({ grant_type: 'client_credentials', client_assertion_type: CLIENT_ASSERTION_TYPE, client_assertion: 'x', scope: 'system/Patient.rs' });
+    const res = await request(app).post('/auth/token').type('form').send({
+      grant_type: 'client_credentials',
+      client_assertion_type: CLIENT_ASSERTION_TYPE,
+      client_assertion: 'x',
+      scope: 'system/Patient.rs',
+    });
     expect(res.status).toBe(401);
     expect(res.body.error).toBe('invalid_client');
   });

@@ -2,10 +2,18 @@ import { expect, test } from 'vitest';
 import { questionnaireCatalog, storeLookup, type AssertionReader } from '../../src/dtr/wiring.js';
 import { StoreUnavailableError, type StoredAssertion } from '../../src/store/index.js';
 
-const q = (version: string): fhir4.Questionnaire => ({ resourceType: 'Questionnaire', url: 'https://p.example/Q', version, status: 'active' });
+const q = (version: string): fhir4.Questionnaire => ({
+  resourceType: 'Questionnaire',
+  url: 'https://p.example/Q',
+  version,
+  status: 'active',
+});
 
 test('the catalog finds by url and version; without a version, the highest', () => {
-  const c = questionnaireCatalog([q('2026.2'), q('2026.10'), q('2026.9')], [{ resourceType: 'ValueSet', url: 'https://p.example/vs', version: '1', status: 'active' }]);
+  const c = questionnaireCatalog(
+    [q('2026.2'), q('2026.10'), q('2026.9')],
+    [{ resourceType: 'ValueSet', url: 'https://p.example/vs', version: '1', status: 'active' }],
+  );
   expect(c.find('https://p.example/Q')?.version).toBe('2026.10');
   expect(c.find('https://p.example/Q', '2026.2')?.version).toBe('2026.2');
   expect(c.find('https://p.example/Q', '1')).toBeUndefined();
@@ -38,5 +46,7 @@ test('a store not open, or unavailable, is a value; other errors are thrown', as
     },
   };
   expect(await storeLookup(async () => down)({ assertionId: 'a1' })).toBe('unavailable');
-  await expect(storeLookup(async () => down)({ orderRef: 'ServiceRequest/1', coverageRef: 'Coverage/2' })).rejects.toThrow('bug');
+  await expect(
+    storeLookup(async () => down)({ orderRef: 'ServiceRequest/1', coverageRef: 'Coverage/2' }),
+  ).rejects.toThrow('bug');
 });

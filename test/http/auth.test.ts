@@ -26,7 +26,12 @@ const NOW = new Date('2026-11-23T12:00:00Z');
 const nowSec = Math.floor(NOW.getTime() / 1000);
 const body = fixtureRequest('renal-cryoablation-prefetched.json');
 
-interface Keys { es384: JWK; rs384: JWK; rs256: JWK; pubs: JWK[] }
+interface Keys {
+  es384: JWK;
+  rs384: JWK;
+  rs256: JWK;
+  pubs: JWK[];
+}
 let keys: Keys;
 let logText = '';
 
@@ -47,7 +52,12 @@ function appWith(clients: object[], extra: Record<string, string> = {}) {
   writeFileSync(file, JSON.stringify({ clients }));
   const loaded = trustedClients(file);
   if (!loaded.ok) throw new Error(loaded.errors.join('\n'));
-  const sink = new Writable({ write(c: Buffer, _e, cb) { logText += c.toString(); cb(); } });
+  const sink = new Writable({
+    write(c: Buffer, _e, cb) {
+      logText += c.toString();
+      cb();
+    },
+  });
   const config = configFrom({ CDS_AUTH: 'on', ...extra });
   return createApp({
     config,
@@ -55,7 +65,11 @@ function appWith(clients: object[], extra: Record<string, string> = {}) {
     logger: createLogger('info', sink),
     now: () => NOW,
     ...appServices(config),
-    authenticator: authenticator({ clients: loaded.clients, clockSkewSec: config.clockSkewSec, now: () => NOW.getTime() }),
+    authenticator: authenticator({
+      clients: loaded.clients,
+      clockSkewSec: config.clockSkewSec,
+      now: () => NOW.getTime(),
+    }),
   });
 }
 
@@ -70,8 +84,24 @@ beforeAll(() => {
   app = appWith([{ iss: CLIENT, jwks: { keys: keys.pubs }, jku: ['https://ehr.example.org/jwks'] }]);
 });
 
-async function token(o: { key?: JWK; alg?: string; claims?: Record<string, unknown>; header?: Record<string, unknown>; omit?: string[] } = {}) {
-  return clientJwt({ aud: SERVICE_URL, key: o.key ?? keys.es384, alg: o.alg ?? 'ES384', claims: { iss: CLIENT, ...o.claims }, header: o.header ?? {}, omit: o.omit ?? [], nowSec });
+async function token(
+  o: {
+    key?: JWK;
+    alg?: string;
+    claims?: Record<string, unknown>;
+    header?: Record<string, unknown>;
+    omit?: string[];
+  } = {},
+) {
+  return clientJwt({
+    aud: SERVICE_URL,
+    key: o.key ?? keys.es384,
+    alg: o.alg ?? 'ES384',
+    claims: { iss: CLIENT, ...o.claims },
+    header: o.header ?? {},
+    omit: o.omit ?? [],
+    nowSec,
+  });
 }
 
 /** Calls the service with a fresh log; waits for the request's log line (written when the exchange closes). */
@@ -92,7 +122,10 @@ function handSigned(header: Record<string, unknown>, claims: Record<string, unkn
 }
 
 function lastFailure(): string {
-  const lines = logText.trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+  const lines = logText
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l) as Record<string, unknown>);
   return String(lines.reverse().find((l) => l['authFailure'])?.['authFailure']);
 }
 
@@ -105,15 +138,22 @@ function expect401(res: request.Response, reason?: RegExp, description?: RegExp)
   expect(res.status).toBe(401);
   const challenge = String(res.headers['www-authenticate']);
   expect(challenge).toMatch(/^Bearer realm="cds-services"/);
-  expect(res.body).toEqual({ resourceType: 'OperationOutcome', issue: [{ severity: 'error', code: 'login', diagnostics: expect.any(String) }] });
+  expect(res.body).toEqual({
+    resourceType: 'OperationOutcome',
+    issue: [{ severity: 'error', code: 'login', diagnostics: expect.any(String) }],
+  });
   const diagnostics = res.body.issue[0].diagnostics as string;
-  const sentAuthorization = (res as unknown as { req: { getHeader(name: string): number | string | string[] | undefined } }).req.getHeader('authorization');
+  const sentAuthorization = (
+    res as unknown as { req: { getHeader(name: string): number | string | string[] | undefined } }
+  ).req.getHeader('authorization');
   expect(diagnostics.length).toBeLessThan(500);
   if (sentAuthorization === undefined) expect(challenge).toBe('Bearer realm="cds-services"');
   else expect(challenge).toBe(`Bearer realm="cds-services", error="invalid_token", error_description="${diagnostics}"`);
   if (description) expect(diagnostics).toMatch(description);
   const sent = String(sentAuthorization ?? '').replace(/^\S+\s+/, '');
-  if (sent.length > 20) for (const part of sent.split('.').filter((p) => p.length > 20)) expect(challenge + diagnostics).not.toContain(part);
+  if (sent.length > 20)
+    for (const part of sent.split('.').filter((p) => p.length > 20))
+      expect(challenge + diagnostics).not.toContain(part);
 }
 
 describe('accepted', () => {
@@ -127,25 +167,50 @@ describe('accepted', () => {
   });
 
   test('the development key, trusted by the development clients file', async () => {
-    const dev = appWith([{ iss: DEV_ISS, jwksFile: join(process.cwd(), 'fixtures/keys/dev-client.jwks.json'), development: true }]);
-    const res = await request(dev).post(SERVICE).set('Authorization', `Bearer ${await clientJwt({ aud: SERVICE_URL, nowSec })}`).send(body);
+    const dev = appWith([
+      { iss: DEV_ISS, jwksFile: join(process.cwd(), 'fixtures/keys/dev-client.jwks.json'), development: true },
+    ]);
+    const res = await request(dev)
+      .post(SERVICE)
+      .set('Authorization', `Bearer ${await clientJwt({ aud: SERVICE_URL, nowSec })}`)
+      .send(body);
     expect(res.status).toBe(200);
   });
 
   test('discovery and feedback need a token too, with their own URL as aud', async () => {
     expect401(await request(app).get('/cds-services'));
-    const disco = await clientJwt({ aud: 'http://localhost:3000/cds-services', key: keys.es384, claims: { iss: CLIENT }, nowSec });
+    const disco = await clientJwt({
+      aud: 'http://localhost:3000/cds-services',
+      key: keys.es384,
+      claims: { iss: CLIENT },
+      nowSec,
+    });
     expect((await request(app).get('/cds-services').set('Authorization', `Bearer ${disco}`)).status).toBe(200);
     const fb = await clientJwt({ aud: `${SERVICE_URL}/feedback`, key: keys.es384, claims: { iss: CLIENT }, nowSec });
-    const feedback = { feedback: [{ card: 'c1', outcome: 'accepted', acceptedSuggestions: [{ id: 's1' }], outcomeTimestamp: '2026-11-23T12:00:00Z' }] };
-    expect((await request(app).post(`${SERVICE}/feedback`).set('Authorization', `Bearer ${fb}`).send(feedback)).status).toBe(200);
+    const feedback = {
+      feedback: [
+        {
+          card: 'c1',
+          outcome: 'accepted',
+          acceptedSuggestions: [{ id: 's1' }],
+          outcomeTimestamp: '2026-11-23T12:00:00Z',
+        },
+      ],
+    };
+    expect(
+      (await request(app).post(`${SERVICE}/feedback`).set('Authorization', `Bearer ${fb}`).send(feedback)).status,
+    ).toBe(200);
   });
 
   test('policy pages, the Questionnaire, health and CORS preflights stay public', async () => {
     expect((await request(app).get('/policies/cryoablation')).status).toBe(200);
     expect((await request(app).get('/fhir/Questionnaire/cryoablation-medical-necessity')).status).toBe(200);
     expect((await request(app).get('/health')).status).toBe(200);
-    const pre = await request(app).options(SERVICE).set('Origin', 'http://localhost:8080').set('Access-Control-Request-Method', 'POST').set('Access-Control-Request-Headers', 'authorization');
+    const pre = await request(app)
+      .options(SERVICE)
+      .set('Origin', 'http://localhost:8080')
+      .set('Access-Control-Request-Method', 'POST')
+      .set('Access-Control-Request-Headers', 'authorization');
     expect(pre.status).toBe(204);
   });
 });
@@ -169,18 +234,52 @@ describe('rejected with 401', () => {
 
   test('signed with a key the client does not have, under a known kid', async () => {
     const other = await freshPair('ES384', 'k-es384');
-    expect401(await call(`Bearer ${await token({ key: other.priv })}`), /signature does not verify/, /^signature does not verify with key 'k-es384' of client 'https:\/\/ehr\.example\.org'$/);
+    expect401(
+      await call(`Bearer ${await token({ key: other.priv })}`),
+      /signature does not verify/,
+      /^signature does not verify with key 'k-es384' of client 'https:\/\/ehr\.example\.org'$/,
+    );
   });
 
   test('an unknown kid', async () => {
-    expect401(await call(`Bearer ${await token({ header: { kid: 'nobody' } })}`), /kid not found/, /^kid 'nobody' is not among the keys of client 'https:\/\/ehr\.example\.org'$/);
+    expect401(
+      await call(`Bearer ${await token({ header: { kid: 'nobody' } })}`),
+      /kid not found/,
+      /^kid 'nobody' is not among the keys of client 'https:\/\/ehr\.example\.org'$/,
+    );
   });
-  test('an unknown iss', async () => expect401(await call(`Bearer ${await token({ claims: { iss: 'https://evil.example' } })}`), /issuer is not a trusted client/, /^iss 'https:\/\/evil\.example' is not a trusted client/));
-  test('a jku that is not on the client allowlist', async () => expect401(await call(`Bearer ${await token({ header: { jku: 'https://evil.example/jwks' } })}`), /jku/, /^jku 'https:\/\/evil\.example\/jwks' is not listed for client 'https:\/\/ehr\.example\.org' \(listed: 'https:\/\/ehr\.example\.org\/jwks'\)$/));
-  test('expired', async () => expect401(await call(`Bearer ${await token({ claims: { iat: nowSec - 1000, exp: nowSec - 600 } })}`), /expired/, /^token expired: exp 2026-11-23T11:50:00Z is past \(clock skew 60 s\)/));
-  test('iat in the future', async () => expect401(await call(`Bearer ${await token({ claims: { iat: nowSec + 3600, exp: nowSec + 3900 } })}`), /iat/, /^iat 2026-11-23T13:00:00Z is in the future/));
-  test('a wrong aud', async () => expect401(await call(`Bearer ${await token({ claims: { aud: 'http://localhost:3000/cds-services/another' } })}`), /claim aud/, /^aud does not match: expected 'http:\/\/127\.0\.0\.1:\d+\/cds-services\/cryoablation-order-sign' or 'http:\/\/localhost:3000\/cds-services\/cryoablation-order-sign' \(the URL called\)$/));
-  test('no jti', async () => expect401(await call(`Bearer ${await token({ omit: ['jti'] })}`), /claim jti/, /^claim jti is missing/));
+  test('an unknown iss', async () =>
+    expect401(
+      await call(`Bearer ${await token({ claims: { iss: 'https://evil.example' } })}`),
+      /issuer is not a trusted client/,
+      /^iss 'https:\/\/evil\.example' is not a trusted client/,
+    ));
+  test('a jku that is not on the client allowlist', async () =>
+    expect401(
+      await call(`Bearer ${await token({ header: { jku: 'https://evil.example/jwks' } })}`),
+      /jku/,
+      /^jku 'https:\/\/evil\.example\/jwks' is not listed for client 'https:\/\/ehr\.example\.org' \(listed: 'https:\/\/ehr\.example\.org\/jwks'\)$/,
+    ));
+  test('expired', async () =>
+    expect401(
+      await call(`Bearer ${await token({ claims: { iat: nowSec - 1000, exp: nowSec - 600 } })}`),
+      /expired/,
+      /^token expired: exp 2026-11-23T11:50:00Z is past \(clock skew 60 s\)/,
+    ));
+  test('iat in the future', async () =>
+    expect401(
+      await call(`Bearer ${await token({ claims: { iat: nowSec + 3600, exp: nowSec + 3900 } })}`),
+      /iat/,
+      /^iat 2026-11-23T13:00:00Z is in the future/,
+    ));
+  test('a wrong aud', async () =>
+    expect401(
+      await call(`Bearer ${await token({ claims: { aud: 'http://localhost:3000/cds-services/another' } })}`),
+      /claim aud/,
+      /^aud does not match: expected 'http:\/\/127\.0\.0\.1:\d+\/cds-services\/cryoablation-order-sign' or 'http:\/\/localhost:3000\/cds-services\/cryoablation-order-sign' \(the URL called\)$/,
+    ));
+  test('no jti', async () =>
+    expect401(await call(`Bearer ${await token({ omit: ['jti'] })}`), /claim jti/, /^claim jti is missing/));
 
   test('a replayed jti', async () => {
     const t = await token();
@@ -190,39 +289,64 @@ describe('rejected with 401', () => {
 
   test('a tampered payload', async () => {
     const [h, , s] = (await token()).split('.');
-    const forged = Buffer.from(JSON.stringify({ iss: CLIENT, aud: SERVICE_URL, iat: nowSec, exp: nowSec + 99999, jti: 'tamper' })).toString('base64url');
+    const forged = Buffer.from(
+      JSON.stringify({ iss: CLIENT, aud: SERVICE_URL, iat: nowSec, exp: nowSec + 99999, jti: 'tamper' }),
+    ).toString('base64url');
     expect401(await call(`Bearer ${h}.${forged}.${s}`), /signature does not verify/);
   });
 
   test('a token that lives longer than the client allows', async () =>
-    expect401(await call(`Bearer ${await token({ claims: { exp: nowSec + 86_400 * 365 } })}`), /lives longer than 300 s/, /^the token lives 31536000 s \(exp - iat\); client 'https:\/\/ehr\.example\.org' allows at most 300 s$/));
+    expect401(
+      await call(`Bearer ${await token({ claims: { exp: nowSec + 86_400 * 365 } })}`),
+      /lives longer than 300 s/,
+      /^the token lives 31536000 s \(exp - iat\); client 'https:\/\/ehr\.example\.org' allows at most 300 s$/,
+    ));
   test('a crit header', async () => {
     const claims = { iss: CLIENT, aud: SERVICE_URL, iat: nowSec, exp: nowSec + 300, jti: 'crit-1', exp2: 1 };
     const jws = handSigned({ alg: 'ES384', typ: 'JWT', kid: 'k-es384', crit: ['exp2'], exp2: 1 }, claims, keys.es384);
     expect401(await call(`Bearer ${jws}`), /crit headers are not supported/, /^crit headers are not supported$/);
   });
-  test('a jti of 10 kB', async () => expect401(await call(`Bearer ${await token({ claims: { jti: 'x'.repeat(10_000) } })}`), /jti must be a string/, /^jti must be a non-empty string of at most 256 characters$/));
-  test('a jti that is not a string', async () => expect401(await call(`Bearer ${await token({ claims: { jti: { a: 1 } } })}`), /jti must be a string|claim jti/));
-  test('an aud with a trailing slash', async () => expect401(await call(`Bearer ${await token({ claims: { aud: `${SERVICE_URL}/` } })}`), /claim aud/));
+  test('a jti of 10 kB', async () =>
+    expect401(
+      await call(`Bearer ${await token({ claims: { jti: 'x'.repeat(10_000) } })}`),
+      /jti must be a string/,
+      /^jti must be a non-empty string of at most 256 characters$/,
+    ));
+  test('a jti that is not a string', async () =>
+    expect401(await call(`Bearer ${await token({ claims: { jti: { a: 1 } } })}`), /jti must be a string|claim jti/));
+  test('an aud with a trailing slash', async () =>
+    expect401(await call(`Bearer ${await token({ claims: { aud: `${SERVICE_URL}/` } })}`), /claim aud/));
   test("a trusted iss signing with another trusted client's key", async () => {
     const two = appWith([
       { iss: CLIENT, jwks: { keys: [keys.pubs[0]] } },
       { iss: 'https://other-ehr.example.org', jwks: { keys: [keys.pubs[1]] } },
     ]);
     logText = '';
-    const res = await request(two).post(SERVICE).set('Authorization', `Bearer ${await token({ key: keys.rs384, alg: 'RS384' })}`).send(body);
+    const res = await request(two)
+      .post(SERVICE)
+      .set('Authorization', `Bearer ${await token({ key: keys.rs384, alg: 'RS384' })}`)
+      .send(body);
     await new Promise((done) => setTimeout(done, 20));
     expect401(res, /kid not found/);
   });
-  test('no Authorization header', async () => expect401(await call(undefined), /no Authorization header/, /^no Authorization header: send Authorization: Bearer <client JWT>$/));
-  test('Bearer with garbage', async () => expect401(await call('Bearer not-a-jwt'), /not a Bearer JWT/, /is not Bearer followed by a signed JWT/));
+  test('no Authorization header', async () =>
+    expect401(
+      await call(undefined),
+      /no Authorization header/,
+      /^no Authorization header: send Authorization: Bearer <client JWT>$/,
+    ));
+  test('Bearer with garbage', async () =>
+    expect401(await call('Bearer not-a-jwt'), /not a Bearer JWT/, /is not Bearer followed by a signed JWT/));
   test('a Basic credential', async () => expect401(await call('Basic dXNlcjpwYXNz'), /not a Bearer JWT/));
 });
 
 describe('CDS_AUTH_ERRORS=minimal', () => {
   test('keeps error="invalid_token" without a description, and the bare challenge for a missing token', async () => {
     const minimal = appWith([{ iss: CLIENT, jwks: { keys: keys.pubs } }], { CDS_AUTH_ERRORS: 'minimal' });
-    const refused = await request(minimal).post(SERVICE).set('Authorization', `Bearer ${await token({ header: { kid: 'nobody' } })}`).send(body);
+    const refused = await request(minimal)
+      .post(SERVICE)
+      .set('Authorization', `Bearer ${await token({ header: { kid: 'nobody' } })}`)
+      .send(body);
     expect(refused.status).toBe(401);
     expect(refused.headers['www-authenticate']).toBe('Bearer realm="cds-services", error="invalid_token"');
     expect(refused.body.issue[0].diagnostics).toBe('Authentication required');
@@ -248,8 +372,22 @@ describe('per-client settings', () => {
 
   test('a tenant allowlist refuses other tenants', async () => {
     const tenanted = appWith([{ iss: CLIENT, jwks: { keys: keys.pubs }, tenants: ['hospital-a'] }]);
-    expect((await request(tenanted).post(SERVICE).set('Authorization', `Bearer ${await token({ claims: { tenant: 'hospital-a' } })}`).send(body)).status).toBe(200);
-    expect((await request(tenanted).post(SERVICE).set('Authorization', `Bearer ${await token({ claims: { tenant: 'hospital-b' } })}`).send(body)).status).toBe(401);
+    expect(
+      (
+        await request(tenanted)
+          .post(SERVICE)
+          .set('Authorization', `Bearer ${await token({ claims: { tenant: 'hospital-a' } })}`)
+          .send(body)
+      ).status,
+    ).toBe(200);
+    expect(
+      (
+        await request(tenanted)
+          .post(SERVICE)
+          .set('Authorization', `Bearer ${await token({ claims: { tenant: 'hospital-b' } })}`)
+          .send(body)
+      ).status,
+    ).toBe(401);
   });
 
   test('the development file trusts the CDS Hooks Sandbox offline, as a development client (its private key is public)', () => {
@@ -276,8 +414,14 @@ describe('a client whose keys are published at a jwksUrl', () => {
     const jwksUrl = `http://127.0.0.1:${(jwks.address() as AddressInfo).port}/jwks`;
     try {
       const remote = appWith([{ iss: CLIENT, jwksUrl }]);
-      const first = await request(remote).post(SERVICE).set('Authorization', `Bearer ${await token({ header: { jku: jwksUrl } })}`).send(body);
-      const second = await request(remote).post(SERVICE).set('Authorization', `Bearer ${await token()}`).send(body);
+      const first = await request(remote)
+        .post(SERVICE)
+        .set('Authorization', `Bearer ${await token({ header: { jku: jwksUrl } })}`)
+        .send(body);
+      const second = await request(remote)
+        .post(SERVICE)
+        .set('Authorization', `Bearer ${await token()}`)
+        .send(body);
       expect([first.status, second.status]).toEqual([200, 200]);
       expect(fetches).toBe(1);
     } finally {
@@ -301,10 +445,15 @@ describe('SSRF: a fhirServer that is not allowlisted is never called', () => {
   afterAll(() => new Promise((r) => trap.close(r)));
 
   test('with an allowlist that does not name it: zero calls, prefetch alone, else 412', async () => {
-    const guarded = appWith([{ iss: CLIENT, jwks: { keys: keys.pubs } }], { CDS_FHIR_ALLOWLIST: 'https://ehr.example.org/fhir' });
+    const guarded = appWith([{ iss: CLIENT, jwks: { keys: keys.pubs } }], {
+      CDS_FHIR_ALLOWLIST: 'https://ehr.example.org/fhir',
+    });
     const b = fixtureRequest('renal-cryoablation-fhir.json');
     b['fhirServer'] = trapUrl;
-    const res = await request(guarded).post(SERVICE).set('Authorization', `Bearer ${await token()}`).send(b);
+    const res = await request(guarded)
+      .post(SERVICE)
+      .set('Authorization', `Bearer ${await token()}`)
+      .send(b);
     expect(res.status).toBe(412);
     expect(hits).toBe(0);
     expect(logText).toContain('not on the FHIR server allowlist');
@@ -312,7 +461,9 @@ describe('SSRF: a fhirServer that is not allowlisted is never called', () => {
 
   test('a host that merely starts with an allowlisted one is not admitted', async () => {
     const { fhirServerAllowed } = await import('../../src/auth/fhir-allowlist.js');
-    expect(fhirServerAllowed('https://ehr.example.org.evil.net/fhir', ['https://ehr.example.org'], [], true)).toBe(false);
+    expect(fhirServerAllowed('https://ehr.example.org.evil.net/fhir', ['https://ehr.example.org'], [], true)).toBe(
+      false,
+    );
     expect(fhirServerAllowed('https://ehr.example.org/fhirx', ['https://ehr.example.org/fhir'], [], true)).toBe(false);
     expect(fhirServerAllowed('https://ehr.example.org/fhir/r4', ['https://ehr.example.org/fhir'], [], true)).toBe(true);
     expect(fhirServerAllowed('http://127.0.0.1:8080/fhir', undefined, [], false)).toBe(true);
@@ -325,7 +476,7 @@ describe('logs', () => {
     const t = await token({ claims: { exp: nowSec - 600, iat: nowSec - 700 } });
     await call(`Bearer ${t}`);
     expect(logText).toContain('"authFailure":"token expired"');
-    for (const secret of [t, t.split('.')[1]!, 'pat-renal-1', 'Testpatient', 'SYN-000101']) expect(logText).not.toContain(secret);
+    for (const secret of [t, t.split('.')[1]!, 'pat-renal-1', 'Testpatient', 'SYN-000101'])
+      expect(logText).not.toContain(secret);
   });
 });
-

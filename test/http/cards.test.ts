@@ -32,13 +32,28 @@ function assertionOf(action: any): [string, unknown][] {
   const exts = action.resource.extension.filter((e: any) => e.url === CI);
   expect(exts).toHaveLength(1);
   return exts[0].extension.map((e: any) => {
-    const value = e.valueCode ?? e.valueDate ?? e.valueCanonical ?? e.valueReference ?? e.valueCoding ?? e.valueCodeableConcept ?? e.valueString;
-    return [e.url, e.url === 'coverage-assertion-id' ? (typeof value === 'string' && value.length > 0 ? 'an id' : value) : value];
+    const value =
+      e.valueCode ??
+      e.valueDate ??
+      e.valueCanonical ??
+      e.valueReference ??
+      e.valueCoding ??
+      e.valueCodeableConcept ??
+      e.valueString;
+    return [
+      e.url,
+      e.url === 'coverage-assertion-id' ? (typeof value === 'string' && value.length > 0 ? 'an id' : value) : value,
+    ];
   });
 }
 
 const decisionCardOf = (cards: any[], ref: string) =>
-  cards.find((c) => c.extension?.['davinci-crd.associated-resource']?.length === 1 && c.extension['davinci-crd.associated-resource'][0] === ref && !/^Prior authorization/.test(c.summary));
+  cards.find(
+    (c) =>
+      c.extension?.['davinci-crd.associated-resource']?.length === 1 &&
+      c.extension['davinci-crd.associated-resource'][0] === ref &&
+      !/^Prior authorization/.test(c.summary),
+  );
 
 describe('covered', () => {
   test('coverage-information covered + auth-needed; a card naming the criterion met with its evidence; prior-authorization instructions', async () => {
@@ -47,7 +62,9 @@ describe('covered', () => {
     expect(systemActions).toHaveLength(1);
     const [action] = systemActions;
     expect(action.type).toBe('update');
-    expect(action.description).toBe('Aspirus Health Plan coverage assertion for Percutaneous renal tumor cryoablation: covered');
+    expect(action.description).toBe(
+      'Aspirus Health Plan coverage assertion for Percutaneous renal tumor cryoablation: covered',
+    );
     expect(omit(action.resource, 'extension')).toEqual(body.context.draftOrders.entry[0].resource);
     expect(assertionOf(action)).toEqual([
       ['coverage', { reference: 'Coverage/cov-1' }],
@@ -61,22 +78,33 @@ describe('covered', () => {
 
     const card = decisionCardOf(cards, 'ServiceRequest/sr-1');
     expect(card).toMatchObject({
-      summary: 'Covered: Renal cryoablation (CPT 50593) meets Cryoablation policy V.B. Next: request prior authorization',
+      summary:
+        'Covered: Renal cryoablation (CPT 50593) meets Cryoablation policy V.B. Next: request prior authorization',
       indicator: 'info',
-      source: { label: 'Aspirus Health Plan', topic: { system: TOPIC, code: 'coverage-info', display: 'Coverage Information' } },
+      source: {
+        label: 'Aspirus Health Plan',
+        topic: { system: TOPIC, code: 'coverage-info', display: 'Coverage Information' },
+      },
       links: [{ label: 'Cryoablation policy, section V', url: `${BASE}/policies/cryoablation#V`, type: 'absolute' }],
     });
     expect(card.uuid).toMatch(/^[0-9a-f-]{36}$/);
     expect(card.detail).toContain('**Decision: covered** — Percutaneous renal tumor cryoablation (CPT 50593)');
-    expect(card.detail).toContain(`Meets **section [V](${BASE}/policies/cryoablation#V) — Renal mass or renal cell carcinoma** — met through:`);
-    expect(card.detail).toContain(`- [V.B](${BASE}/policies/cryoablation#V.B) — Member is a poor candidate for surgery`);
+    expect(card.detail).toContain(
+      `Meets **section [V](${BASE}/policies/cryoablation#V) — Renal mass or renal cell carcinoma** — met through:`,
+    );
+    expect(card.detail).toContain(
+      `- [V.B](${BASE}/policies/cryoablation#V.B) — Member is a poor candidate for surgery`,
+    );
     expect(card.detail).toContain('eGFR (MDRD) (33914-3) 48 mL/min/1.73m2 on 2026-10-02');
     expect(card.detail).not.toContain('[V.A]');
     expect(card.detail).toMatch(/\*\*Next step:\*\* Request prior authorization before scheduling/);
     expect(card.suggestions).toBeUndefined();
 
     const pa = cards.find((c) => /^Prior authorization/.test(c.summary));
-    expect(pa).toMatchObject({ summary: 'Prior authorization required by Aspirus Health Plan for CPT 50593', indicator: 'info' });
+    expect(pa).toMatchObject({
+      summary: 'Prior authorization required by Aspirus Health Plan for CPT 50593',
+      indicator: 'info',
+    });
     expect(pa.links).toBeUndefined();
     expect(pa.suggestions).toBeUndefined();
     expect(pa.detail).toContain('https://provider-portal.example.org/prior-authorization');
@@ -103,11 +131,19 @@ describe('documentation needed', () => {
       ['coverage-assertion-id', 'an id'],
     ]);
     const card = decisionCardOf(cards, 'ServiceRequest/sr-1');
-    expect(card.summary).toBe('Documentation needed: Renal cryoablation (CPT 50593). Next: answer 4 questions in the plan questionnaire');
+    expect(card.summary).toBe(
+      'Documentation needed: Renal cryoablation (CPT 50593). Next: answer 4 questions in the plan questionnaire',
+    );
     expect(card.indicator).toBe('info');
-    expect(card.detail).toContain(`**Section [V](${BASE}/policies/cryoablation#V) — Renal mass or renal cell carcinoma**: one of these paths suffices`);
-    expect(card.detail).toContain(`- [V.B](${BASE}/policies/cryoablation#V.B) — Member is a poor candidate for surgery (eg, presence of renal insufficiency or a solitary kidney): Is the member a poor candidate for surgery (e.g. renal insufficiency or a solitary kidney)?`);
-    expect(card.detail).toMatch(/documentation questionnaire, in your EHR's documentation tool \(DTR\), which the EHR opens from this order's coverage information/);
+    expect(card.detail).toContain(
+      `**Section [V](${BASE}/policies/cryoablation#V) — Renal mass or renal cell carcinoma**: one of these paths suffices`,
+    );
+    expect(card.detail).toContain(
+      `- [V.B](${BASE}/policies/cryoablation#V.B) — Member is a poor candidate for surgery (eg, presence of renal insufficiency or a solitary kidney): Is the member a poor candidate for surgery (e.g. renal insufficiency or a solitary kidney)?`,
+    );
+    expect(card.detail).toMatch(
+      /documentation questionnaire, in your EHR's documentation tool \(DTR\), which the EHR opens from this order's coverage information/,
+    );
     expect(card.detail).toMatch(/Or attach the supporting records to the prior-authorization request/);
     // Issue 12 item 4: DTR is launched from the coverage-information's questionnaire (CRD 2.x), never a SMART link.
     expect((card.links ?? []).filter((l: { type?: string }) => l.type === 'smart')).toEqual([]);
@@ -119,16 +155,29 @@ describe('not medically necessary', () => {
   test('coverage-information not-covered without pa-needed, naming the failed criteria; a warning card; no prior-authorization card', async () => {
     const { cards, systemActions } = await answer(scenario('V-renal/tumor-5cm-stage-iib-not-medically-necessary'));
     const a = assertionOf(systemActions[0]);
-    expect(a.map(([url]) => url)).toEqual(['coverage', 'covered', 'billingCode', 'reason', 'date', 'coverage-assertion-id']);
+    expect(a.map(([url]) => url)).toEqual([
+      'coverage',
+      'covered',
+      'billingCode',
+      'reason',
+      'date',
+      'coverage-assertion-id',
+    ]);
     expect(a).toContainEqual(['covered', 'not-covered']);
-    expect(a).toContainEqual(['reason', { text: 'Not medically necessary under Cryoablation policy: V.A, V.B, V.C, V.D not met' }]);
+    expect(a).toContainEqual([
+      'reason',
+      { text: 'Not medically necessary under Cryoablation policy: V.A, V.B, V.C, V.D not met' },
+    ]);
     expect(cards).toHaveLength(1);
     expect(cards[0]).toMatchObject({
-      summary: 'Not covered: Renal cryoablation (CPT 50593) fails V.A, V.B, V.C, V.D. Next: correct the record or ask for peer review',
+      summary:
+        'Not covered: Renal cryoablation (CPT 50593) fails V.A, V.B, V.C, V.D. Next: correct the record or ask for peer review',
       indicator: 'warning',
       source: { topic: { code: 'guideline' } },
     });
-    expect(cards[0].detail).toContain(`- [V.B](${BASE}/policies/cryoablation#V.B) — Member is a poor candidate for surgery (eg, presence of renal insufficiency or a solitary kidney) — not met on: clinician attested "no" on 2026-11-20 (QuestionnaireResponse/qr-1, not linked to an order)`);
+    expect(cards[0].detail).toContain(
+      `- [V.B](${BASE}/policies/cryoablation#V.B) — Member is a poor candidate for surgery (eg, presence of renal insufficiency or a solitary kidney) — not met on: clinician attested "no" on 2026-11-20 (QuestionnaireResponse/qr-1, not linked to an order)`,
+    );
     expect(cards[0].detail).toContain('Tumor size (21889-1) Longest dimension (33728-7) 5 cm on 2026-10-01');
     expect(cards[0].detail).toMatch(/peer-to-peer review/);
   });
@@ -138,12 +187,16 @@ describe('investigative', () => {
   test('not-covered with the exclusion as reason; a warning card with a delete suggestion and override reasons; the cryo-method note', async () => {
     const body = scenario('general-exclusions/cpt-64640-knee-investigative');
     const { cards, systemActions } = await answer(body);
-    expect(assertionOf(systemActions[0])).toContainEqual(['reason', { text: 'Investigative under Cryoablation policy exclusion I' }]);
+    expect(assertionOf(systemActions[0])).toContainEqual([
+      'reason',
+      { text: 'Investigative under Cryoablation policy exclusion I' },
+    ]);
     expect(assertionOf(systemActions[0]).find(([u]) => u === 'pa-needed')).toBeUndefined();
     expect(cards).toHaveLength(1);
     const [card] = cards;
     expect(card).toMatchObject({
-      summary: 'Investigative, not covered: Peripheral nerve destruction (CPT 64640), Cryoablation policy exclusion I. Next: remove the order',
+      summary:
+        'Investigative, not covered: Peripheral nerve destruction (CPT 64640), Cryoablation policy exclusion I. Next: remove the order',
       indicator: 'warning',
       selectionBehavior: 'at-most-one',
       links: [{ url: `${BASE}/policies/cryoablation#EX.I`, type: 'absolute' }],
@@ -151,14 +204,20 @@ describe('investigative', () => {
     expect(card.suggestions).toHaveLength(1);
     expect(card.suggestions[0].uuid).toMatch(/^[0-9a-f-]{36}$/);
     expect(card.suggestions[0].actions).toEqual([
-      { type: 'delete', description: 'Remove the draft order for Genicular nerve cryoneurolysis', resourceId: 'ServiceRequest/sr-1' },
+      {
+        type: 'delete',
+        description: 'Remove the draft order for Genicular nerve cryoneurolysis',
+        resourceId: 'ServiceRequest/sr-1',
+      },
     ]);
     expect(card.overrideReasons.map((o: any) => o.display)).toEqual([
       'Member is enrolled in a clinical trial',
       'Member accepts financial responsibility',
       'Will request a peer-to-peer review',
     ]);
-    expect(card.detail).toContain('This policy governs the cryoablation method; CPT 64640 also describes other methods');
+    expect(card.detail).toContain(
+      'This policy governs the cryoablation method; CPT 64640 also describes other methods',
+    );
   });
 });
 
@@ -167,7 +226,11 @@ describe('no active coverage', () => {
     const { cards, systemActions } = await answer(scenario('general-exclusions/no-coverage-on-record'));
     expect(systemActions).toEqual([]);
     expect(cards).toHaveLength(1);
-    expect(cards[0]).toMatchObject({ summary: "No active coverage with Aspirus Health Plan for Renal cryoablation (CPT 50593). Next: verify the member's insurance", indicator: 'warning' });
+    expect(cards[0]).toMatchObject({
+      summary:
+        "No active coverage with Aspirus Health Plan for Renal cryoablation (CPT 50593). Next: verify the member's insurance",
+      indicator: 'warning',
+    });
   });
 
   test('a Coverage that is not active: not-covered "No active coverage" on it, and the same single card', async () => {
@@ -176,7 +239,9 @@ describe('no active coverage', () => {
     expect(a).toContainEqual(['covered', 'not-covered']);
     expect(a).toContainEqual(['reason', { text: 'No active coverage' }]);
     expect(a).toContainEqual(['coverage', { reference: 'Coverage/cov-1' }]);
-    expect(cards.map((c) => c.summary)).toEqual(["No active coverage with Aspirus Health Plan for Renal cryoablation (CPT 50593). Next: verify the member's insurance"]);
+    expect(cards.map((c) => c.summary)).toEqual([
+      "No active coverage with Aspirus Health Plan for Renal cryoablation (CPT 50593). Next: verify the member's insurance",
+    ]);
   });
 });
 
@@ -184,8 +249,12 @@ describe('several orders in one signing', () => {
   test('one card and one assertion per order in scope, each naming its order; nothing for the order out of scope', async () => {
     const { cards, systemActions } = await answer(scenario('general-exclusions/three-orders-one-request'));
     expect(systemActions.map((a) => a.resource.id).sort()).toEqual(['sr-knee', 'sr-renal']);
-    expect(decisionCardOf(cards, 'ServiceRequest/sr-renal').detail).toContain('— Percutaneous renal tumor cryoablation (CPT 50593), order ServiceRequest/sr-renal');
-    expect(decisionCardOf(cards, 'ServiceRequest/sr-knee').detail).toContain('— Genicular nerve cryoneurolysis (CPT 64640), order ServiceRequest/sr-knee');
+    expect(decisionCardOf(cards, 'ServiceRequest/sr-renal').detail).toContain(
+      '— Percutaneous renal tumor cryoablation (CPT 50593), order ServiceRequest/sr-renal',
+    );
+    expect(decisionCardOf(cards, 'ServiceRequest/sr-knee').detail).toContain(
+      '— Genicular nerve cryoneurolysis (CPT 64640), order ServiceRequest/sr-knee',
+    );
     expect(JSON.stringify(cards)).not.toContain('sr-ct');
     const pa = cards.find((c) => /^Prior authorization/.test(c.summary));
     expect(pa.extension['davinci-crd.associated-resource']).toEqual(['ServiceRequest/sr-renal']);
@@ -232,7 +301,9 @@ describe('re-signing an order that already carries an assertion', () => {
     const exts = again.systemActions[0].resource.extension;
     expect(exts.filter((e: any) => e.url === CI)).toHaveLength(1);
     expect(exts[0]).toEqual({ url: 'http://example.org/other-extension', valueString: 'kept' });
-    const id = (r: any) => r.extension.find((e: any) => e.url === CI).extension.find((e: any) => e.url === 'coverage-assertion-id').valueString;
+    const id = (r: any) =>
+      r.extension.find((e: any) => e.url === CI).extension.find((e: any) => e.url === 'coverage-assertion-id')
+        .valueString;
     expect(id(again.systemActions[0].resource)).not.toBe(id(signed));
   });
 });
@@ -264,14 +335,18 @@ describe('the policy page', () => {
         for (const m of String(c.detail).matchAll(/\]\((http[^)]+)\)/g)) links.add(m[1]!);
       }
       for (const u of links) anchors.add(u);
-      const missing = [...links].filter((u) => !u.startsWith(`${BASE}/policies/cryoablation#`) || !page.includes(`id="${u.split('#')[1]}"`));
+      const missing = [...links].filter(
+        (u) => !u.startsWith(`${BASE}/policies/cryoablation#`) || !page.includes(`id="${u.split('#')[1]}"`),
+      );
       expect(missing).toEqual([]);
     });
     test('the fixtures link more than 20 anchors', () => expect(anchors.size).toBeGreaterThan(20));
   });
 
-  test('CDS_POLICY_URL points card links at the plan\'s published policy instead', async () => {
-    const { cards } = await answer(scenario('V-renal/tumor-3cm-covered'), { CDS_POLICY_URL: 'https://plan.example.org/policies/cryo' });
+  test("CDS_POLICY_URL points card links at the plan's published policy instead", async () => {
+    const { cards } = await answer(scenario('V-renal/tumor-3cm-covered'), {
+      CDS_POLICY_URL: 'https://plan.example.org/policies/cryo',
+    });
     expect(cards[0].links[0].url).toBe('https://plan.example.org/policies/cryo#V');
   });
 

@@ -97,9 +97,20 @@ describe('CORS for browser clients (CDS Hooks Sandbox)', () => {
 
   test.each([
     ['discovery', (a: any) => request(a).get('/cds-services'), 200],
-    ['a hook call', (a: any) => request(a).post(SERVICE).send(fixtureRequest('renal-cryoablation-prefetched.json')), 200],
+    [
+      'a hook call',
+      (a: any) => request(a).post(SERVICE).send(fixtureRequest('renal-cryoablation-prefetched.json')),
+      200,
+    ],
     ['a 422', (a: any) => request(a).post(SERVICE).send({}), 422],
-    ['a 412', (a: any) => request(a).post(SERVICE).send({ ...fixtureRequest('renal-cryoablation-prefetched.json'), prefetch: {} }), 412],
+    [
+      'a 412',
+      (a: any) =>
+        request(a)
+          .post(SERVICE)
+          .send({ ...fixtureRequest('renal-cryoablation-prefetched.json'), prefetch: {} }),
+      412,
+    ],
     ['a 404', (a: any) => request(a).post('/cds-services/none').send({}), 404],
   ])('actual answers carry the allow-origin header too (%s)', async (_name, send, status) => {
     const res = await send(testApp().app).set('Origin', ORIGIN);
@@ -124,7 +135,9 @@ describe('CORS for browser clients (CDS Hooks Sandbox)', () => {
   });
 
   test('production without a configured list admits no browser origin', async () => {
-    const res = await request(testApp({ NODE_ENV: 'production', CDS_AUTH: 'on', CDS_PUBLIC_BASE_URL: 'http://localhost:3000' }).app)
+    const res = await request(
+      testApp({ NODE_ENV: 'production', CDS_AUTH: 'on', CDS_PUBLIC_BASE_URL: 'http://localhost:3000' }).app,
+    )
       .options(SERVICE)
       .set('Origin', ORIGIN)
       .set('Access-Control-Request-Method', 'POST');

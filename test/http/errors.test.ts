@@ -34,7 +34,10 @@ describe('400: the body is not parsable JSON', () => {
   });
 
   test('JSON is read whatever the Content-Type says (clients differ)', async () => {
-    const res = await request(testApp().app).post(SERVICE).set('Content-Type', 'text/plain').send(JSON.stringify(valid()));
+    const res = await request(testApp().app)
+      .post(SERVICE)
+      .set('Content-Type', 'text/plain')
+      .send(JSON.stringify(valid()));
     expect(res.status).toBe(200);
   });
 });
@@ -65,15 +68,47 @@ const invalid: { name: string; mutate: Mutation; path: string; body?: unknown }[
     mutate: (r) => delete r['context']['draftOrders']['entry'][0]['resource']['resourceType'],
     path: 'context.draftOrders.entry[0].resource.resourceType',
   },
-  { name: 'a patientId that is a path segment', mutate: (r) => (r['context']['patientId'] = '..'), path: 'context.patientId' },
-  { name: 'a patientId with a lone surrogate', mutate: (r) => (r['context']['patientId'] = 'pat\ud800'), path: 'context.patientId' },
-  { name: 'a reference prefix with no id', mutate: (r) => (r['context']['patientId'] = 'Patient/'), path: 'context.patientId' },
-  { name: 'a patientId with a query', mutate: (r) => (r['context']['patientId'] = 'p?_id=x'), path: 'context.patientId' },
-  { name: 'an encounterId with a slash', mutate: (r) => (r['context']['encounterId'] = 'a/b'), path: 'context.encounterId' },
+  {
+    name: 'a patientId that is a path segment',
+    mutate: (r) => (r['context']['patientId'] = '..'),
+    path: 'context.patientId',
+  },
+  {
+    name: 'a patientId with a lone surrogate',
+    mutate: (r) => (r['context']['patientId'] = 'pat\ud800'),
+    path: 'context.patientId',
+  },
+  {
+    name: 'a reference prefix with no id',
+    mutate: (r) => (r['context']['patientId'] = 'Patient/'),
+    path: 'context.patientId',
+  },
+  {
+    name: 'a patientId with a query',
+    mutate: (r) => (r['context']['patientId'] = 'p?_id=x'),
+    path: 'context.patientId',
+  },
+  {
+    name: 'an encounterId with a slash',
+    mutate: (r) => (r['context']['encounterId'] = 'a/b'),
+    path: 'context.encounterId',
+  },
   { name: 'a fhirServer that is not a URL', mutate: (r) => (r['fhirServer'] = 'ehr.example.org'), path: 'fhirServer' },
-  { name: 'a fhirServer with a query', mutate: (r) => (r['fhirServer'] = 'https://ehr.example.org/fhir?x=1'), path: 'fhirServer' },
-  { name: 'a fhirServer with a fragment', mutate: (r) => (r['fhirServer'] = 'https://ehr.example.org/fhir#f'), path: 'fhirServer' },
-  { name: 'a fhirServer with credentials', mutate: (r) => (r['fhirServer'] = 'https://u:p@ehr.example.org/fhir'), path: 'fhirServer' },
+  {
+    name: 'a fhirServer with a query',
+    mutate: (r) => (r['fhirServer'] = 'https://ehr.example.org/fhir?x=1'),
+    path: 'fhirServer',
+  },
+  {
+    name: 'a fhirServer with a fragment',
+    mutate: (r) => (r['fhirServer'] = 'https://ehr.example.org/fhir#f'),
+    path: 'fhirServer',
+  },
+  {
+    name: 'a fhirServer with credentials',
+    mutate: (r) => (r['fhirServer'] = 'https://u:p@ehr.example.org/fhir'),
+    path: 'fhirServer',
+  },
   { name: 'a file: fhirServer', mutate: (r) => (r['fhirServer'] = 'file:///etc/passwd'), path: 'fhirServer' },
   {
     name: 'fhirAuthorization without fhirServer',
@@ -89,7 +124,11 @@ const invalid: { name: string; mutate: Mutation; path: string; body?: unknown }[
     path: 'fhirAuthorization.access_token',
   },
   { name: 'another hook sent to the order-sign service', mutate: (r) => (r['hook'] = 'patient-view'), path: 'hook' },
-  { name: 'a prefetch value that is not a resource', mutate: (r) => (r['prefetch']['patient'] = 'pat-renal-1'), path: 'prefetch.patient' },
+  {
+    name: 'a prefetch value that is not a resource',
+    mutate: (r) => (r['prefetch']['patient'] = 'pat-renal-1'),
+    path: 'prefetch.patient',
+  },
   {
     name: 'a prefetch slot holding the wrong resource type',
     mutate: (r) => (r['prefetch']['coverage'] = { resourceType: 'Patient', id: 'x' }),
@@ -102,7 +141,9 @@ describe('422: valid JSON that breaks CDS Hooks, with an OperationOutcome naming
   test.each(invalid)('$name', async ({ mutate, path, body: whole }) => {
     const body = valid();
     const sent = mutate(body) === WHOLE_BODY ? whole : body;
-    const res = await request(testApp().app).post(SERVICE).send(sent as object);
+    const res = await request(testApp().app)
+      .post(SERVICE)
+      .send(sent as object);
     expect(res.status).toBe(422);
     expectOutcome(res.body, 'invalid');
     if (path) expect(res.body.issue.flatMap((i: any) => i.expression ?? [])).toContain(path);
@@ -112,15 +153,53 @@ describe('422: valid JSON that breaks CDS Hooks, with an OperationOutcome naming
 const order = (r: any) => r['context']['draftOrders']['entry'][0]['resource'];
 const ENTRY = 'context.draftOrders.entry[0].resource';
 
-describe('422: a draft order that is not a request resource for the call\'s patient (issue 9)', () => {
+describe("422: a draft order that is not a request resource for the call's patient (issue 9)", () => {
   test.each([
-    ['resourceType "Foo"', (r: any) => (order(r)['resourceType'] = 'Foo'), `${ENTRY}.resourceType`, /"Foo" is not a request resource/],
-    ['a Patient as the draft', (r: any) => (order(r)['resourceType'] = 'Patient'), `${ENTRY}.resourceType`, /"Patient" is not a request resource/],
-    ['an Appointment (not an order-sign draft)', (r: any) => (order(r)['resourceType'] = 'Appointment'), `${ENTRY}.resourceType`, /Appointment/],
-    ['a subject naming another patient', (r: any) => (order(r)['subject'] = { reference: 'Patient/someone-else' }), `${ENTRY}.subject`, /names Patient\/someone-else, not the patient in context \(Patient\/pat-renal-1\)/],
-    ['an absolute subject URL naming another patient', (r: any) => (order(r)['subject'] = { reference: 'https://ehr.example.org/fhir/Patient/other' }), `${ENTRY}.subject`, /Patient\/other/],
-    ['a subject naming a Group', (r: any) => (order(r)['subject'] = { reference: 'Group/g1' }), `${ENTRY}.subject`, /Group\/g1/],
-    ['the second order for another patient', (r: any) => r['context']['draftOrders']['entry'].push({ resource: { ...order(r), id: 'sr-2', subject: { reference: 'Patient/p2' } } }), 'context.draftOrders.entry[1].resource.subject', /Patient\/p2/],
+    [
+      'resourceType "Foo"',
+      (r: any) => (order(r)['resourceType'] = 'Foo'),
+      `${ENTRY}.resourceType`,
+      /"Foo" is not a request resource/,
+    ],
+    [
+      'a Patient as the draft',
+      (r: any) => (order(r)['resourceType'] = 'Patient'),
+      `${ENTRY}.resourceType`,
+      /"Patient" is not a request resource/,
+    ],
+    [
+      'an Appointment (not an order-sign draft)',
+      (r: any) => (order(r)['resourceType'] = 'Appointment'),
+      `${ENTRY}.resourceType`,
+      /Appointment/,
+    ],
+    [
+      'a subject naming another patient',
+      (r: any) => (order(r)['subject'] = { reference: 'Patient/someone-else' }),
+      `${ENTRY}.subject`,
+      /names Patient\/someone-else, not the patient in context \(Patient\/pat-renal-1\)/,
+    ],
+    [
+      'an absolute subject URL naming another patient',
+      (r: any) => (order(r)['subject'] = { reference: 'https://ehr.example.org/fhir/Patient/other' }),
+      `${ENTRY}.subject`,
+      /Patient\/other/,
+    ],
+    [
+      'a subject naming a Group',
+      (r: any) => (order(r)['subject'] = { reference: 'Group/g1' }),
+      `${ENTRY}.subject`,
+      /Group\/g1/,
+    ],
+    [
+      'the second order for another patient',
+      (r: any) =>
+        r['context']['draftOrders']['entry'].push({
+          resource: { ...order(r), id: 'sr-2', subject: { reference: 'Patient/p2' } },
+        }),
+      'context.draftOrders.entry[1].resource.subject',
+      /Patient\/p2/,
+    ],
   ])('%s', async (_name, mutate, path, diagnostics) => {
     const body = valid();
     mutate(body);
@@ -132,7 +211,10 @@ describe('422: a draft order that is not a request resource for the call\'s pati
   });
 
   test.each([
-    ['an absolute URL ending in the context patient', { reference: 'https://ehr.example.org/fhir/Patient/pat-renal-1' }],
+    [
+      'an absolute URL ending in the context patient',
+      { reference: 'https://ehr.example.org/fhir/Patient/pat-renal-1' },
+    ],
     ['a versioned reference to the context patient', { reference: 'Patient/pat-renal-1/_history/3' }],
     ['no subject (taken as the context patient)', undefined],
     ['a subject by display only', { display: 'Testpatient' }],
@@ -147,7 +229,14 @@ describe('422: a draft order that is not a request resource for the call\'s pati
 
   test('a NutritionOrder names its patient in `patient`', async () => {
     const body = valid();
-    body['context']['draftOrders']['entry'][0]['resource'] = { resourceType: 'NutritionOrder', id: 'no-1', status: 'draft', intent: 'order', patient: { reference: 'Patient/other' }, dateTime: '2026-11-23' };
+    body['context']['draftOrders']['entry'][0]['resource'] = {
+      resourceType: 'NutritionOrder',
+      id: 'no-1',
+      status: 'draft',
+      intent: 'order',
+      patient: { reference: 'Patient/other' },
+      dateTime: '2026-11-23',
+    };
     const res = await request(testApp().app).post(SERVICE).send(body);
     expect(res.status).toBe(422);
     expect(res.body.issue[0].expression).toEqual([`${ENTRY}.patient`]);
@@ -169,10 +258,14 @@ const tolerated: { name: string; mutate: Mutation }[] = [
   { name: 'unknown extension keys', mutate: (r) => (r['extension'] = { 'com.example.other': { a: 1 } }) },
   {
     name: 'unsupported davinci-crd.configuration codes and values of the wrong type',
-    mutate: (r) => (r['extension'] = { 'davinci-crd.configuration': { 'alt-drug': true, 'max-cards': '3', guideline: 'no' } }),
+    mutate: (r) =>
+      (r['extension'] = { 'davinci-crd.configuration': { 'alt-drug': true, 'max-cards': '3', guideline: 'no' } }),
   },
   { name: 'an empty encounterId', mutate: (r) => (r['context']['encounterId'] = '') },
-  { name: 'prefetch keys the service did not ask for', mutate: (r) => (r['prefetch']['serviceRequestBundle'] = { resourceType: 'Bundle' }) },
+  {
+    name: 'prefetch keys the service did not ask for',
+    mutate: (r) => (r['prefetch']['serviceRequestBundle'] = { resourceType: 'Bundle' }),
+  },
   { name: 'null prefetch values', mutate: (r) => (r['prefetch']['conditions'] = null) },
   { name: 'a null encounterId', mutate: (r) => (r['context']['encounterId'] = null) },
   { name: 'patientId given as a reference', mutate: (r) => (r['context']['patientId'] = 'Patient/pat-renal-1') },
@@ -202,7 +295,10 @@ describe('tolerated: what real clients send', () => {
 
 describe('error bodies never echo what the client sent (it may be PHI)', () => {
   test('a JSON syntax error names the position, not the text around it', async () => {
-    const res = await request(testApp().app).post(SERVICE).set('Content-Type', 'application/json').send('{"name": Jane Doe}');
+    const res = await request(testApp().app)
+      .post(SERVICE)
+      .set('Content-Type', 'application/json')
+      .send('{"name": Jane Doe}');
     expect(res.status).toBe(400);
     expect(res.text).not.toContain('Jane');
     expect(res.body.issue[0].diagnostics).toMatch(/syntax error/);
@@ -259,7 +355,10 @@ describe('404, 405, 413', () => {
 
   test('a body over the limit → 413 OperationOutcome, not a 500', async () => {
     const body = JSON.stringify({ ...valid(), padding: 'x'.repeat(3000) });
-    const res = await request(testApp({ CDS_BODY_LIMIT: '2kb' }).app).post(SERVICE).set('Content-Type', 'application/json').send(body);
+    const res = await request(testApp({ CDS_BODY_LIMIT: '2kb' }).app)
+      .post(SERVICE)
+      .set('Content-Type', 'application/json')
+      .send(body);
     expect(res.status).toBe(413);
     expectOutcome(res.body, 'too-long', /2kb/);
   });
@@ -285,21 +384,31 @@ describe('bounds on one request (422 beyond them)', () => {
   test('more draft orders than CDS_MAX_DRAFT_ORDERS', async () => {
     const body = valid();
     const order = body['context']['draftOrders']['entry'][0];
-    body['context']['draftOrders']['entry'] = Array.from({ length: 4 }, (_, i) => ({ resource: { ...order.resource, id: `o${i}` } }));
-    const res = await request(testApp({ CDS_MAX_DRAFT_ORDERS: '3' }).app).post(SERVICE).send(body);
+    body['context']['draftOrders']['entry'] = Array.from({ length: 4 }, (_, i) => ({
+      resource: { ...order.resource, id: `o${i}` },
+    }));
+    const res = await request(testApp({ CDS_MAX_DRAFT_ORDERS: '3' }).app)
+      .post(SERVICE)
+      .send(body);
     expect(res.status).toBe(422);
     expect(res.body.issue[0].expression).toEqual(['context.draftOrders.entry']);
   });
 
   test('more prefetched resources than CDS_MAX_RESOURCES', async () => {
-    const res = await request(testApp({ CDS_MAX_RESOURCES: '3' }).app).post(SERVICE).send(valid());
+    const res = await request(testApp({ CDS_MAX_RESOURCES: '3' }).app)
+      .post(SERVICE)
+      .send(valid());
     expect(res.status).toBe(422);
     expect(res.body.issue[0].expression).toEqual(['prefetch']);
   });
 
   test('security headers on every answer', async () => {
     const res = await request(testApp().app).get('/cds-services');
-    expect(res.headers).toMatchObject({ 'x-content-type-options': 'nosniff', 'referrer-policy': 'no-referrer', 'cache-control': 'no-store' });
+    expect(res.headers).toMatchObject({
+      'x-content-type-options': 'nosniff',
+      'referrer-policy': 'no-referrer',
+      'cache-control': 'no-store',
+    });
   });
 });
 
@@ -313,7 +422,10 @@ describe('feedback', () => {
           {
             card: '9368d37b-283f-44a0-93ea-547cebab93ed',
             outcome: 'overridden',
-            overrideReason: { reason: { code: 'trial', system: 'https://example.org/override' }, userComment: 'free text' },
+            overrideReason: {
+              reason: { code: 'trial', system: 'https://example.org/override' },
+              userComment: 'free text',
+            },
             outcomeTimestamp: '2026-11-23T10:00:00Z',
           },
         ],
@@ -325,14 +437,20 @@ describe('feedback', () => {
     const t = testApp();
     const res = await request(t.app)
       .post(FEEDBACK)
-      .send({ feedback: [{ card: 'c1', outcome: 'overridden', overrideReason: { code: 'p2p', system: 's' }, outcomeTimestamp: 'now' }] });
+      .send({
+        feedback: [
+          { card: 'c1', outcome: 'overridden', overrideReason: { code: 'p2p', system: 's' }, outcomeTimestamp: 'now' },
+        ],
+      });
     expect(res.status).toBe(200);
     const line = t.logs.find((l) => l['path'] === FEEDBACK);
     expect(line?.['feedback']).toEqual([{ card: 'c1', outcome: 'overridden', overrideReason: 'p2p' }]);
   });
 
   test('rejects feedback without outcome with 422 naming the path', async () => {
-    const res = await request(testApp().app).post(FEEDBACK).send({ feedback: [{ card: 'c1', outcomeTimestamp: 'now' }] });
+    const res = await request(testApp().app)
+      .post(FEEDBACK)
+      .send({ feedback: [{ card: 'c1', outcomeTimestamp: 'now' }] });
     expect(res.status).toBe(422);
     expect(res.body.issue[0].expression).toEqual(['feedback[0].outcome']);
   });
@@ -353,7 +471,12 @@ describe('response hygiene', () => {
     const t = testApp();
     const broken = createApp({
       config: t.config,
-      registry: { services: t.registry.services, get: () => { throw new Error('registry exploded at secret place'); } },
+      registry: {
+        services: t.registry.services,
+        get: () => {
+          throw new Error('registry exploded at secret place');
+        },
+      },
       logger: createLogger('error', sink),
       store: t.store,
       metrics: t.metrics,

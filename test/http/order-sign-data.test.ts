@@ -78,12 +78,24 @@ describe('data gathering: prefetch first, the FHIR server for what is missing', 
     delete body['prefetch'];
     const res = await request(testApp().app).post(SERVICE).send(body);
     expect(res.status).toBe(200);
-    expect(queriedResourceTypes()).toEqual(['BodyStructure', 'Condition', 'Coverage', 'Observation', 'Observation', 'Patient', 'Procedure', 'QuestionnaireResponse']);
+    expect(queriedResourceTypes()).toEqual([
+      'BodyStructure',
+      'Condition',
+      'Coverage',
+      'Observation',
+      'Observation',
+      'Patient',
+      'Procedure',
+      'QuestionnaireResponse',
+    ]);
   });
 
   test('an OperationOutcome in a prefetch slot means the client failed: that query is made again', async () => {
     const body = await renalRequest(ALL_KEYS);
-    body['prefetch']['conditions'] = { resourceType: 'OperationOutcome', issue: [{ severity: 'error', code: 'timeout' }] };
+    body['prefetch']['conditions'] = {
+      resourceType: 'OperationOutcome',
+      issue: [{ severity: 'error', code: 'timeout' }],
+    };
     const res = await request(testApp().app).post(SERVICE).send(body);
     expect(res.status).toBe(200);
     expect(fhir.requests.map((r) => r.path)).toEqual(['Condition?patient=pat-renal-1']);
@@ -99,7 +111,10 @@ describe('data gathering: prefetch first, the FHIR server for what is missing', 
 
   test.each([
     ['no fhirAuthorization (Sandbox, Medplum)', (b: Record<string, any>) => delete b['fhirAuthorization']],
-    ['an empty access token (CRD request generator)', (b: Record<string, any>) => (b['fhirAuthorization']['access_token'] = '')],
+    [
+      'an empty access token (CRD request generator)',
+      (b: Record<string, any>) => (b['fhirAuthorization']['access_token'] = ''),
+    ],
   ])('%s: the FHIR server is queried without an Authorization header', async (_name, strip) => {
     const body = await renalRequest(['patient', 'coverage']);
     strip(body);
@@ -112,7 +127,10 @@ describe('data gathering: prefetch first, the FHIR server for what is missing', 
   test('in production a plain-http fhirServer is not called: prefetch alone, else 412', async () => {
     const body = await renalRequest(['patient', 'coverage']);
     const t = testApp({ NODE_ENV: 'production', CDS_AUTH: 'on', CDS_PUBLIC_BASE_URL: 'http://localhost:3000' });
-    const res = await request(t.app).post(SERVICE).set('Authorization', `Bearer ${await clientJwt({ aud: SERVICE_URL })}`).send(body);
+    const res = await request(t.app)
+      .post(SERVICE)
+      .set('Authorization', `Bearer ${await clientJwt({ aud: SERVICE_URL })}`)
+      .send(body);
     expect(res.status).toBe(412);
     expect(fhir.requests).toEqual([]);
     expect(t.logs.find((l) => l['path'] === SERVICE)?.['fhirServerRefused']).toBe('plain http in production');
@@ -145,7 +163,12 @@ describe('data gathering: prefetch first, the FHIR server for what is missing', 
       );
       const body = fixtureRequest('renal-cryoablation-fhir.json');
       body['fhirServer'] = paged.url;
-      body['prefetch'] = await prefetchFrom(fhir, service, CONTEXT, ALL_KEYS.filter((k) => k !== 'conditions'));
+      body['prefetch'] = await prefetchFrom(
+        fhir,
+        service,
+        CONTEXT,
+        ALL_KEYS.filter((k) => k !== 'conditions'),
+      );
       paged.reset();
       const res = await request(testApp().app).post(SERVICE).send(body);
       expect(res.status).toBe(200);
@@ -186,7 +209,9 @@ describe('412: data needed for an order in scope was not prefetched and there is
     const res = await request(testApp().app).post(SERVICE).send(body);
     expect(res.status).toBe(412);
     const text: string = res.body.issue[0].diagnostics;
-    expect(text).toMatch(/^fhirServer https:\/\/ehr\.elsewhere\.example\/fhir is not on this service's FHIR server allowlist/);
+    expect(text).toMatch(
+      /^fhirServer https:\/\/ehr\.elsewhere\.example\/fhir is not on this service's FHIR server allowlist/,
+    );
     expect(text).toMatch(/CDS_FHIR_ALLOWLIST/);
     expect(text).toMatch(/fhirServers in the trusted clients file/);
     expect(text).toContain(CLINICAL_KEYS[0]);
@@ -199,7 +224,10 @@ describe('412: data needed for an order in scope was not prefetched and there is
     const body = await renalRequest(ALL_KEYS);
     delete body['fhirServer'];
     delete body['fhirAuthorization'];
-    body['prefetch']['labResults'] = { resourceType: 'OperationOutcome', issue: [{ severity: 'error', code: 'exception' }] };
+    body['prefetch']['labResults'] = {
+      resourceType: 'OperationOutcome',
+      issue: [{ severity: 'error', code: 'exception' }],
+    };
     const res = await request(testApp().app).post(SERVICE).send(body);
     expect(res.status).toBe(412);
     expect(res.body.issue[0].expression).toEqual(['prefetch.labResults']);
@@ -222,16 +250,29 @@ describe('the FHIR server fails or is too slow: 200 with what the data allows, s
     const t = testApp({ CDS_FHIR_MAX_RESPONSE: '200b' });
     const res = await request(t.app).post(SERVICE).send(body);
     expect(res.status).toBe(200);
-    expect(t.logs.find((l) => l['path'] === SERVICE)?.['unavailable']).toEqual(expect.arrayContaining(['conditions:too-large']));
+    expect(t.logs.find((l) => l['path'] === SERVICE)?.['unavailable']).toEqual(
+      expect.arrayContaining(['conditions:too-large']),
+    );
   });
 
   test('fetched resources count against CDS_MAX_RESOURCES: past it, the data is incomplete', async () => {
     const paged = await startFhirTestServer({ resources: patientResources('renal-rcc'), pageSize: 2 });
     try {
-      await paged.seed(Array.from({ length: 11 }, (_, i) => ({ resourceType: 'Condition', id: `m${i}`, subject: { reference: 'Patient/pat-renal-1' } })));
+      await paged.seed(
+        Array.from({ length: 11 }, (_, i) => ({
+          resourceType: 'Condition',
+          id: `m${i}`,
+          subject: { reference: 'Patient/pat-renal-1' },
+        })),
+      );
       const body = fixtureRequest('renal-cryoablation-fhir.json');
       body['fhirServer'] = paged.url;
-      body['prefetch'] = await prefetchFrom(fhir, service, CONTEXT, ALL_KEYS.filter((k) => k !== 'conditions'));
+      body['prefetch'] = await prefetchFrom(
+        fhir,
+        service,
+        CONTEXT,
+        ALL_KEYS.filter((k) => k !== 'conditions'),
+      );
       const t = testApp({ CDS_MAX_RESOURCES: '8' });
       const res = await request(t.app).post(SERVICE).send(body);
       expect(res.status).toBe(200);
@@ -246,10 +287,34 @@ describe('the FHIR server fails or is too slow: 200 with what the data allows, s
   // The deadline: short enough for the hanging search to be quick, long enough that the healthy searches of the test
   // FHIR server answer within it on a loaded machine (at 300 ms they did not, and every query timed out).
   const faults = [
-    { name: 'slow past the timeout', fault: { hang: true }, reason: /did not answer in time/, logged: 'conditions:timeout', timeoutMs: '1500' },
-    { name: 'answering 401', fault: { status: 401 }, reason: /could not provide it/, logged: 'conditions:http-401', timeoutMs: '4500' },
-    { name: 'answering 500', fault: { status: 500 }, reason: /could not provide it/, logged: 'conditions:http-500', timeoutMs: '4500' },
-    { name: 'answering garbage', fault: { garbage: true }, reason: /could not provide it/, logged: 'conditions:invalid-answer', timeoutMs: '4500' },
+    {
+      name: 'slow past the timeout',
+      fault: { hang: true },
+      reason: /did not answer in time/,
+      logged: 'conditions:timeout',
+      timeoutMs: '1500',
+    },
+    {
+      name: 'answering 401',
+      fault: { status: 401 },
+      reason: /could not provide it/,
+      logged: 'conditions:http-401',
+      timeoutMs: '4500',
+    },
+    {
+      name: 'answering 500',
+      fault: { status: 500 },
+      reason: /could not provide it/,
+      logged: 'conditions:http-500',
+      timeoutMs: '4500',
+    },
+    {
+      name: 'answering garbage',
+      fault: { garbage: true },
+      reason: /could not provide it/,
+      logged: 'conditions:invalid-answer',
+      timeoutMs: '4500',
+    },
   ];
 
   test.each(faults)('Condition search $name', async ({ fault, reason, logged, timeoutMs }) => {
@@ -270,7 +335,11 @@ describe('the FHIR server fails or is too slow: 200 with what the data allows, s
     expect(card.extension['davinci-crd.associated-resource']).toEqual(['ServiceRequest/sr-renal-cryo-1']);
     expect(card.source).toEqual({
       label: 'Aspirus Health Plan',
-      topic: { system: 'http://hl7.org/fhir/us/davinci-crd/CodeSystem/temp', code: 'coverage-info', display: 'Coverage Information' },
+      topic: {
+        system: 'http://hl7.org/fhir/us/davinci-crd/CodeSystem/temp',
+        code: 'coverage-info',
+        display: 'Coverage Information',
+      },
     });
     expect(card.detail).not.toMatch(/HTTP \d|127\.0\.0\.1|\/fhir/);
     const line = t.logs.find((l) => l['path'] === SERVICE);
@@ -280,10 +349,17 @@ describe('the FHIR server fails or is too slow: 200 with what the data allows, s
   test('a server that fails after the first page gives partial data, reported as incomplete', async () => {
     const paged = await startFhirTestServer({ resources: patientResources('renal-rcc'), pageSize: 1 });
     try {
-      await paged.seed([{ resourceType: 'Condition', id: 'second', subject: { reference: 'Patient/pat-renal-1' } } as fhir4.Condition]);
+      await paged.seed([
+        { resourceType: 'Condition', id: 'second', subject: { reference: 'Patient/pat-renal-1' } } as fhir4.Condition,
+      ]);
       const body = fixtureRequest('renal-cryoablation-fhir.json');
       body['fhirServer'] = paged.url;
-      body['prefetch'] = await prefetchFrom(fhir, service, CONTEXT, ALL_KEYS.filter((k) => k !== 'conditions'));
+      body['prefetch'] = await prefetchFrom(
+        fhir,
+        service,
+        CONTEXT,
+        ALL_KEYS.filter((k) => k !== 'conditions'),
+      );
       paged.setFaults([{ match: /^Condition.*_offset=/, status: 503 }]);
       const t = testApp();
       const res = await request(t.app).post(SERVICE).send(body);
@@ -299,10 +375,21 @@ describe('the FHIR server fails or is too slow: 200 with what the data allows, s
   test('more pages than the bound: the data counts as incomplete', async () => {
     const paged = await startFhirTestServer({ resources: patientResources('renal-rcc'), pageSize: 1 });
     try {
-      await paged.seed([1, 2, 3].map((i) => ({ resourceType: 'Condition', id: `c${i}`, subject: { reference: 'Patient/pat-renal-1' } })));
+      await paged.seed(
+        [1, 2, 3].map((i) => ({
+          resourceType: 'Condition',
+          id: `c${i}`,
+          subject: { reference: 'Patient/pat-renal-1' },
+        })),
+      );
       const body = fixtureRequest('renal-cryoablation-fhir.json');
       body['fhirServer'] = paged.url;
-      body['prefetch'] = await prefetchFrom(fhir, service, CONTEXT, ALL_KEYS.filter((k) => k !== 'conditions'));
+      body['prefetch'] = await prefetchFrom(
+        fhir,
+        service,
+        CONTEXT,
+        ALL_KEYS.filter((k) => k !== 'conditions'),
+      );
       paged.reset();
       const t = testApp({ CDS_FHIR_MAX_PAGES: '2' });
       const res = await request(t.app).post(SERVICE).send(body);
@@ -380,9 +467,13 @@ describe('request logs', () => {
     controller.abort();
     expect(await call).toBe('aborted');
     const deadline = Date.now() + 2000;
-    while (Date.now() < deadline && fhir.requests.some((r) => r.endedAt === undefined)) await new Promise((r) => setTimeout(r, 10));
+    while (Date.now() < deadline && fhir.requests.some((r) => r.endedAt === undefined))
+      await new Promise((r) => setTimeout(r, 10));
     expect(fhir.requests.every((r) => r.endedAt !== undefined)).toBe(true);
-    expect(t.logs.find((l) => l['path'] === SERVICE)).toMatchObject({ aborted: true, hookInstance: body['hookInstance'] });
+    expect(t.logs.find((l) => l['path'] === SERVICE)).toMatchObject({
+      aborted: true,
+      hookInstance: body['hookInstance'],
+    });
     // The aborted fetch leaves its socket to the server's keep-alive timeout (~4 s, close to the test's timeout on
     // a loaded machine): close it here, the exchange is over and logged.
     server.closeAllConnections();
@@ -392,14 +483,27 @@ describe('request logs', () => {
   test.each([
     ['a 400', (b: Record<string, any>) => JSON.stringify(b).slice(0, -1)],
     ['a 422', (b: Record<string, any>) => JSON.stringify({ ...b, hook: 42 })],
-    ['a 412', (b: Record<string, any>) => JSON.stringify({ ...b, fhirServer: undefined, fhirAuthorization: undefined })],
+    [
+      'a 412',
+      (b: Record<string, any>) => JSON.stringify({ ...b, fhirServer: undefined, fhirAuthorization: undefined }),
+    ],
   ])('error answers (%s) log no patient data and no token', async (_name, make) => {
     const body = await renalRequest(['patient', 'coverage']);
     const t = testApp();
-    await request(t.app).post(SERVICE).set('Content-Type', 'application/json').set('Authorization', 'Bearer header.payload.signature').send(make(body));
+    await request(t.app)
+      .post(SERVICE)
+      .set('Content-Type', 'application/json')
+      .set('Authorization', 'Bearer header.payload.signature')
+      .send(make(body));
     const text = t.logText();
     expect(text).toContain('"path":"/cds-services/cryoablation-order-sign"');
-    for (const secret of ['synthetic-access-token', 'header.payload.signature', 'pat-renal-1', 'Testpatient', 'SYN-000101']) {
+    for (const secret of [
+      'synthetic-access-token',
+      'header.payload.signature',
+      'pat-renal-1',
+      'Testpatient',
+      'SYN-000101',
+    ]) {
       expect(text).not.toContain(secret);
     }
   });
@@ -420,7 +524,14 @@ describe('request logs', () => {
       fhirRequests: CLINICAL_KEYS.length,
     });
     const text = t.logText();
-    for (const secret of ['synthetic-access-token', 'header.payload.signature', 'pat-renal-1', 'Testpatient', 'SYN-000101', 'C64.1']) {
+    for (const secret of [
+      'synthetic-access-token',
+      'header.payload.signature',
+      'pat-renal-1',
+      'Testpatient',
+      'SYN-000101',
+      'C64.1',
+    ]) {
       expect(text).not.toContain(secret);
     }
   });

@@ -11,8 +11,10 @@ import { scenarioFiles } from '../support/scenarios.js';
 const SERVICE = '/cds-services/cryoablation-order-sign';
 const CANONICAL = 'https://fhir.aspirushealthplan.example/Questionnaire/cryoablation-medical-necessity';
 
-const attested = scenarioFiles().filter((s) =>
-  JSON.stringify(s.fixture.request).includes(`"questionnaire":"${CANONICAL}|`) && Object.values(s.fixture.expected).some((e) => e.outcome === 'covered'),
+const attested = scenarioFiles().filter(
+  (s) =>
+    JSON.stringify(s.fixture.request).includes(`"questionnaire":"${CANONICAL}|`) &&
+    Object.values(s.fixture.expected).some((e) => e.outcome === 'covered'),
 );
 
 describe('the same completed questionnaire decides identically on any base URL and port', () => {
@@ -31,7 +33,9 @@ describe('the same completed questionnaire decides identically on any base URL a
         expect(res.status).toBe(200);
         return {
           summaries: (res.body.cards as { summary: string }[]).map((c) => c.summary),
-          covered: (res.body.systemActions as any[]).map((a) => JSON.stringify(a.resource.extension.at(-1).extension.find((e: any) => e.url === 'covered'))),
+          covered: (res.body.systemActions as any[]).map((a) =>
+            JSON.stringify(a.resource.extension.at(-1).extension.find((e: any) => e.url === 'covered')),
+          ),
         };
       }),
     );
@@ -44,7 +48,7 @@ describe('the same completed questionnaire decides identically on any base URL a
 describe('GET /fhir/Questionnaire', () => {
   const { app } = testApp({ CDS_PUBLIC_BASE_URL: 'https://crd.plan.example' });
 
-  test('by id: the canonical is the policy\'s, whatever the base URL', async () => {
+  test("by id: the canonical is the policy's, whatever the base URL", async () => {
     const res = await request(app).get('/fhir/Questionnaire/cryoablation-medical-necessity');
     expect(res.status).toBe(200);
     expect(res.type).toBe('application/fhir+json');

@@ -35,7 +35,11 @@ const SERVICE = '/cds-services/cryoablation-order-sign';
 const BASE = 'http://localhost:3000';
 const NOW = new Date('2026-11-23T12:00:00Z');
 const NOW_SEC = Math.floor(NOW.getTime() / 1000);
-const CPT_50593 = { system: 'http://www.ama-assn.org/go/cpt', code: '50593', display: 'Ablation, renal tumor(s), unilateral, percutaneous, cryotherapy' };
+const CPT_50593 = {
+  system: 'http://www.ama-assn.org/go/cpt',
+  code: '50593',
+  display: 'Ablation, renal tumor(s), unilateral, percutaneous, cryotherapy',
+};
 const COVERAGE_INFO = 'http://hl7.org/fhir/us/davinci-crd/StructureDefinition/ext-coverage-information';
 const EMPTY = { cards: [], systemActions: [] };
 
@@ -119,8 +123,14 @@ function summaries(answer: Rec): [string, string][] {
 }
 
 const PA_CARD: [string, string] = ['info', 'Prior authorization required by Aspirus Health Plan for CPT 50593'];
-const COVERED_V: [string, string] = ['info', 'Covered: Renal cryoablation (CPT 50593) meets Cryoablation policy V.A, V.B. Next: request prior authorization'];
-const DOC_NEEDED: [string, string] = ['info', 'Documentation needed: Renal cryoablation (CPT 50593). Next: answer 4 questions in the plan questionnaire'];
+const COVERED_V: [string, string] = [
+  'info',
+  'Covered: Renal cryoablation (CPT 50593) meets Cryoablation policy V.A, V.B. Next: request prior authorization',
+];
+const DOC_NEEDED: [string, string] = [
+  'info',
+  'Documentation needed: Renal cryoablation (CPT 50593). Next: answer 4 questions in the plan questionnaire',
+];
 
 describe('CDS Hooks Sandbox', () => {
   test('PAMA screen (untyped Bundle, intent plan, extra context key, no fhirAuthorization): queries the FHIR server without a token', async () => {
@@ -136,7 +146,9 @@ describe('CDS Hooks Sandbox', () => {
     const sent = body('cds-hooks-sandbox-pama');
     const answer = await post(sent);
     expect(summaries(answer)).toEqual([COVERED_V, PA_CARD]);
-    expect(coverageFields(answer, draftOf(sent))).toEqual(coveredFields('Meets Cryoablation policy V.A, V.B; prior authorization required'));
+    expect(coverageFields(answer, draftOf(sent))).toEqual(
+      coveredFields('Meets Cryoablation policy V.A, V.B; prior authorization required'),
+    );
   });
 
   // The Sandbox sends `reasonCode: []` (invalid FHIR) when no reason is picked; the update returns the draft as sent
@@ -148,7 +160,9 @@ describe('CDS Hooks Sandbox', () => {
     const sent = body('cds-hooks-sandbox-pama-no-reason');
     const answer = await post(sent, NO_REASON_ECHO);
     expect(summaries(answer)).toEqual([COVERED_V, PA_CARD]);
-    expect(coverageFields(answer, draftOf(sent))).toEqual(coveredFields('Meets Cryoablation policy V.A, V.B; prior authorization required'));
+    expect(coverageFields(answer, draftOf(sent))).toEqual(
+      coveredFields('Meets Cryoablation policy V.A, V.B; prior authorization required'),
+    );
   });
 
   test('PAMA screen with no reason picked (reasonCode: []) is accepted and decided like the order with one (same fields)', async () => {
@@ -180,7 +194,9 @@ describe('Inferno CRD test kit (server suite acting as the client)', () => {
     const sent = body('inferno-order-sign-renal-cryo', false);
     const answer = await post(sent);
     expect(summaries(answer)).toEqual([COVERED_V, PA_CARD]);
-    expect(coverageFields(answer, draftOf(sent))).toEqual(coveredFields('Meets Cryoablation policy V.A, V.B; prior authorization required'));
+    expect(coverageFields(answer, draftOf(sent))).toEqual(
+      coveredFields('Meets Cryoablation policy V.A, V.B; prior authorization required'),
+    );
   });
 });
 
@@ -192,16 +208,22 @@ describe('Da Vinci CRD request generator', () => {
     expect(types).toEqual(expect.arrayContaining(['Patient', 'Coverage', 'Condition']));
     expect(fhir.requests.every((r) => r.authorization === undefined)).toBe(true);
     expect(summaries(answer)).toEqual([COVERED_V, PA_CARD]);
-    expect(coverageFields(answer, draftOf(sent))).toEqual(coveredFields('Meets Cryoablation policy V.A, V.B; prior authorization required'));
+    expect(coverageFields(answer, draftOf(sent))).toEqual(
+      coveredFields('Meets Cryoablation policy V.A, V.B; prior authorization required'),
+    );
   });
 
   test('current build, a ServiceRequest as test-ehr stores them (untyped Bundle, meta.profile, requester by display, no reason): covered', async () => {
     const sent = body('crd-request-generator-service-request');
     const answer = await post(sent);
     expect(fhir.requests.every((r) => r.authorization === undefined)).toBe(true);
-    expect(fhir.requests.map((r) => r.path.split(/[/?]/)[0])).toEqual(expect.arrayContaining(['Patient', 'Coverage', 'Condition']));
+    expect(fhir.requests.map((r) => r.path.split(/[/?]/)[0])).toEqual(
+      expect.arrayContaining(['Patient', 'Coverage', 'Condition']),
+    );
     expect(summaries(answer)).toEqual([COVERED_V, PA_CARD]);
-    expect(coverageFields(answer, draftOf(sent))).toEqual(coveredFields('Meets Cryoablation policy V.A, V.B; prior authorization required'));
+    expect(coverageFields(answer, draftOf(sent))).toEqual(
+      coveredFields('Meets Cryoablation policy V.A, V.B; prior authorization required'),
+    );
   });
 
   test("current build, test-ehr's oxygen DeviceRequest (HCPCS E0424): out of scope, no query", async () => {
@@ -215,13 +237,17 @@ describe('@medplum/core buildCdsRequest', () => {
     const sent = body('medplum-client');
     const answer = await post(sent);
     expect(summaries(answer)).toEqual([DOC_NEEDED, PA_CARD]);
-    expect(coverageFields(answer, draftOf(sent))).toEqual(documentationFields('Documentation needed for Cryoablation policy: V.A, V.B, V.C, V.D'));
+    expect(coverageFields(answer, draftOf(sent))).toEqual(
+      documentationFields('Documentation needed for Cryoablation policy: V.A, V.B, V.C, V.D'),
+    );
   });
 
   test('it prefetches what discovery lists: CDS_PREFETCH=full lists every key it sends, the default only Patient and Coverage', async () => {
     const sentKeys = Object.keys(body('medplum-client')['prefetch'] as Rec).sort();
     const listed = async (env: Record<string, string>) =>
-      Object.keys(((await request(testApp(env).app).get('/cds-services')).body as Rec)['services'][0]['prefetch'] as Rec).sort();
+      Object.keys(
+        ((await request(testApp(env).app).get('/cds-services')).body as Rec)['services'][0]['prefetch'] as Rec,
+      ).sort();
     expect(await listed({ CDS_PREFETCH: 'full' })).toEqual(sentKeys);
     expect(await listed({})).toEqual(['coverage', 'patient']);
   });
@@ -254,7 +280,14 @@ function privateKey(file: string): JWK {
   return JSON.parse(readFileSync(new URL(`../../fixtures/keys/clients/${file}`, import.meta.url), 'utf8')) as JWK;
 }
 const SANDBOX_KEY = privateKey('cds-hooks-sandbox.private.jwk.json');
-const INFERNO_KEYS = (JSON.parse(readFileSync(new URL('../../fixtures/keys/clients/inferno-crd-test-kit.private.jwks.json', import.meta.url), 'utf8')) as { keys: JWK[] }).keys;
+const INFERNO_KEYS = (
+  JSON.parse(
+    readFileSync(
+      new URL('../../fixtures/keys/clients/inferno-crd-test-kit.private.jwks.json', import.meta.url),
+      'utf8',
+    ),
+  ) as { keys: JWK[] }
+).keys;
 
 interface Signed {
   readonly key: JWK;
@@ -272,13 +305,22 @@ function sandboxToken(aud: string): Promise<string> {
   return sign({
     key: SANDBOX_KEY,
     alg: 'ES384',
-    header: { typ: 'JWT', kid: '44823f3d-0b01-4a6c-a80e-b9d3e8a7226f', jku: 'https://sandbox.cds-hooks.org/.well-known/jwks.json' },
+    header: {
+      typ: 'JWT',
+      kid: '44823f3d-0b01-4a6c-a80e-b9d3e8a7226f',
+      jku: 'https://sandbox.cds-hooks.org/.well-known/jwks.json',
+    },
     claims: { iss: 'https://sandbox.cds-hooks.org', aud, exp: NOW_SEC + 300, iat: NOW_SEC, jti: randomUUID() },
   });
 }
 
 /** jwt_helper.rb: iss = Inferno's suite URL, jku = iss + /jwks.json, 5 minutes, 64 hex jti; one token per test run. */
-function infernoToken(aud: string, alg: 'ES384' | 'RS384', iss = 'http://localhost/custom/crd_server', jku = `${iss}/jwks.json`): Promise<string> {
+function infernoToken(
+  aud: string,
+  alg: 'ES384' | 'RS384',
+  iss = 'http://localhost/custom/crd_server',
+  jku = `${iss}/jwks.json`,
+): Promise<string> {
   const key = INFERNO_KEYS.find((k) => k.alg === alg)!;
   return sign({
     key,
@@ -312,18 +354,25 @@ describe('the development trusted-clients file', () => {
       'http://localhost:4567/custom/crd_server',
       'https://inferno.healthit.gov/suites/custom/crd_server',
     ]);
-    expect(devEntries.filter((c) => (c['maxTokenLifetimeSec'] ?? 300) > 300).map((c) => [c['iss'], c['maxTokenLifetimeSec']])).toEqual([
-      ['http://localhost:8080/test-ehr/r4', 86_460],
-    ]);
+    expect(
+      devEntries
+        .filter((c) => (c['maxTokenLifetimeSec'] ?? 300) > 300)
+        .map((c) => [c['iss'], c['maxTokenLifetimeSec']]),
+    ).toEqual([['http://localhost:8080/test-ehr/r4', 86_460]]);
   });
 });
 
 describe('CDS Hooks Sandbox tokens', () => {
   test('discovery and the PAMA order-sign call, signed as the Sandbox signs them (ES384, its kid and jku)', async () => {
     const app = authedApp();
-    const discovery = await request(app).get('/cds-services').set('Authorization', `Bearer ${await sandboxToken(`${BASE}/cds-services`)}`);
+    const discovery = await request(app)
+      .get('/cds-services')
+      .set('Authorization', `Bearer ${await sandboxToken(`${BASE}/cds-services`)}`);
     expect(discovery.status).toBe(200);
-    const call = await request(app).post(SERVICE).set('Authorization', `Bearer ${await sandboxToken(`${BASE}${SERVICE}`)}`).send(body('cds-hooks-sandbox-pama'));
+    const call = await request(app)
+      .post(SERVICE)
+      .set('Authorization', `Bearer ${await sandboxToken(`${BASE}${SERVICE}`)}`)
+      .send(body('cds-hooks-sandbox-pama'));
     expect(call.status).toBe(200);
   });
 
@@ -347,42 +396,76 @@ describe('CDS Hooks Sandbox tokens', () => {
   test('the Sandbox signs a fresh jti per call: the same token twice is refused', async () => {
     const app = authedApp();
     const t = await sandboxToken(`${BASE}${SERVICE}`);
-    expect((await request(app).post(SERVICE).set('Authorization', `Bearer ${t}`).send(body('cds-hooks-sandbox-rx-sign'))).status).toBe(200);
-    expect((await request(app).post(SERVICE).set('Authorization', `Bearer ${t}`).send(body('cds-hooks-sandbox-rx-sign'))).status).toBe(401);
+    expect(
+      (await request(app).post(SERVICE).set('Authorization', `Bearer ${t}`).send(body('cds-hooks-sandbox-rx-sign')))
+        .status,
+    ).toBe(200);
+    expect(
+      (await request(app).post(SERVICE).set('Authorization', `Bearer ${t}`).send(body('cds-hooks-sandbox-rx-sign')))
+        .status,
+    ).toBe(401);
   });
 });
 
 describe('Inferno CRD test kit tokens', () => {
-  test.each(['ES384', 'RS384'] as const)("one %s token for the kit's two default order-sign bodies (it signs once per test)", async (alg) => {
-    const app = authedApp();
-    const t = await infernoToken(`${BASE}${SERVICE}`, alg);
-    for (const name of ['inferno-order-sign-device-request', 'inferno-order-sign']) {
-      const res = await request(app).post(SERVICE).set('Authorization', `Bearer ${t}`).send(body(name, false));
-      expect(res.status).toBe(200);
-      expect(res.body).toEqual(EMPTY);
-    }
-  });
+  test.each(['ES384', 'RS384'] as const)(
+    "one %s token for the kit's two default order-sign bodies (it signs once per test)",
+    async (alg) => {
+      const app = authedApp();
+      const t = await infernoToken(`${BASE}${SERVICE}`, alg);
+      for (const name of ['inferno-order-sign-device-request', 'inferno-order-sign']) {
+        const res = await request(app).post(SERVICE).set('Authorization', `Bearer ${t}`).send(body(name, false));
+        expect(res.status).toBe(200);
+        expect(res.body).toEqual(EMPTY);
+      }
+    },
+  );
 
   test.each(['http://localhost:4567/custom/crd_server', 'https://inferno.healthit.gov/suites/custom/crd_server'])(
     'the kit run without Docker, and the hosted kit, are trusted the same way (%s)',
     async (iss) => {
       const app = authedApp();
-      const discovery = await request(app).get('/cds-services').set('Authorization', `Bearer ${await infernoToken(`${BASE}/cds-services`, 'ES384', iss)}`);
+      const discovery = await request(app)
+        .get('/cds-services')
+        .set('Authorization', `Bearer ${await infernoToken(`${BASE}/cds-services`, 'ES384', iss)}`);
       expect(discovery.status).toBe(200);
       const t = await infernoToken(`${BASE}${SERVICE}`, 'ES384', iss);
-      const res = await request(app).post(SERVICE).set('Authorization', `Bearer ${t}`).send(body('inferno-order-sign-renal-cryo', false));
+      const res = await request(app)
+        .post(SERVICE)
+        .set('Authorization', `Bearer ${t}`)
+        .send(body('inferno-order-sign-renal-cryo', false));
       expect(res.status).toBe(200);
     },
   );
 
   test('a jku other than the suite’s own is refused', async () => {
-    const t = await infernoToken(`${BASE}${SERVICE}`, 'ES384', 'http://localhost/custom/crd_server', 'http://localhost/custom/other/jwks.json');
-    expect((await request(authedApp()).post(SERVICE).set('Authorization', `Bearer ${t}`).send(body('inferno-order-sign', false))).status).toBe(401);
+    const t = await infernoToken(
+      `${BASE}${SERVICE}`,
+      'ES384',
+      'http://localhost/custom/crd_server',
+      'http://localhost/custom/other/jwks.json',
+    );
+    expect(
+      (
+        await request(authedApp())
+          .post(SERVICE)
+          .set('Authorization', `Bearer ${t}`)
+          .send(body('inferno-order-sign', false))
+      ).status,
+    ).toBe(401);
   });
 
   test('that refusal says the jku is not listed for the client, and does not echo the token', async () => {
-    const t = await infernoToken(`${BASE}${SERVICE}`, 'ES384', 'http://localhost/custom/crd_server', 'http://localhost/custom/other/jwks.json');
-    const res = await request(authedApp()).post(SERVICE).set('Authorization', `Bearer ${t}`).send(body('inferno-order-sign', false));
+    const t = await infernoToken(
+      `${BASE}${SERVICE}`,
+      'ES384',
+      'http://localhost/custom/crd_server',
+      'http://localhost/custom/other/jwks.json',
+    );
+    const res = await request(authedApp())
+      .post(SERVICE)
+      .set('Authorization', `Bearer ${t}`)
+      .send(body('inferno-order-sign', false));
     expect(res.status).toBe(401);
     expect(res.headers['www-authenticate']).toMatch(/^Bearer .*error="invalid_token"/);
     expect(res.headers['www-authenticate']).toMatch(/error_description="[^"]*jku[^"]*"/);
@@ -393,7 +476,18 @@ describe('Inferno CRD test kit tokens', () => {
   test('allowJtiReuse on a client that is not a development client stops start-up', () => {
     const dir = mkdtempSync(join(tmpdir(), 'clients-'));
     const file = join(dir, 'clients.json');
-    writeFileSync(file, JSON.stringify({ clients: [{ iss: 'https://ehr.example.org', jwksFile: join(process.cwd(), 'config/inferno-crd-test-kit.jwks.json'), allowJtiReuse: true }] }));
+    writeFileSync(
+      file,
+      JSON.stringify({
+        clients: [
+          {
+            iss: 'https://ehr.example.org',
+            jwksFile: join(process.cwd(), 'config/inferno-crd-test-kit.jwks.json'),
+            allowJtiReuse: true,
+          },
+        ],
+      }),
+    );
     const loaded = trustedClients(file);
     expect(loaded.ok).toBe(false);
     expect(!loaded.ok && loaded.errors.join('\n')).toMatch(/allowJtiReuse/);
@@ -435,7 +529,11 @@ describe('Da Vinci CRD request generator tokens', () => {
       logger: createLogger('silent', new Writable({ write: (_c, _e, cb) => cb() })),
       now: () => NOW,
       ...appServices(config),
-      authenticator: authenticator({ clients: loaded.clients, clockSkewSec: config.clockSkewSec, now: () => NOW.getTime() }),
+      authenticator: authenticator({
+        clients: loaded.clients,
+        clockSkewSec: config.clockSkewSec,
+        now: () => NOW.getTime(),
+      }),
     });
   }
 
@@ -445,21 +543,40 @@ describe('Da Vinci CRD request generator tokens', () => {
       key: rsa.priv,
       alg: 'RS256',
       header: { typ: 'JWT', kid: rsa.pub.kid, jku: keysUrl },
-      claims: { iss: GENERATOR_ISS, aud: `${BASE}${SERVICE}`, iat: NOW_SEC, exp: NOW_SEC + lifeSec, jti: randomBytes(96).toString('base64url') },
+      claims: {
+        iss: GENERATOR_ISS,
+        aud: `${BASE}${SERVICE}`,
+        iat: NOW_SEC,
+        exp: NOW_SEC + lifeSec,
+        jti: randomBytes(96).toString('base64url'),
+      },
     });
   }
 
   test('a one-day token (plus the second between its two clock reads) is accepted when its key is a standard JWKS', async () => {
     served = { keys: [rsa.pub] };
     const app = generatorApp();
-    const res = await request(app).post(SERVICE).set('Authorization', `Bearer ${await generatorToken(86_401)}`).send(body('crd-request-generator-service-request'));
+    const res = await request(app)
+      .post(SERVICE)
+      .set('Authorization', `Bearer ${await generatorToken(86_401)}`)
+      .send(body('crd-request-generator-service-request'));
     expect(res.status).toBe(200);
-    expect((await request(app).post(SERVICE).set('Authorization', `Bearer ${await generatorToken(86_400 * 2)}`).send(body('crd-request-generator-service-request'))).status).toBe(401);
+    expect(
+      (
+        await request(app)
+          .post(SERVICE)
+          .set('Authorization', `Bearer ${await generatorToken(86_400 * 2)}`)
+          .send(body('crd-request-generator-service-request'))
+      ).status,
+    ).toBe(401);
   });
 
   test('its own key list format (GET /public_keys) is read', async () => {
     served = [{ pem: rsa.pub, id: rsa.pub.kid, timestamp: NOW.getTime() }];
-    const res = await request(generatorApp()).post(SERVICE).set('Authorization', `Bearer ${await generatorToken(86_400)}`).send(body('crd-request-generator-service-request'));
+    const res = await request(generatorApp())
+      .post(SERVICE)
+      .set('Authorization', `Bearer ${await generatorToken(86_400)}`)
+      .send(body('crd-request-generator-service-request'));
     expect(res.status).toBe(200);
   });
 });

@@ -44,7 +44,10 @@ beforeAll(async () => {
   signer = await signerFrom(undefined, undefined);
   service = await startInProcess({ CDS_PREFETCH: 'full' });
   const scenario = loadScenario(SCENARIO);
-  const moved = { ...scenario, request: shiftDates(scenario.request, daysBetween(scenario.evaluationDate, todayUtc())) };
+  const moved = {
+    ...scenario,
+    request: shiftDates(scenario.request, daysBetween(scenario.evaluationDate, todayUtc())),
+  };
   request = moved.request;
   fhir = await startFhirTestServer({ resources: scenarioData(moved).resources as unknown as fhir4.Resource[] });
 }, TIMEOUT_MS);
@@ -55,32 +58,42 @@ afterAll(async () => {
 });
 
 describe('@medplum/core 5.x as the CDS client', () => {
-  test('discovers the service, prefetches from the FHIR API, calls it, and gets coverage-information on the order', async () => {
-    const medplum = new MedplumClient({
-      baseUrl: `${new URL(fhir.url).origin}/`,
-      fhirUrlPath: 'fhir',
-      cdsServicesUrl: `${service.url}/cds-services`,
-      fetch: signingFetch(service.url),
-    });
-    const { services } = await medplum.getCdsServices();
-    const cds = services.find((s) => s.id === SERVICE_ID);
-    expect(cds?.hook).toBe('order-sign');
+  test(
+    'discovers the service, prefetches from the FHIR API, calls it, and gets coverage-information on the order',
+    async () => {
+      const medplum = new MedplumClient({
+        baseUrl: `${new URL(fhir.url).origin}/`,
+        fhirUrlPath: 'fhir',
+        cdsServicesUrl: `${service.url}/cds-services`,
+        fetch: signingFetch(service.url),
+      });
+      const { services } = await medplum.getCdsServices();
+      const cds = services.find((s) => s.id === SERVICE_ID);
+      expect(cds?.hook).toBe('order-sign');
 
-    const context = request['context'] as Rec;
-    const built = await buildCdsRequest(medplum, { resourceType: 'Practitioner', id: 'prac-1' }, cds!, context);
-    expect(Object.keys(built.prefetch ?? {}).sort()).toEqual(Object.keys(cds!.prefetch ?? {}).sort());
-    expect(fhir.requests.map((r) => r.path.split(/[/?]/)[0])).toEqual(expect.arrayContaining(['Patient', 'Coverage', 'Condition', 'Observation']));
+      const context = request['context'] as Rec;
+      const built = await buildCdsRequest(medplum, { resourceType: 'Practitioner', id: 'prac-1' }, cds!, context);
+      expect(Object.keys(built.prefetch ?? {}).sort()).toEqual(Object.keys(cds!.prefetch ?? {}).sort());
+      expect(fhir.requests.map((r) => r.path.split(/[/?]/)[0])).toEqual(
+        expect.arrayContaining(['Patient', 'Coverage', 'Condition', 'Observation']),
+      );
 
-    const answer = (await medplum.callCdsService(SERVICE_ID, built)) as unknown as Rec;
-    expect(conformanceProblems(built as unknown as Rec, 200, answer)).toEqual([]);
-    const update = (answer['systemActions'] as Rec[]).find((a) => a['type'] === 'update' && a['resource']['id'] === 'sr-1');
-    const assertion = (update?.['resource']['extension'] as Rec[] | undefined)?.find((e) => e['url'] === COVERAGE_INFORMATION);
-    expect(assertion, 'coverage-information on ServiceRequest/sr-1').toBeDefined();
-    const parts = partsOf(assertion!);
-    expect(parts.get('covered')).toBe('covered');
-    expect(parts.get('pa-needed')).toBe('auth-needed');
-    expect(parts.get('coverage')).toEqual({ reference: 'Coverage/cov-1' });
-    expect(parts.get('date')).toBe(todayUtc());
-    expect((parts.get('billingCode') as Rec)['code']).toBe('50593');
-  }, TIMEOUT_MS);
+      const answer = (await medplum.callCdsService(SERVICE_ID, built)) as unknown as Rec;
+      expect(conformanceProblems(built as unknown as Rec, 200, answer)).toEqual([]);
+      const update = (answer['systemActions'] as Rec[]).find(
+        (a) => a['type'] === 'update' && a['resource']['id'] === 'sr-1',
+      );
+      const assertion = (update?.['resource']['extension'] as Rec[] | undefined)?.find(
+        (e) => e['url'] === COVERAGE_INFORMATION,
+      );
+      expect(assertion, 'coverage-information on ServiceRequest/sr-1').toBeDefined();
+      const parts = partsOf(assertion!);
+      expect(parts.get('covered')).toBe('covered');
+      expect(parts.get('pa-needed')).toBe('auth-needed');
+      expect(parts.get('coverage')).toEqual({ reference: 'Coverage/cov-1' });
+      expect(parts.get('date')).toBe(todayUtc());
+      expect((parts.get('billingCode') as Rec)['code']).toBe('50593');
+    },
+    TIMEOUT_MS,
+  );
 });

@@ -20,29 +20,42 @@ function consumersFile(content: unknown): string {
 }
 
 describe('named consumers of GET /coverage-assertions/{id}', () => {
-  it('each consumer has its own token; every lookup is audited with the consumer\'s name', { timeout: 30_000 }, async () => {
-    const file = consumersFile({ consumers: [{ name: 'claims', tokenSha256: hash(CLAIMS) }, { name: 'prior-auth', tokenSha256: hash(PA) }] });
-    const app = await appOn(await targetFor('sqlite'), { CDS_ADMIN_CONSUMERS: file, CDS_ADMIN_TOKEN: '' });
-    try {
-      const [id] = assertionIds((await sign(app)).body);
-      expect((await lookup(app, id!, CLAIMS)).status).toBe(200);
-      expect((await lookup(app, id!, PA)).status).toBe(200);
-      expect((await lookup(app, id!, `${CLAIMS}x`)).status).toBe(401);
-      const store = (await app.store.get())!.store;
-      await eventually(async () => (await store.auditRecords()).filter((r) => r.kind === 'admin-lookup').length === 2);
-      const lookups = (await store.auditRecords()).filter((r) => r.kind === 'admin-lookup');
-      expect(lookups.map((r) => [r.consumer, r.status, r.requestMeta['path']])).toEqual([
-        ['claims', 200, `/coverage-assertions/${id}`],
-        ['prior-auth', 200, `/coverage-assertions/${id}`],
-      ]);
-      expect(JSON.stringify(lookups)).not.toContain(CLAIMS);
-    } finally {
-      await app.close();
-    }
-  });
+  it(
+    "each consumer has its own token; every lookup is audited with the consumer's name",
+    { timeout: 30_000 },
+    async () => {
+      const file = consumersFile({
+        consumers: [
+          { name: 'claims', tokenSha256: hash(CLAIMS) },
+          { name: 'prior-auth', tokenSha256: hash(PA) },
+        ],
+      });
+      const app = await appOn(await targetFor('sqlite'), { CDS_ADMIN_CONSUMERS: file, CDS_ADMIN_TOKEN: '' });
+      try {
+        const [id] = assertionIds((await sign(app)).body);
+        expect((await lookup(app, id!, CLAIMS)).status).toBe(200);
+        expect((await lookup(app, id!, PA)).status).toBe(200);
+        expect((await lookup(app, id!, `${CLAIMS}x`)).status).toBe(401);
+        const store = (await app.store.get())!.store;
+        await eventually(
+          async () => (await store.auditRecords()).filter((r) => r.kind === 'admin-lookup').length === 2,
+        );
+        const lookups = (await store.auditRecords()).filter((r) => r.kind === 'admin-lookup');
+        expect(lookups.map((r) => [r.consumer, r.status, r.requestMeta['path']])).toEqual([
+          ['claims', 200, `/coverage-assertions/${id}`],
+          ['prior-auth', 200, `/coverage-assertions/${id}`],
+        ]);
+        expect(JSON.stringify(lookups)).not.toContain(CLAIMS);
+      } finally {
+        await app.close();
+      }
+    },
+  );
 
   it('a consumers file that is not valid stops start-up naming the variable; a short CDS_ADMIN_TOKEN too; empty is off', () => {
-    const bad = adminConsumers(testConfig({ CDS_ADMIN_CONSUMERS: consumersFile({ consumers: [{ name: 'claims', tokenSha256: 'abc' }] }) }));
+    const bad = adminConsumers(
+      testConfig({ CDS_ADMIN_CONSUMERS: consumersFile({ consumers: [{ name: 'claims', tokenSha256: 'abc' }] }) }),
+    );
     expect(bad.ok).toBe(false);
     expect(!bad.ok && bad.errors[0]).toMatch(/^CDS_ADMIN_CONSUMERS .*tokenSha256/);
     const short = loadConfig({ CDS_ADMIN_TOKEN: 'short' });

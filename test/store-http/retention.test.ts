@@ -10,12 +10,16 @@ describe.each(engines)('the retention purge is scheduled by the service (%s)', (
   it('purges what is past its retention period on the interval, without a call', { timeout: 30_000 }, async () => {
     const target = await targetFor(engine);
     let clock = new Date('2026-12-01T00:00:00Z');
-    const holder = new StoreHolder(target.config({ retention: { assertions: 30, audit: 30, feedback: 30 } }), createLogger('silent'), {
-      auditQueueCapacity: 10,
-      retryMs: 200,
-      purgeIntervalMs: 50,
-      now: () => clock,
-    }).start();
+    const holder = new StoreHolder(
+      target.config({ retention: { assertions: 30, audit: 30, feedback: 30 } }),
+      createLogger('silent'),
+      {
+        auditQueueCapacity: 10,
+        retryMs: 200,
+        purgeIntervalMs: 50,
+        now: () => clock,
+      },
+    ).start();
     try {
       const store = (await holder.get(30_000))!.store;
       const kept = assertion();

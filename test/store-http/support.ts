@@ -26,7 +26,14 @@ export async function targetFor(engine: Engine): Promise<Target> {
 
 /** An app on the target, authenticated calls on, the admin endpoint on; resolves once its store is open (as /ready gates traffic). */
 export async function appOn(target: Target, env: Record<string, string> = {}): Promise<TestApp> {
-  const app = testApp({ CDS_AUTH: 'on', CDS_ADMIN_TOKEN: ADMIN_TOKEN, LOG_LEVEL: 'silent', CDS_STORE_RETRY_MS: '200', ...storeEnv(target), ...env });
+  const app = testApp({
+    CDS_AUTH: 'on',
+    CDS_ADMIN_TOKEN: ADMIN_TOKEN,
+    LOG_LEVEL: 'silent',
+    CDS_STORE_RETRY_MS: '200',
+    ...storeEnv(target),
+    ...env,
+  });
   await app.store.get(30_000);
   return app;
 }
@@ -39,7 +46,9 @@ export function signRequest(hookInstance = crypto.randomUUID()): Record<string, 
 /** The same request with nothing in scope. */
 export function outOfScopeRequest(): Record<string, any> {
   const body = signRequest();
-  body['context']['draftOrders']['entry'][0]['resource']['code'] = { coding: [{ system: 'http://www.ama-assn.org/go/cpt', code: '99213' }] };
+  body['context']['draftOrders']['entry'][0]['resource']['code'] = {
+    coding: [{ system: 'http://www.ama-assn.org/go/cpt', code: '99213' }],
+  };
   return body;
 }
 
@@ -48,12 +57,21 @@ export async function token(app: TestApp, path: string): Promise<string> {
 }
 
 export async function sign(app: TestApp, body: object = signRequest(), jwt?: string): Promise<request.Response> {
-  return request(app.app).post(SERVICE).set('Authorization', `Bearer ${jwt ?? (await token(app, SERVICE))}`).send(body);
+  return request(app.app)
+    .post(SERVICE)
+    .set('Authorization', `Bearer ${jwt ?? (await token(app, SERVICE))}`)
+    .send(body);
 }
 
-export function assertionIds(body: { systemActions?: { resource?: { extension?: { url: string; extension?: { url: string; valueString?: string }[] }[] } }[] }): string[] {
+export function assertionIds(body: {
+  systemActions?: {
+    resource?: { extension?: { url: string; extension?: { url: string; valueString?: string }[] }[] };
+  }[];
+}): string[] {
   return (body.systemActions ?? []).flatMap((a) =>
-    (a.resource?.extension ?? []).flatMap((e) => (e.extension ?? []).filter((s) => s.url === 'coverage-assertion-id').map((s) => s.valueString!)),
+    (a.resource?.extension ?? []).flatMap((e) =>
+      (e.extension ?? []).filter((s) => s.url === 'coverage-assertion-id').map((s) => s.valueString!),
+    ),
   );
 }
 

@@ -48,9 +48,21 @@ describe('deployment files', () => {
     const dir = new URL('../../deploy/kubernetes/', import.meta.url);
     const docs = readdirSync(dir)
       .filter((f) => f.endsWith('.yaml') && f !== 'kustomization.yaml')
-      .flatMap((f) => parseAllDocuments(readFileSync(new URL(f, dir), 'utf8')).map((d) => d.toJS() as { kind: string; spec?: any }));
+      .flatMap((f) =>
+        parseAllDocuments(readFileSync(new URL(f, dir), 'utf8')).map((d) => d.toJS() as { kind: string; spec?: any }),
+      );
     const kinds = docs.map((d) => d.kind).sort();
-    expect(kinds).toEqual(['ConfigMap', 'ConfigMap', 'Deployment', 'HorizontalPodAutoscaler', 'PodDisruptionBudget', 'Secret', 'Secret', 'Secret', 'Service']);
+    expect(kinds).toEqual([
+      'ConfigMap',
+      'ConfigMap',
+      'Deployment',
+      'HorizontalPodAutoscaler',
+      'PodDisruptionBudget',
+      'Secret',
+      'Secret',
+      'Secret',
+      'Service',
+    ]);
     const deployment = docs.find((d) => d.kind === 'Deployment')!;
     const container = deployment.spec.template.spec.containers[0] as Container;
     expect(container.livenessProbe?.httpGet?.path).toBe('/health');
@@ -59,51 +71,67 @@ describe('deployment files', () => {
     expect(databaseUrl?.valueFrom?.secretKeyRef).toEqual({ name: 'crd-database', key: 'url' });
     expect(container.env?.find((e) => e.name === 'NODE_ENV')?.value).toBe('production');
     expect(container.env?.find((e) => e.name === 'CDS_ADMIN_CONSUMERS')?.value).toBe('/etc/crd-admin/consumers.json');
-    expect(container.env?.find((e) => e.name === 'CDS_TOKEN_SIGNING_JWK')?.valueFrom?.secretKeyRef).toMatchObject({ name: 'crd-token-key', key: 'jwk' });
-    expect(deployment.spec.template.spec.volumes.find((v: { name: string }) => v.name === 'admin-consumers')?.secret).toEqual({ secretName: 'crd-admin-consumers' });
+    expect(container.env?.find((e) => e.name === 'CDS_TOKEN_SIGNING_JWK')?.valueFrom?.secretKeyRef).toMatchObject({
+      name: 'crd-token-key',
+      key: 'jwk',
+    });
+    expect(
+      deployment.spec.template.spec.volumes.find((v: { name: string }) => v.name === 'admin-consumers')?.secret,
+    ).toEqual({ secretName: 'crd-admin-consumers' });
     const kustomization = parse(read('deploy/kubernetes/kustomization.yaml')) as { resources: string[] };
     expect(kustomization.resources).not.toContain('secret.example.yaml');
   });
 
-  it('the loader waits for the FHIR server and PUTs every fixture resource in one transaction', { timeout: 20_000 }, async () => {
-    const received: Array<{ method: string; url: string; body: any }> = [];
-    let metadataCalls = 0;
-    const handle = async (req: IncomingMessage, res: ServerResponse) => {
-      const chunks: Buffer[] = [];
-      for await (const chunk of req) chunks.push(chunk as Buffer);
-      const body = chunks.length > 0 ? JSON.parse(Buffer.concat(chunks).toString('utf8')) : undefined;
-      received.push({ method: req.method ?? '', url: req.url ?? '', body });
-      if (req.url === '/fhir/metadata') {
-        metadataCalls += 1;
-        res.writeHead(metadataCalls === 1 ? 503 : 200, { 'content-type': 'application/fhir+json' }).end('{}');
-        return;
+  it(
+    'the loader waits for the FHIR server and PUTs every fixture resource in one transaction',
+    { timeout: 20_000 },
+    async () => {
+      const received: Array<{ method: string; url: string; body: any }> = [];
+      let metadataCalls = 0;
+      const handle = async (req: IncomingMessage, res: ServerResponse) => {
+        const chunks: Buffer[] = [];
+        for await (const chunk of req) chunks.push(chunk as Buffer);
+        const body = chunks.length > 0 ? JSON.parse(Buffer.concat(chunks).toString('utf8')) : undefined;
+        received.push({ method: req.method ?? '', url: req.url ?? '', body });
+        if (req.url === '/fhir/metadata') {
+          metadataCalls += 1;
+          res.writeHead(metadataCalls === 1 ? 503 : 200, { 'content-type': 'application/fhir+json' }).end('{}');
+          return;
+        }
+        const entries = (body?.entry ?? []).map(() => ({ response: { status: '201 Created' } }));
+        res
+          .writeHead(200, { 'content-type': 'application/fhir+json' })
+          .end(JSON.stringify({ resourceType: 'Bundle', type: 'transaction-response', entry: entries }));
+      };
+      const server = createServer((req, res) => void handle(req, res));
+      await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+      const { port } = server.address() as AddressInfo;
+      try {
+        const child = spawn(process.execPath, ['deploy/hapi-loader/load-fixtures.mjs'], {
+          cwd: new URL('../../', import.meta.url),
+          env: {
+            ...process.env,
+            FHIR_BASE_URL: `http://127.0.0.1:${port}/fhir`,
+            LOADER_WAIT_SECONDS: '15',
+            LOADER_RETRY_MS: '100',
+          },
+        });
+        let output = '';
+        child.stdout.on('data', (d) => (output += String(d)));
+        child.stderr.on('data', (d) => (output += String(d)));
+        const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
+        expect(code, output).toBe(0);
+        const post = received.find((r) => r.method === 'POST');
+        expect(post?.url).toBe('/fhir');
+        expect(post?.body.type).toBe('transaction');
+        const urls = post!.body.entry.map((e: any) => `${e.request.method} ${e.request.url}`);
+        expect(urls).toContain('PUT Patient/pat-renal-1');
+        expect(urls).toContain('PUT Coverage/cov-renal-1');
+        expect(new Set(urls).size).toBe(urls.length);
+        expect(output).toMatch(/loaded \d+ resources/);
+      } finally {
+        server.close();
       }
-      const entries = (body?.entry ?? []).map(() => ({ response: { status: '201 Created' } }));
-      res.writeHead(200, { 'content-type': 'application/fhir+json' }).end(JSON.stringify({ resourceType: 'Bundle', type: 'transaction-response', entry: entries }));
-    };
-    const server = createServer((req, res) => void handle(req, res));
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    const { port } = server.address() as AddressInfo;
-    try {
-      const child = spawn(process.execPath, ['deploy/hapi-loader/load-fixtures.mjs'], {
-        cwd: new URL('../../', import.meta.url),
-        env: { ...process.env, FHIR_BASE_URL: `http://127.0.0.1:${port}/fhir`, LOADER_WAIT_SECONDS: '15', LOADER_RETRY_MS: '100' },
-      });
-      let output = '';
-      child.stdout.on('data', (d) => (output += String(d)));
-      child.stderr.on('data', (d) => (output += String(d)));
-      const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
-      expect(code, output).toBe(0);
-      const post = received.find((r) => r.method === 'POST');
-      expect(post?.url).toBe('/fhir');
-      expect(post?.body.type).toBe('transaction');
-      const urls = post!.body.entry.map((e: any) => `${e.request.method} ${e.request.url}`);
-      expect(urls).toContain('PUT Patient/pat-renal-1');
-      expect(urls).toContain('PUT Coverage/cov-renal-1');
-      expect(new Set(urls).size).toBe(urls.length);
-      expect(output).toMatch(/loaded \d+ resources/);
-    } finally {
-      server.close();
-    }
-  });
+    },
+  );
 });

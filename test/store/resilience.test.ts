@@ -18,7 +18,12 @@ describe('store fallbacks without a database', () => {
     expect(memory.claim(claim, now)).toBe('replay');
     expect(memory.claim({ ...claim, iss: 'other' }, now)).toBe('accepted');
     expect(memory.claim(claim, new Date(now.getTime() + 2000))).toBe('accepted');
-    expect(memory.drain().map((c) => c.iss).sort()).toEqual(['i']);
+    expect(
+      memory
+        .drain()
+        .map((c) => c.iss)
+        .sort(),
+    ).toEqual(['i']);
     expect(memory.size).toBe(0);
   });
 });
@@ -28,7 +33,11 @@ describe('store configuration from the environment', () => {
     const sqlite = storeConfigFromEnv({ CDS_DATA_DIR: '/var/lib/crd' });
     expect(sqlite).toMatchObject({ engine: 'sqlite', file: '/var/lib/crd/crd.sqlite', synchronous: 'FULL' });
     const postgres = storeConfigFromEnv({ DATABASE_URL: 'postgres://u:p@db:5432/crd', CDS_RETENTION_AUDIT_DAYS: '30' });
-    expect(postgres).toMatchObject({ engine: 'postgres', databaseUrl: 'postgres://u:p@db:5432/crd', retention: { audit: 30 } });
+    expect(postgres).toMatchObject({
+      engine: 'postgres',
+      databaseUrl: 'postgres://u:p@db:5432/crd',
+      retention: { audit: 30 },
+    });
     expect(storeConfigFromEnv({ DATABASE_URL: '' }).engine).toBe('sqlite');
   });
 

@@ -5,8 +5,15 @@ import { DEFAULT_RETENTION } from '../../src/store/config.js';
 import { assertion, audit } from './support.js';
 
 const [file, name, jti, count] = process.argv.slice(2);
-if (file === undefined || name === undefined || jti === undefined || count === undefined) throw new Error('usage: file name jti count');
-const store = await Store.open({ engine: 'sqlite', file, retention: DEFAULT_RETENTION, synchronous: 'FULL', busyTimeoutMs: 10_000 });
+if (file === undefined || name === undefined || jti === undefined || count === undefined)
+  throw new Error('usage: file name jti count');
+const store = await Store.open({
+  engine: 'sqlite',
+  file,
+  retention: DEFAULT_RETENTION,
+  synchronous: 'FULL',
+  busyTimeoutMs: 10_000,
+});
 const claim = await store.claimJti({ iss: 'https://ehr.example', jti, expiresAt: new Date(Date.now() + 60_000) });
 const ids: string[] = [];
 for (let i = 0; i < Number(count); i++) {

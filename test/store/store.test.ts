@@ -10,34 +10,42 @@ afterAll(cleanupTargets, 60_000);
 const TIMEOUT = { timeout: 30_000 };
 
 describe.each(engines)('store on %s', (engine) => {
-  it('creates the database, keeps assertions across close and reopen, and finds the latest per order and coverage', TIMEOUT, async () => {
-    const target = await freshTarget(engine);
-    const config = target.config();
-    const store = await Store.open(config);
-    if (config.engine === 'sqlite') expect(existsSync(config.file)).toBe(true);
-    const first = assertion({ decision: 'documentation-needed', questionnaireCanonical: 'http://example.org/Questionnaire/q', questionnaireVersion: '1.0.0' });
-    expect((await store.recordCall({ assertions: [first], audit: audit() })).status).toBe('committed');
-    await store.close();
+  it(
+    'creates the database, keeps assertions across close and reopen, and finds the latest per order and coverage',
+    TIMEOUT,
+    async () => {
+      const target = await freshTarget(engine);
+      const config = target.config();
+      const store = await Store.open(config);
+      if (config.engine === 'sqlite') expect(existsSync(config.file)).toBe(true);
+      const first = assertion({
+        decision: 'documentation-needed',
+        questionnaireCanonical: 'http://example.org/Questionnaire/q',
+        questionnaireVersion: '1.0.0',
+      });
+      expect((await store.recordCall({ assertions: [first], audit: audit() })).status).toBe('committed');
+      await store.close();
 
-    const reopened = await Store.open(config);
-    try {
-      const found = await reopened.getAssertion(first.id);
-      expect(found).toMatchObject(omit(first, 'cardUuids'));
-      expect(Date.parse(found!.createdAt)).not.toBeNaN();
+      const reopened = await Store.open(config);
+      try {
+        const found = await reopened.getAssertion(first.id);
+        expect(found).toMatchObject(omit(first, 'cardUuids'));
+        expect(Date.parse(found!.createdAt)).not.toBeNaN();
 
-      // Re-signing the same order for the same coverage: the latest wins. hookInstance repeats are allowed.
-      const second = assertion({ orderRef: first.orderRef, decision: 'covered', hookInstance: first.hookInstance });
-      await new Promise((resolve) => setTimeout(resolve, 5));
-      expect((await reopened.recordCall({ assertions: [second], audit: audit() })).status).toBe('committed');
-      expect((await reopened.latestAssertion(first.orderRef, first.coverageRef))?.id).toBe(second.id);
-      expect(await reopened.latestAssertion(first.orderRef, 'Coverage/other')).toBeUndefined();
-      const byInstance = (await reopened.assertionsByHookInstance(first.hookInstance)).map((a) => a.id);
-      expect(byInstance).toEqual(expect.arrayContaining([first.id, second.id]));
-      expect(await reopened.getAssertion('no-such-id')).toBeUndefined();
-    } finally {
-      await reopened.close();
-    }
-  });
+        // Re-signing the same order for the same coverage: the latest wins. hookInstance repeats are allowed.
+        const second = assertion({ orderRef: first.orderRef, decision: 'covered', hookInstance: first.hookInstance });
+        await new Promise((resolve) => setTimeout(resolve, 5));
+        expect((await reopened.recordCall({ assertions: [second], audit: audit() })).status).toBe('committed');
+        expect((await reopened.latestAssertion(first.orderRef, first.coverageRef))?.id).toBe(second.id);
+        expect(await reopened.latestAssertion(first.orderRef, 'Coverage/other')).toBeUndefined();
+        const byInstance = (await reopened.assertionsByHookInstance(first.hookInstance)).map((a) => a.id);
+        expect(byInstance).toEqual(expect.arrayContaining([first.id, second.id]));
+        expect(await reopened.getAssertion('no-such-id')).toBeUndefined();
+      } finally {
+        await reopened.close();
+      }
+    },
+  );
 
   it('writes a call in one transaction: a replayed jti rolls back its assertions and audit', TIMEOUT, async () => {
     const store = await Store.open((await freshTarget(engine)).config());
@@ -46,8 +54,12 @@ describe.each(engines)('store on %s', (engine) => {
       const a1 = assertion();
       const a2 = assertion();
       const hookInstance = randomUUID();
-      expect(await store.recordCall({ assertions: [a1], audit: audit({ hookInstance }), jti })).toMatchObject({ status: 'committed' });
-      expect(await store.recordCall({ assertions: [a2], audit: audit({ hookInstance }), jti })).toEqual({ status: 'replay' });
+      expect(await store.recordCall({ assertions: [a1], audit: audit({ hookInstance }), jti })).toMatchObject({
+        status: 'committed',
+      });
+      expect(await store.recordCall({ assertions: [a2], audit: audit({ hookInstance }), jti })).toEqual({
+        status: 'replay',
+      });
       expect(await store.getAssertion(a1.id)).toBeDefined();
       expect(await store.getAssertion(a2.id)).toBeUndefined();
       expect(await store.auditRecords({ hookInstance })).toHaveLength(1);
@@ -104,8 +116,19 @@ describe.each(engines)('store on %s', (engine) => {
     const target = await freshTarget(engine);
     const [a, b] = await Promise.all([Store.open(target.config()), Store.open(target.config())]);
     try {
-      const calls = Array.from({ length: 40 }, (_, i) => ({ store: i % 2 === 0 ? a : b, items: [assertion(), assertion({ coverageRef: 'Coverage/cov-2' })] }));
-      const results = await Promise.all(calls.map((c) => c.store.recordCall({ assertions: c.items, audit: audit(), jti: { iss: 'x', jti: randomUUID(), expiresAt: new Date(Date.now() + 60_000) } })));
+      const calls = Array.from({ length: 40 }, (_, i) => ({
+        store: i % 2 === 0 ? a : b,
+        items: [assertion(), assertion({ coverageRef: 'Coverage/cov-2' })],
+      }));
+      const results = await Promise.all(
+        calls.map((c) =>
+          c.store.recordCall({
+            assertions: c.items,
+            audit: audit(),
+            jti: { iss: 'x', jti: randomUUID(), expiresAt: new Date(Date.now() + 60_000) },
+          }),
+        ),
+      );
       expect(results.every((r) => r.status === 'committed')).toBe(true);
       const ids = calls.flatMap((c) => c.items.map((item) => item.id));
       expect(new Set(ids).size).toBe(ids.length);
@@ -138,23 +161,47 @@ describe.each(engines)('store on %s', (engine) => {
       await store.recordCall({ assertions: [a], audit: audit() });
       expect(await store.assertionIdForCard(card)).toBe(a.id);
       const stored = await store.recordFeedback([
-        { serviceId: a.serviceId, card, outcome: 'accepted', outcomeTimestamp: '2026-12-01T10:00:00Z', acceptedSuggestions: ['s-1'] },
+        {
+          serviceId: a.serviceId,
+          card,
+          outcome: 'accepted',
+          outcomeTimestamp: '2026-12-01T10:00:00Z',
+          acceptedSuggestions: ['s-1'],
+        },
         {
           serviceId: a.serviceId,
           card,
           outcome: 'overridden',
           outcomeTimestamp: '2026-12-01T10:05:00.000Z',
-          overrideReason: { system: 'http://example.org/override', code: 'patient-declined', display: 'Patient declined' },
+          overrideReason: {
+            system: 'http://example.org/override',
+            code: 'patient-declined',
+            display: 'Patient declined',
+          },
           userComment: 'discussed with the patient',
         },
-        { serviceId: a.serviceId, card: 'unknown-card', outcome: 'overridden', outcomeTimestamp: '2026-12-01T10:06:00Z' },
+        {
+          serviceId: a.serviceId,
+          card: 'unknown-card',
+          outcome: 'overridden',
+          outcomeTimestamp: '2026-12-01T10:06:00Z',
+        },
       ]);
       expect(stored.map((f) => f.assertionId)).toEqual([a.id, a.id, null]);
       const shown = await store.feedbackForAssertion(a.id);
       expect(shown).toHaveLength(2);
-      expect(shown.find((f) => f.outcome === 'accepted')).toMatchObject({ card, acceptedSuggestions: ['s-1'], overrideReason: null, outcomeTimestamp: '2026-12-01T10:00:00.000Z' });
+      expect(shown.find((f) => f.outcome === 'accepted')).toMatchObject({
+        card,
+        acceptedSuggestions: ['s-1'],
+        overrideReason: null,
+        outcomeTimestamp: '2026-12-01T10:00:00.000Z',
+      });
       expect(shown.find((f) => f.outcome === 'overridden')).toMatchObject({
-        overrideReason: { system: 'http://example.org/override', code: 'patient-declined', display: 'Patient declined' },
+        overrideReason: {
+          system: 'http://example.org/override',
+          code: 'patient-declined',
+          display: 'Patient declined',
+        },
         userComment: 'discussed with the patient',
         acceptedSuggestions: [],
       });
@@ -167,13 +214,23 @@ describe.each(engines)('store on %s', (engine) => {
     const target = await freshTarget(engine);
     const start = Date.parse('2026-01-01T00:00:00Z');
     let clock = start;
-    const store = await Store.open(target.config({ retention: { assertions: 30, audit: 10, feedback: 20 } }), { now: () => new Date(clock) });
-    const keepForever = await Store.open(target.config({ retention: { assertions: 0, audit: 0, feedback: 0 } }), { now: () => new Date(clock) });
+    const store = await Store.open(target.config({ retention: { assertions: 30, audit: 10, feedback: 20 } }), {
+      now: () => new Date(clock),
+    });
+    const keepForever = await Store.open(target.config({ retention: { assertions: 0, audit: 0, feedback: 0 } }), {
+      now: () => new Date(clock),
+    });
     try {
       const card = randomUUID();
       const old = assertion({ cardUuids: [card] });
-      await store.recordCall({ assertions: [old], audit: audit(), jti: { iss: 'x', jti: 'j1', expiresAt: new Date(start + 60_000) } });
-      await store.recordFeedback([{ serviceId: old.serviceId, card, outcome: 'accepted', outcomeTimestamp: new Date(start).toISOString() }]);
+      await store.recordCall({
+        assertions: [old],
+        audit: audit(),
+        jti: { iss: 'x', jti: 'j1', expiresAt: new Date(start + 60_000) },
+      });
+      await store.recordFeedback([
+        { serviceId: old.serviceId, card, outcome: 'accepted', outcomeTimestamp: new Date(start).toISOString() },
+      ]);
 
       clock = start + 15 * 86_400_000;
       const recent = assertion();

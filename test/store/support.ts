@@ -65,7 +65,9 @@ export async function freshTarget(engine: Engine): Promise<Target> {
   if (BASE_URL === undefined) throw new Error('DATABASE_URL is not set');
   const database = `crd_test_${randomBytes(6).toString('hex')}`;
   await admin((client) => client.query(`CREATE DATABASE ${database}`));
-  cleanups.push(() => admin((client) => client.query(`DROP DATABASE IF EXISTS ${database} WITH (FORCE)`)).then(() => undefined));
+  cleanups.push(() =>
+    admin((client) => client.query(`DROP DATABASE IF EXISTS ${database} WITH (FORCE)`)).then(() => undefined),
+  );
   const url = withDatabase(BASE_URL, database);
   const parsed = new URL(url);
   return {

@@ -38,10 +38,16 @@ export function tempDataDir(): string {
 }
 
 /** The store (opened on first use, so tests that never reach it do not pay for it) and the metrics an app needs; the store under a temporary folder unless `config` names one. */
-export function appServices(config: Config, logger: Logger = createLogger('silent'), now?: () => Date): { store: StoreHolder; metrics: Metrics } {
+export function appServices(
+  config: Config,
+  logger: Logger = createLogger('silent'),
+  now?: () => Date,
+): { store: StoreHolder; metrics: Metrics } {
   const defaultFile = resolve('data', SQLITE_FILE_NAME);
   const storeConfig =
-    config.store.engine === 'sqlite' && config.store.file === defaultFile ? { ...config.store, file: join(tempDataDir(), SQLITE_FILE_NAME) } : config.store;
+    config.store.engine === 'sqlite' && config.store.file === defaultFile
+      ? { ...config.store, file: join(tempDataDir(), SQLITE_FILE_NAME) }
+      : config.store;
   const store = new StoreHolder(storeConfig, logger, {
     auditQueueCapacity: config.operations.auditQueueCapacity,
     retryMs: config.operations.storeRetryMs,
@@ -68,7 +74,10 @@ export function shippedRegistry(): Registry {
 }
 
 /** The app on a pinned clock (the scenario fixtures' evaluation date) unless `now` says otherwise. */
-export function testApp(env: Record<string, string> = {}, now: () => Date = () => new Date('2026-11-23T12:00:00Z')): TestApp {
+export function testApp(
+  env: Record<string, string> = {},
+  now: () => Date = () => new Date('2026-11-23T12:00:00Z'),
+): TestApp {
   const dataDir = env['CDS_DATA_DIR'] ?? tempDataDir();
   // NORMAL: a test process needs no power-cut durability, and the fixture loops commit hundreds of calls.
   const config = configFrom({ CDS_AUTH: 'off', CDS_DATA_DIR: dataDir, CDS_SQLITE_SYNCHRONOUS: 'NORMAL', ...env });
@@ -85,13 +94,35 @@ export function testApp(env: Record<string, string> = {}, now: () => Date = () =
   const clients = trustedClients(config.trustedClientsFile);
   if (!clients.ok) throw new Error(clients.errors.join('\n'));
   const { store, metrics } = appServices(config, logger, now);
-  const tokens = backendServices({ config, clients: clients.clients, signingKey: accessTokenKey(config), store, logger, now });
+  const tokens = backendServices({
+    config,
+    clients: clients.clients,
+    signingKey: accessTokenKey(config),
+    store,
+    logger,
+    now,
+  });
   const auth = config.auth
-    ? authenticator({ clients: clients.clients, clockSkewSec: config.clockSkewSec, now: () => now().getTime(), claimJti: storeJtiCheck(store, logger) })
+    ? authenticator({
+        clients: clients.clients,
+        clockSkewSec: config.clockSkewSec,
+        now: () => now().getTime(),
+        claimJti: storeJtiCheck(store, logger),
+      })
     : undefined;
   const consumers = adminConsumers(config);
   if (!consumers.ok) throw new Error(consumers.errors.join('\n'));
-  const app = createApp({ config, registry, logger, now, store, metrics, tokens, adminConsumers: consumers.consumers, ...(auth ? { authenticator: auth } : {}) });
+  const app = createApp({
+    config,
+    registry,
+    logger,
+    now,
+    store,
+    metrics,
+    tokens,
+    adminConsumers: consumers.consumers,
+    ...(auth ? { authenticator: auth } : {}),
+  });
   return {
     app,
     config,

@@ -8,12 +8,30 @@ import { omit } from './objects.js';
 type Rec = Record<string, any>;
 
 const CARD_TYPES = new Set([
-  'coverage-info', 'claim', 'insurance', 'limits', 'network', 'appropriate-use', 'cost', 'therapy-alternatives-opt',
-  'therapy-alternatives-req', 'clinical-reminder', 'duplicate-therapy', 'contraindication', 'guideline', 'off-guideline',
+  'coverage-info',
+  'claim',
+  'insurance',
+  'limits',
+  'network',
+  'appropriate-use',
+  'cost',
+  'therapy-alternatives-opt',
+  'therapy-alternatives-req',
+  'clinical-reminder',
+  'duplicate-therapy',
+  'contraindication',
+  'guideline',
+  'off-guideline',
 ]);
 const TEMP = 'http://hl7.org/fhir/us/davinci-crd/CodeSystem/temp';
 const CI_URL = 'http://hl7.org/fhir/us/davinci-crd/StructureDefinition/ext-coverage-information';
-const ORDER_TYPES = new Set(['DeviceRequest', 'MedicationRequest', 'NutritionOrder', 'ServiceRequest', 'VisionPrescription']);
+const ORDER_TYPES = new Set([
+  'DeviceRequest',
+  'MedicationRequest',
+  'NutritionOrder',
+  'ServiceRequest',
+  'VisionPrescription',
+]);
 const BINDINGS: Record<string, string[]> = {
   covered: ['covered', 'not-covered', 'conditional'],
   'pa-needed': ['no-auth', 'auth-needed', 'satisfied', 'performpa', 'conditional'],
@@ -42,10 +60,13 @@ function emptyValues(value: unknown, path: string, out: string[]): void {
 
 function actionProblems(a: Rec, where: string): string[] {
   const p: string[] = [];
-  if (!nonEmptyString(a?.type) || !['create', 'update', 'delete'].includes(a.type)) p.push(`${where}.type must be create/update/delete`);
+  if (!nonEmptyString(a?.type) || !['create', 'update', 'delete'].includes(a.type))
+    p.push(`${where}.type must be create/update/delete`);
   if (!nonEmptyString(a?.description)) p.push(`${where}.description must be a non-empty string`);
-  if ((a?.type === 'create' || a?.type === 'update') && !nonEmptyString(a?.resource?.resourceType)) p.push(`${where}.resource must be a FHIR resource`);
-  if (a?.type === 'delete' && !(nonEmptyString(a?.resourceId) && /^[A-Za-z]+\/[^/]+$/.test(a.resourceId))) p.push(`${where}.resourceId must be Type/id`);
+  if ((a?.type === 'create' || a?.type === 'update') && !nonEmptyString(a?.resource?.resourceType))
+    p.push(`${where}.resource must be a FHIR resource`);
+  if (a?.type === 'delete' && !(nonEmptyString(a?.resourceId) && /^[A-Za-z]+\/[^/]+$/.test(a.resourceId)))
+    p.push(`${where}.resourceId must be Type/id`);
   return p;
 }
 
@@ -55,21 +76,28 @@ function cardProblems(c: Rec, where: string): string[] {
   else if (c.summary.length >= 140) p.push(`${where}.summary has ${c.summary.length} characters (must be < 140)`);
   if (!['info', 'warning', 'critical'].includes(c?.indicator)) p.push(`${where}.indicator invalid`);
   if (!nonEmptyString(c?.source?.label)) p.push(`${where}.source.label missing`);
-  if (!nonEmptyString(c?.source?.topic?.code) || !nonEmptyString(c?.source?.topic?.system)) p.push(`${where}.source.topic missing`);
-  else if (c.source.topic.system !== TEMP || !CARD_TYPES.has(c.source.topic.code)) p.push(`${where}.source.topic is not a CRD card type`);
+  if (!nonEmptyString(c?.source?.topic?.code) || !nonEmptyString(c?.source?.topic?.system))
+    p.push(`${where}.source.topic missing`);
+  else if (c.source.topic.system !== TEMP || !CARD_TYPES.has(c.source.topic.code))
+    p.push(`${where}.source.topic is not a CRD card type`);
   if (!nonEmptyString(c?.uuid)) p.push(`${where}.uuid missing (needed for feedback)`);
   if (c?.suggestions !== undefined) {
     if (!Array.isArray(c.suggestions) || c.suggestions.length === 0) p.push(`${where}.suggestions empty`);
-    if (!['at-most-one', 'any'].includes(c.selectionBehavior)) p.push(`${where}.selectionBehavior required with suggestions`);
+    if (!['at-most-one', 'any'].includes(c.selectionBehavior))
+      p.push(`${where}.selectionBehavior required with suggestions`);
     (c.suggestions ?? []).forEach((s: Rec, i: number) => {
       if (!nonEmptyString(s?.label)) p.push(`${where}.suggestions[${i}].label missing`);
       if (!nonEmptyString(s?.uuid)) p.push(`${where}.suggestions[${i}].uuid missing (CRD SHALL)`);
-      if (s?.actions !== undefined && (!Array.isArray(s.actions) || s.actions.length === 0)) p.push(`${where}.suggestions[${i}].actions empty`);
-      (s?.actions ?? []).forEach((a: Rec, j: number) => p.push(...actionProblems(a, `${where}.suggestions[${i}].actions[${j}]`)));
+      if (s?.actions !== undefined && (!Array.isArray(s.actions) || s.actions.length === 0))
+        p.push(`${where}.suggestions[${i}].actions empty`);
+      (s?.actions ?? []).forEach((a: Rec, j: number) =>
+        p.push(...actionProblems(a, `${where}.suggestions[${i}].actions[${j}]`)),
+      );
     });
   } else if (c?.selectionBehavior !== undefined) p.push(`${where}.selectionBehavior without suggestions`);
   (c?.overrideReasons ?? []).forEach((o: Rec, i: number) => {
-    if (!nonEmptyString(o?.code) || !nonEmptyString(o?.system) || !nonEmptyString(o?.display)) p.push(`${where}.overrideReasons[${i}] needs code, system, display`);
+    if (!nonEmptyString(o?.code) || !nonEmptyString(o?.system) || !nonEmptyString(o?.display))
+      p.push(`${where}.overrideReasons[${i}] needs code, system, display`);
   });
   (c?.links ?? []).forEach((l: Rec, i: number) => {
     if (!nonEmptyString(l?.label)) p.push(`${where}.links[${i}].label missing`);
@@ -88,18 +116,21 @@ function coverageInformationProblems(ext: Rec, where: string): string[] {
   for (const url of ['coverage', 'covered', 'date', 'coverage-assertion-id']) {
     if (all(url).length !== 1) p.push(`${where}: exactly one ${url} required`);
   }
-  for (const url of ['pa-needed', 'doc-needed', 'satisfied-pa-id']) if (all(url).length > 1) p.push(`${where}: at most one ${url}`);
+  for (const url of ['pa-needed', 'doc-needed', 'satisfied-pa-id'])
+    if (all(url).length > 1) p.push(`${where}: at most one ${url}`);
   if (!nonEmptyString(one('coverage')?.valueReference?.reference)) p.push(`${where}: coverage.valueReference`);
   if (!/^\d{4}-\d{2}-\d{2}$/.test(one('date')?.valueDate ?? '')) p.push(`${where}: date.valueDate`);
   if (!nonEmptyString(one('coverage-assertion-id')?.valueString)) p.push(`${where}: coverage-assertion-id.valueString`);
   for (const [url, codes] of Object.entries(BINDINGS)) {
-    for (const s of all(url)) if (!codes.includes(s.valueCode)) p.push(`${where}: ${url} = ${s.valueCode} not in its value set`);
+    for (const s of all(url))
+      if (!codes.includes(s.valueCode)) p.push(`${where}: ${url} = ${s.valueCode} not in its value set`);
   }
   const covered = one('covered')?.valueCode;
   const pa = one('pa-needed')?.valueCode;
   const doc = one('doc-needed')?.valueCode;
   // q1: questionnaire/response only with doc-needed
-  if ((all('questionnaire').length > 0 || all('response').length > 0) && !doc) p.push(`${where}: q1 questionnaire without doc-needed`);
+  if ((all('questionnaire').length > 0 || all('response').length > 0) && !doc)
+    p.push(`${where}: q1 questionnaire without doc-needed`);
   // q2 as the 2.0.1 expression reads it, and as its prose and 2.1 read it
   if (covered !== 'not-covered' && !pa) p.push(`${where}: q2 (2.0.1 expression) pa-needed required unless not-covered`);
   if (covered === 'not-covered' && pa) p.push(`${where}: q2 (2.1) no pa-needed with not-covered`);
@@ -109,11 +140,16 @@ function coverageInformationProblems(ext: Rec, where: string): string[] {
   if (conditional && all('info-needed').length === 0) p.push(`${where}: q3 (2.1) conditional without info-needed`);
   // q4, q5
   if (pa === 'satisfied' && all('doc-purpose').some((s) => s.valueCode === 'withpa')) p.push(`${where}: q4`);
-  if ((pa === 'satisfied') !== (all('satisfied-pa-id').length > 0)) p.push(`${where}: q5 satisfied-pa-id iff pa-needed satisfied`);
+  if ((pa === 'satisfied') !== all('satisfied-pa-id').length > 0)
+    p.push(`${where}: q5 satisfied-pa-id iff pa-needed satisfied`);
   // 2.1 q6: info-needed OTH ⇒ reason
-  if (all('info-needed').some((s) => s.valueCode === 'OTH') && all('reason').length === 0) p.push(`${where}: q6 info-needed OTH without reason`);
-  for (const r of all('reason')) if (!nonEmptyString(r.valueCodeableConcept?.text) && !r.valueCodeableConcept?.coding) p.push(`${where}: reason empty`);
-  for (const q of all('questionnaire')) if (!isAbsoluteHttp(q.valueCanonical)) p.push(`${where}: questionnaire canonical`);
+  if (all('info-needed').some((s) => s.valueCode === 'OTH') && all('reason').length === 0)
+    p.push(`${where}: q6 info-needed OTH without reason`);
+  for (const r of all('reason'))
+    if (!nonEmptyString(r.valueCodeableConcept?.text) && !r.valueCodeableConcept?.coding)
+      p.push(`${where}: reason empty`);
+  for (const q of all('questionnaire'))
+    if (!isAbsoluteHttp(q.valueCanonical)) p.push(`${where}: questionnaire canonical`);
   return p;
 }
 
@@ -142,7 +178,8 @@ export function conformanceProblems(request: Rec, status: number, body: Rec): st
     const exts: Rec[] = (a.resource?.extension ?? []).filter((e: Rec) => e.url === CI_URL);
     if (exts.length === 0) return;
     if (a.type !== 'update') p.push(`${where}: coverage information must be an update`);
-    if (!ORDER_TYPES.has(a.resource.resourceType)) p.push(`${where}: coverage information on a ${a.resource.resourceType}`);
+    if (!ORDER_TYPES.has(a.resource.resourceType))
+      p.push(`${where}: coverage information on a ${a.resource.resourceType}`);
     const ref = `${a.resource.resourceType}/${a.resource.id}`;
     if (!draftRefs.has(ref)) p.push(`${where}: updates ${ref}, which is not among the draft orders`);
     updatedRefs.push(ref);
@@ -172,9 +209,11 @@ export function conformanceProblems(request: Rec, status: number, body: Rec): st
       const id = e.extension?.find((s: Rec) => s.url === 'coverage-assertion-id')?.valueString;
       byCoverage.set(coverage, (byCoverage.get(coverage) ?? new Set()).add(id));
     });
-    for (const [coverage, ids] of byCoverage) if (ids.size !== 1) p.push(`${where}: several assertion ids for ${coverage}`);
+    for (const [coverage, ids] of byCoverage)
+      if (ids.size !== 1) p.push(`${where}: several assertion ids for ${coverage}`);
   });
-  if (new Set(updatedRefs).size !== updatedRefs.length) p.push('an order got more than one coverage-information update');
+  if (new Set(updatedRefs).size !== updatedRefs.length)
+    p.push('an order got more than one coverage-information update');
   const ids = assertionIds.map((a) => a.id);
   if (new Set(ids).size !== ids.length) p.push('coverage-assertion-id reused across orders');
   return p;

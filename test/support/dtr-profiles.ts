@@ -31,7 +31,9 @@ export function checkOutputParameters(output: unknown): string[] {
   if (bundles.length === 0) errors.push('PackageBundle: 1..* required (2.0.1)');
   const outcomes = params.filter((p) => p['name'] === 'operationOutcome');
   if (outcomes.length > 1) errors.push('operationOutcome: 0..1 (2.1)');
-  for (const o of outcomes) if (!isRec(o['resource']) || o['resource']['resourceType'] !== 'OperationOutcome') errors.push('operationOutcome: resource must be an OperationOutcome');
+  for (const o of outcomes)
+    if (!isRec(o['resource']) || o['resource']['resourceType'] !== 'OperationOutcome')
+      errors.push('operationOutcome: resource must be an OperationOutcome');
   bundles.forEach((p, i) => errors.push(...checkPackageBundle(p['resource']).map((e) => `PackageBundle[${i}]: ${e}`)));
   return errors;
 }
@@ -42,11 +44,14 @@ export function checkPackageBundle(bundle: unknown): string[] {
   if (bundle['type'] !== 'collection') errors.push('type must be collection');
   const resources = list(bundle['entry']).map((e) => (isRec(e['resource']) ? e['resource'] : {}));
   if (resources.length === 0) return [...errors, 'entry: 1..* required'];
-  if (resources[0]?.['resourceType'] !== 'Questionnaire') errors.push('dtrb-1: the first entry must be a Questionnaire');
+  if (resources[0]?.['resourceType'] !== 'Questionnaire')
+    errors.push('dtrb-1: the first entry must be a Questionnaire');
   const types = resources.map((r) => r['resourceType']);
   if (types.filter((t) => t === 'Questionnaire').length !== 1) errors.push('exactly one Questionnaire');
   if (types.filter((t) => t === 'QuestionnaireResponse').length > 1) errors.push('at most one QuestionnaireResponse');
-  for (const t of types) if (!['Questionnaire', 'QuestionnaireResponse', 'ValueSet', 'Library'].includes(String(t))) errors.push(`entry of type ${String(t)} not allowed (closed slicing)`);
+  for (const t of types)
+    if (!['Questionnaire', 'QuestionnaireResponse', 'ValueSet', 'Library'].includes(String(t)))
+      errors.push(`entry of type ${String(t)} not allowed (closed slicing)`);
   const q = resources[0];
   for (const qr of resources.filter((r) => r['resourceType'] === 'QuestionnaireResponse')) {
     errors.push(...checkQuestionnaireResponse(qr, q).map((e) => `QuestionnaireResponse: ${e}`));
@@ -80,7 +85,8 @@ function checkOrigin(answer: Rec, at: string): string[] {
   const parts = list(origins[0]!['extension']);
   const sources = parts.filter((p) => p['url'] === 'source');
   const errors: string[] = [];
-  if (sources.length !== 1 || !['auto', 'override', 'manual'].includes(String(sources[0]!['valueCode']))) errors.push(`${at}: information-origin source 1..1 in auto | override | manual`);
+  if (sources.length !== 1 || !['auto', 'override', 'manual'].includes(String(sources[0]!['valueCode'])))
+    errors.push(`${at}: information-origin source 1..1 in auto | override | manual`);
   const auto = sources[0]?.['valueCode'] === 'auto';
   const author = parts.some((p) => p['url'] === 'author');
   if (auto === author) errors.push(`${at}: dtrx-1 (author required for override/manual, prohibited for auto)`);
@@ -98,14 +104,19 @@ function checkItems(items: unknown, parent: Rec | undefined, index: Map<string, 
       continue;
     }
     const expectedParent = [...index.values()].find((q) => list(q['item']).includes(def));
-    if ((expectedParent?.['linkId'] ?? undefined) !== (parent?.['linkId'] ?? undefined)) errors.push(`${here}: ${String(linkId)} is nested differently than in the Questionnaire`);
+    if ((expectedParent?.['linkId'] ?? undefined) !== (parent?.['linkId'] ?? undefined))
+      errors.push(`${here}: ${String(linkId)} is nested differently than in the Questionnaire`);
     const answers = list(item['answer']);
     if (def['type'] === 'group' && answers.length > 0) errors.push(`${here}: a group has no answer`);
-    if (answers.length > 1 && def['repeats'] !== true) errors.push(`${here}: more than one answer to a non-repeating item`);
+    if (answers.length > 1 && def['repeats'] !== true)
+      errors.push(`${here}: more than one answer to a non-repeating item`);
     for (const [j, a] of answers.entries()) {
       const allowed = ANSWER_TYPES[String(def['type'])] ?? [];
       const keys = valueKeys(a);
-      if (keys.length !== 1 || !allowed.includes(keys[0]!)) errors.push(`${here}.answer[${j}]: value ${keys.join(',') || 'none'} does not fit a ${String(def['type'])} item`);
+      if (keys.length !== 1 || !allowed.includes(keys[0]!))
+        errors.push(
+          `${here}.answer[${j}]: value ${keys.join(',') || 'none'} does not fit a ${String(def['type'])} item`,
+        );
       errors.push(...checkOrigin(a, `${here}.answer[${j}]`));
       errors.push(...checkItems(a['item'], def, index, `${here}.answer[${j}]`));
     }
@@ -118,22 +129,29 @@ export function checkQuestionnaireResponse(qr: Rec, questionnaire: Rec | undefin
   const errors: string[] = [];
   const canonical = qr['questionnaire'];
   if (typeof canonical !== 'string') errors.push('questionnaire 1..1 required');
-  else if (questionnaire && canonical !== `${String(questionnaire['url'])}|${String(questionnaire['version'])}`) errors.push(`questionnaire ${canonical} is not the bundle's Questionnaire with its version`);
+  else if (questionnaire && canonical !== `${String(questionnaire['url'])}|${String(questionnaire['version'])}`)
+    errors.push(`questionnaire ${canonical} is not the bundle's Questionnaire with its version`);
   const subject = isRec(qr['subject']) ? qr['subject']['reference'] : undefined;
-  if (typeof subject !== 'string' || !/^Patient\/[A-Za-z0-9\-.]{1,64}$/.test(subject)) errors.push('subject 1..1 must reference a Patient');
-  if (!['in-progress', 'completed', 'amended', 'entered-in-error', 'stopped'].includes(String(qr['status']))) errors.push('status 1..1 required');
+  if (typeof subject !== 'string' || !/^Patient\/[A-Za-z0-9\-.]{1,64}$/.test(subject))
+    errors.push('subject 1..1 must reference a Patient');
+  if (!['in-progress', 'completed', 'amended', 'entered-in-error', 'stopped'].includes(String(qr['status'])))
+    errors.push('status 1..1 required');
   if (qr['basedOn'] !== undefined) errors.push('basedOn 0..0');
   if (qr['partOf'] !== undefined) errors.push('partOf 0..0');
   if (list(qr['item']).length === 0) errors.push('item 1..* required');
   const extensions = list(qr['extension']);
-  // eslint-disable-next-line @typescript-eslint/no-base-to-string -- the check reads a reference as the QuestionnaireResponse gives it, whatever its JSON type
-  const contexts = extensions.filter((e) => e['url'] === QR_CONTEXT).map((e) => (isRec(e['valueReference']) ? String(e['valueReference']['reference'] ?? '') : ''));
+  const contexts = extensions
+    .filter((e) => e['url'] === QR_CONTEXT)
+    // eslint-disable-next-line @typescript-eslint/no-base-to-string -- the check reads a reference as the QuestionnaireResponse gives it, whatever its JSON type
+    .map((e) => (isRec(e['valueReference']) ? String(e['valueReference']['reference'] ?? '') : ''));
   if (contexts.length < 2) errors.push('qr-context 2..* required');
   if (!contexts.some((r) => r.startsWith('Coverage/'))) errors.push('qr-context must name a Coverage');
-  if (!contexts.some((r) => r !== '' && !r.startsWith('Coverage/'))) errors.push('qr-context must name a request or encounter');
+  if (!contexts.some((r) => r !== '' && !r.startsWith('Coverage/')))
+    errors.push('qr-context must name a request or encounter');
   const uses = extensions.filter((e) => e['url'] === INTENDED_USE);
   if (uses.length === 0) errors.push('intendedUse 1..* required');
   for (const u of uses) if (!isRec(u['valueCodeableConcept'])) errors.push('intendedUse needs valueCodeableConcept');
-  if (questionnaire) errors.push(...checkItems(qr['item'], undefined, itemIndex(questionnaire['item']), 'QuestionnaireResponse'));
+  if (questionnaire)
+    errors.push(...checkItems(qr['item'], undefined, itemIndex(questionnaire['item']), 'QuestionnaireResponse'));
   return errors;
 }

@@ -13,11 +13,23 @@ function condition(id: string, patientId: string): fhir4.Condition {
 }
 
 function observation(id: string, patientId: string, code: string, system = LOINC): fhir4.Observation {
-  return { resourceType: 'Observation', id, status: 'final', code: { coding: [{ system, code }] }, subject: { reference: `Patient/${patientId}` } };
+  return {
+    resourceType: 'Observation',
+    id,
+    status: 'final',
+    code: { coding: [{ system, code }] },
+    subject: { reference: `Patient/${patientId}` },
+  };
 }
 
 function coverage(id: string, patientId: string, status: fhir4.Coverage['status']): fhir4.Coverage {
-  return { resourceType: 'Coverage', id, status, beneficiary: { reference: `Patient/${patientId}` }, payor: [{ reference: 'Organization/payer-1' }] };
+  return {
+    resourceType: 'Coverage',
+    id,
+    status,
+    beneficiary: { reference: `Patient/${patientId}` },
+    payor: [{ reference: 'Organization/payer-1' }],
+  };
 }
 
 const resources: fhir4.Resource[] = [
@@ -123,7 +135,12 @@ describe('FHIR test server', () => {
     await fetch(`${server.url}/Condition?patient=pat-1`, { headers: { Authorization: 'Bearer token-1' } });
     await fetch(`${server.url}/Patient/pat-2`);
     expect(server.requests).toHaveLength(2);
-    expect(server.requests[0]).toMatchObject({ method: 'GET', path: 'Condition?patient=pat-1', authorization: 'Bearer token-1', status: 200 });
+    expect(server.requests[0]).toMatchObject({
+      method: 'GET',
+      path: 'Condition?patient=pat-1',
+      authorization: 'Bearer token-1',
+      status: 200,
+    });
     expect(server.requests[0]?.endedAt).toBeGreaterThanOrEqual(server.requests[0]?.startedAt ?? Infinity);
     expect(server.requests[1]).toMatchObject({ path: 'Patient/pat-2', status: 200 });
     expect(server.requests[1]?.authorization).toBeUndefined();

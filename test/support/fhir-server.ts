@@ -160,7 +160,9 @@ async function execute(ctx: Context, target: Target, req: Request): Promise<[num
 }
 
 function hangUntil(signal: AbortSignal): Promise<never> {
-  return new Promise((_, reject) => signal.addEventListener('abort', () => reject(signal.reason as Error), { once: true }));
+  return new Promise((_, reject) =>
+    signal.addEventListener('abort', () => reject(signal.reason as Error), { once: true }),
+  );
 }
 
 async function applyFault(fault: Fault, res: Response, signal: AbortSignal): Promise<boolean> {
@@ -177,7 +179,12 @@ export async function startFhirTestServer(
   indexDefinitions();
   const requests: RecordedRequest[] = [];
   const aborter = new AbortController();
-  const ctx: Context = { url: '', pageSize: opts.pageSize ?? 50, router: new FhirRouter(), repo: new MemoryRepository() };
+  const ctx: Context = {
+    url: '',
+    pageSize: opts.pageSize ?? 50,
+    router: new FhirRouter(),
+    repo: new MemoryRepository(),
+  };
   let faults: Fault[] = [];
   let inFlight = 0;
   let peak = 0;

@@ -32,7 +32,12 @@ const strangeValue: fc.Arbitrary<Json> = fc.oneof(
   fc.double().map(String),
   fc.constantFrom(null, true, 0, -1, 1e308, '', [], {}, 'Patient/', '..', '\u0000', '\ud800', '__proto__'),
   fc.integer({ min: 10, max: 1500 }).map(deep),
-  fc.constantFrom({ resourceType: 'OperationOutcome' }, { resourceType: 'Bundle', entry: 'no' }, { resourceType: 42 }, { resourceType: 'Bundle', entry: [{}] }),
+  fc.constantFrom(
+    { resourceType: 'OperationOutcome' },
+    { resourceType: 'Bundle', entry: 'no' },
+    { resourceType: 42 },
+    { resourceType: 'Bundle', entry: [{}] },
+  ),
 );
 
 /** Applies one mutation in place (the caller owns `copy`), returning the possibly replaced root. */
@@ -51,7 +56,11 @@ function mutate(copy: Json, path: (string | number)[], op: 'set' | 'delete' | 'a
 
 export function mutatedBodies(base: Json): fc.Arbitrary<string | Buffer> {
   const all = paths(base);
-  const mutation = fc.record({ path: fc.constantFrom(...all), op: fc.constantFrom<'set' | 'delete' | 'add'>('set', 'delete', 'add'), value: strangeValue });
+  const mutation = fc.record({
+    path: fc.constantFrom(...all),
+    op: fc.constantFrom<'set' | 'delete' | 'add'>('set', 'delete', 'add'),
+    value: strangeValue,
+  });
   return fc.oneof(
     {
       weight: 8,
@@ -77,7 +86,8 @@ export async function sendFuzzed(app: Express, path: string, body: string | Buff
   if (res.status >= 500) return { status: res.status, ms, problem: `HTTP ${res.status}: ${res.text.slice(0, 200)}` };
   if (res.status === 200) {
     const parsed = hookResponseSchema.safeParse(res.body);
-    if (!parsed.success) return { status: 200, ms, problem: `invalid 200 body: ${JSON.stringify(parsed.error.issues[0])}` };
+    if (!parsed.success)
+      return { status: 200, ms, problem: `invalid 200 body: ${JSON.stringify(parsed.error.issues[0])}` };
   } else if (res.body?.resourceType !== 'OperationOutcome') {
     return { status: res.status, ms, problem: `a ${res.status} without an OperationOutcome` };
   }

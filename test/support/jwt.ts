@@ -6,7 +6,9 @@ import { omit } from './objects.js';
 /** Client JWTs signed with the committed development key (fixtures/keys, not for production). */
 
 export const DEV_ISS = 'https://dev-client.crd.invalid';
-export const DEV_JWK = JSON.parse(readFileSync(new URL('../../fixtures/keys/dev-client.private.jwk.json', import.meta.url), 'utf8')) as JWK;
+export const DEV_JWK = JSON.parse(
+  readFileSync(new URL('../../fixtures/keys/dev-client.private.jwk.json', import.meta.url), 'utf8'),
+) as JWK;
 
 export interface TokenOptions {
   readonly aud: string;

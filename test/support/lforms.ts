@@ -16,9 +16,17 @@ import express from 'express';
  */
 
 export const LFORMS_VERSION = '40.1.3';
-const LFORMS_INTEGRITY = 'sha512-WLruTm+BcVnafC0rSAQ3/cNqhxvclBUxyBG68aub/uha2NaK9H8ZZcEXTTuORuGzzCt0wa7fvhuieZtcDIdPzQ==';
+const LFORMS_INTEGRITY =
+  'sha512-WLruTm+BcVnafC0rSAQ3/cNqhxvclBUxyBG68aub/uha2NaK9H8ZZcEXTTuORuGzzCt0wa7fvhuieZtcDIdPzQ==';
 export const CHROMIUM = '/usr/bin/chromium';
-export const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--no-first-run'];
+export const CHROMIUM_ARGS = [
+  '--headless',
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--no-first-run',
+];
 
 const ROOT = resolve(import.meta.dirname, '../..');
 const CACHE = join(ROOT, 'node_modules', '.cache', `lforms-${LFORMS_VERSION}`);
@@ -34,10 +42,17 @@ export function lformsDist(): string {
   const work = `${CACHE}.tmp-${process.pid}`;
   rmSync(work, { recursive: true, force: true });
   mkdirSync(work, { recursive: true });
-  const packed = JSON.parse(execFileSync('npm', ['pack', `lforms@${LFORMS_VERSION}`, '--json', '--pack-destination', work], { cwd: work, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] })) as { filename: string }[];
+  const packed = JSON.parse(
+    execFileSync('npm', ['pack', `lforms@${LFORMS_VERSION}`, '--json', '--pack-destination', work], {
+      cwd: work,
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'ignore'],
+    }),
+  ) as { filename: string }[];
   const tarball = join(work, packed[0]!.filename);
   const integrity = `sha512-${createHash('sha512').update(readFileSync(tarball)).digest('base64')}`;
-  if (integrity !== LFORMS_INTEGRITY) throw new Error(`lforms@${LFORMS_VERSION} tarball integrity ${integrity} is not the pinned one`);
+  if (integrity !== LFORMS_INTEGRITY)
+    throw new Error(`lforms@${LFORMS_VERSION} tarball integrity ${integrity} is not the pinned one`);
   execFileSync('tar', ['-xzf', tarball, '-C', work, 'package/dist/lforms/webcomponent', 'package/dist/lforms/fhir/R4']);
   rmSync(tarball);
   rmSync(CACHE, { recursive: true, force: true });

@@ -59,13 +59,20 @@ export function policyScenarios(policyFolder: string): LoadedScenario[] {
         .sort()
         .map((f) => {
           const path = join(dir, file, f);
-          return { file, name: f.replace(/\.json$/, ''), path, fixture: JSON.parse(readFileSync(path, 'utf8')) as ScenarioFixture };
+          return {
+            file,
+            name: f.replace(/\.json$/, ''),
+            path,
+            fixture: JSON.parse(readFileSync(path, 'utf8')) as ScenarioFixture,
+          };
         }),
     );
 }
 
 /** The built scenarios of the shipped services (hooks/), unless other policy folders are named. */
-export function scenarioFiles(policyFolders: readonly string[] = load(configFrom().hooksDir).map((s) => s.folder)): LoadedScenario[] {
+export function scenarioFiles(
+  policyFolders: readonly string[] = load(configFrom().hooksDir).map((s) => s.folder),
+): LoadedScenario[] {
   return policyFolders.flatMap(policyScenarios);
 }
 
@@ -80,6 +87,11 @@ export async function runScenario(service: HookService, fixture: ScenarioFixture
 
 /** Every node result of a decision: general rules, exclusions, definitions, indications and section trees. */
 export function allResults(d: OrderDecision): NodeResult[] {
-  const roots = [...d.general, ...d.exclusions, ...d.definitions, ...d.sections.flatMap((s) => [s.indication, s.result])];
+  const roots = [
+    ...d.general,
+    ...d.exclusions,
+    ...d.definitions,
+    ...d.sections.flatMap((s) => [s.indication, s.result]),
+  ];
   return roots.flatMap((r) => [...walk(r)]);
 }

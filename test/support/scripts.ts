@@ -19,13 +19,24 @@ export interface Run {
 }
 
 /** `node --import tsx scripts/<name>.ts ...args`, from the repository root. */
-export function script(name: string, args: readonly string[] = [], env: Record<string, string> = {}, timeoutMs = SPAWN_TIMEOUT_MS): Promise<Run> {
+export function script(
+  name: string,
+  args: readonly string[] = [],
+  env: Record<string, string> = {},
+  timeoutMs = SPAWN_TIMEOUT_MS,
+): Promise<Run> {
   return new Promise((resolve) => {
     execFile(
       process.execPath,
       ['--import', 'tsx', `scripts/${name}.ts`, ...args],
-      { cwd: ROOT, env: { ...process.env, ...isolatedStore(), LOG_LEVEL: 'silent', ...env }, timeout: timeoutMs, encoding: 'utf8' },
-      (error, stdout, stderr) => resolve({ code: error ? ((error as { code?: number }).code ?? null) : 0, stdout, stderr }),
+      {
+        cwd: ROOT,
+        env: { ...process.env, ...isolatedStore(), LOG_LEVEL: 'silent', ...env },
+        timeout: timeoutMs,
+        encoding: 'utf8',
+      },
+      (error, stdout, stderr) =>
+        resolve({ code: error ? ((error as { code?: number }).code ?? null) : 0, stdout, stderr }),
     );
   });
 }

@@ -61,7 +61,15 @@ export function evaluate(
       policy: service.policy,
       order,
       candidateSections: match.sections,
-      env: environment({ order, resources, patientId, evaluationDate, unavailableData: incompleteData, userId: request.context.userId, method: match.method }),
+      env: environment({
+        order,
+        resources,
+        patientId,
+        evaluationDate,
+        unavailableData: incompleteData,
+        userId: request.context.userId,
+        method: match.method,
+      }),
       attestations: attestationsFor({
         responses,
         questionnaireUrl: questionnaire,

@@ -35,7 +35,10 @@ function tokenContext({ request }: ValidCall): TokenContext {
 }
 
 type Refusal = 'plain-http' | 'allowlist';
-const REFUSAL_LABEL: Record<Refusal, string> = { 'plain-http': 'plain http in production', allowlist: 'not on the FHIR server allowlist' };
+const REFUSAL_LABEL: Record<Refusal, string> = {
+  'plain-http': 'plain http in production',
+  allowlist: 'not on the FHIR server allowlist',
+};
 
 /** The FHIR server the service may call for this request, or why it may not. */
 function serverAccess({ request }: ValidCall, deps: GatherDeps): { access?: FhirAccess; refused?: Refusal } {
@@ -55,9 +58,15 @@ function keyList(missing: readonly DataQuery[]): string {
  * The 412: which data is missing and what the client can do about it, in a few sentences (no query templates):
  * allow the refused fhirServer, or prefetch the keys, or send a fhirServer.
  */
-export function preconditionMessage(missing: readonly DataQuery[], fhirServer: string | undefined, refused: Refusal | undefined): string {
+export function preconditionMessage(
+  missing: readonly DataQuery[],
+  fhirServer: string | undefined,
+  refused: Refusal | undefined,
+): string {
   const keys = keyList(missing);
-  const server = fhirServer ? `fhirServer ${fhirServer.length > 100 ? `${fhirServer.slice(0, 97)}...` : fhirServer}` : '';
+  const server = fhirServer
+    ? `fhirServer ${fhirServer.length > 100 ? `${fhirServer.slice(0, 97)}...` : fhirServer}`
+    : '';
   if (refused === 'allowlist') {
     return `${server} is not on this service's FHIR server allowlist, so data not prefetched cannot be fetched: ${keys}. Allow it with CDS_FHIR_ALLOWLIST or the client's fhirServers in the trusted clients file, or prefetch these keys.`;
   }
@@ -67,8 +76,17 @@ export function preconditionMessage(missing: readonly DataQuery[], fhirServer: s
   return `Data needed for the orders in scope was not prefetched and no fhirServer was sent: ${keys}. Prefetch these keys (discovery lists them all with CDS_PREFETCH=full) or send fhirServer.`;
 }
 
-function preconditionFailed(missing: readonly DataQuery[], { request }: ValidCall, refused: Refusal | undefined): Failure {
-  return failure(412, 'incomplete', preconditionMessage(missing, request.fhirServer ?? undefined, refused), missing.map((q) => `prefetch.${q.key}`));
+function preconditionFailed(
+  missing: readonly DataQuery[],
+  { request }: ValidCall,
+  refused: Refusal | undefined,
+): Failure {
+  return failure(
+    412,
+    'incomplete',
+    preconditionMessage(missing, request.fhirServer ?? undefined, refused),
+    missing.map((q) => `prefetch.${q.key}`),
+  );
 }
 
 /** Log labels of the incomplete queries: `labResults:timeout`, `procedures:page-limit`. */

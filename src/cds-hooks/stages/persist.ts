@@ -29,7 +29,17 @@ export interface PersistOutcome {
 }
 
 /** The sub-extensions that make a decision; a change in any of them is something new. */
-const DECISION_PARTS = ['coverage', 'covered', 'pa-needed', 'doc-needed', 'doc-purpose', 'info-needed', 'reason', 'questionnaire', 'billingCode'];
+const DECISION_PARTS = [
+  'coverage',
+  'covered',
+  'pa-needed',
+  'doc-needed',
+  'doc-purpose',
+  'info-needed',
+  'reason',
+  'questionnaire',
+  'billingCode',
+];
 
 export const storeUnavailable = (): Failure => ({
   ...failure(503, 'exception', 'Coverage assertions cannot be recorded right now; retry shortly'),
@@ -84,7 +94,13 @@ function canonical(value: unknown): string {
 export function decisionSignature(ext: unknown): string {
   const subs = subExtensions(ext);
   return JSON.stringify(
-    DECISION_PARTS.map((url) => [url, subs.filter((e) => e.url === url).map((e) => canonical(valueOf(e))).sort()]),
+    DECISION_PARTS.map((url) => [
+      url,
+      subs
+        .filter((e) => e.url === url)
+        .map((e) => canonical(valueOf(e)))
+        .sort(),
+    ]),
   );
 }
 
@@ -151,8 +167,12 @@ function record(service: HookService, call: ValidCall, p: Planned): AssertionRec
 function cardLinks(cards: readonly Card[], assertionByOrder: ReadonlyMap<string, string>): CardLink[] {
   return cards.flatMap((card) => {
     const refs = isObject(card.extension) ? card.extension[ASSOCIATED_RESOURCE] : undefined;
-    const first = Array.isArray(refs) ? refs.find((r): r is string => typeof r === 'string' && assertionByOrder.has(r)) : undefined;
-    return card.uuid !== undefined && first !== undefined ? [{ cardUuid: card.uuid, assertionId: assertionByOrder.get(first)! }] : [];
+    const first = Array.isArray(refs)
+      ? refs.find((r): r is string => typeof r === 'string' && assertionByOrder.has(r))
+      : undefined;
+    return card.uuid !== undefined && first !== undefined
+      ? [{ cardUuid: card.uuid, assertionId: assertionByOrder.get(first)! }]
+      : [];
   });
 }
 
@@ -162,7 +182,11 @@ function knownIds(byRef: ReadonlyMap<string, DecidedOrder>): Set<string | undefi
 }
 
 /** Is the order's own coverage-information for this coverage an assertion of this service with the same decision? */
-async function unchanged(port: PersistPort, service: HookService, p: Planned): Promise<StageResult<string | undefined>> {
+async function unchanged(
+  port: PersistPort,
+  service: HookService,
+  p: Planned,
+): Promise<StageResult<string | undefined>> {
   const prior = coverageInformations(p.decided.order).find((e) => coverageOf(e) === p.coverageRef);
   const priorId = assertionIdOf(prior);
   if (priorId === undefined) return { ok: true, value: undefined };
@@ -185,7 +209,9 @@ export async function persist(
   response: HookResponse,
   port: PersistPort,
 ): Promise<StageResult<PersistOutcome>> {
-  const byRef = new Map(evaluated.orders.flatMap((o) => (o.decision.reference ? [[o.decision.reference, o] as const] : [])));
+  const byRef = new Map(
+    evaluated.orders.flatMap((o) => (o.decision.reference ? [[o.decision.reference, o] as const] : [])),
+  );
   const systemActions: Action[] = [];
   const assertions: AssertionRecord[] = [];
   const assertionByOrder = new Map<string, string>();
@@ -194,7 +220,8 @@ export async function persist(
     const p = plan(action, byRef);
     if (p === undefined) {
       // Not an assertion this stage can record: sent only if it carries no coverage-information of its own.
-      if (coverageInformations(action.resource).every((e) => isObject(e) && knownIds(byRef).has(assertionIdOf(e)))) systemActions.push(action);
+      if (coverageInformations(action.resource).every((e) => isObject(e) && knownIds(byRef).has(assertionIdOf(e))))
+        systemActions.push(action);
       continue;
     }
     const prior = await unchanged(port, service, p);

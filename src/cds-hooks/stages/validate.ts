@@ -35,7 +35,11 @@ function checkBounds(req: HookRequest, { limits }: PipelineSettings): Failure | 
 function checkDraftOrders(req: HookRequest): Failure | undefined {
   const entries = req.context.draftOrders.entry ?? [];
   for (const [i, entry] of entries.entries()) {
-    const problem = draftOrderProblem(entry.resource, req.context.patientId, `context.draftOrders.entry[${i}].resource`);
+    const problem = draftOrderProblem(
+      entry.resource,
+      req.context.patientId,
+      `context.draftOrders.entry[${i}].resource`,
+    );
     if (problem) return unprocessable(problem.path, problem.message);
   }
   return undefined;
