@@ -9,6 +9,7 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse } from 'yaml';
 import { z } from 'zod';
+import { issueLines } from '../src/fhir/issues.js';
 
 export const SCENARIOS_FOLDER = 'scenarios';
 export const SHORTHANDS_FILE = 'shorthands.yaml';
@@ -260,9 +261,7 @@ export interface ScenarioPolicy {
 // ------------------------------------------------------------------------------------------ building
 
 function issues(file: string, error: z.ZodError): Error {
-  return new Error(
-    error.issues.map((i) => `${file}: ${i.path.map(String).join('.') || '(root)'}: ${i.message}`).join('\n'),
-  );
+  return new Error(issueLines(error, file).join('\n'));
 }
 
 function readYaml<T>(path: string, schema: z.ZodType<T>): T {

@@ -63,18 +63,18 @@ describe('hook registry', () => {
     {
       name: 'duplicate configuration option',
       change: (d) => d['configurationOptions'].push({ ...d['configurationOptions'][0] }),
-      expected: /service\.yaml: configurationOptions\.3\.code: duplicate code coverage-info/,
+      expected: /service\.yaml: configurationOptions\[3\]\.code: duplicate code coverage-info/,
     },
     {
       name: 'option default of the wrong type',
       change: (d) => (d['configurationOptions'][0]['default'] = 'yes'),
-      expected: /service\.yaml: configurationOptions\.0\.default: /,
+      expected: /service\.yaml: configurationOptions\[0\]\.default: /,
     },
     { name: 'misspelt field', change: (d) => (d['querys'] = {}), expected: /service\.yaml: \(root\): .*querys/ },
     {
       name: 'scope system that is not a URL',
       change: (d) => (d['scope']['orderCodes'][0]['system'] = 'CPT'),
-      expected: /service\.yaml: scope\.orderCodes\.0\.system: /,
+      expected: /service\.yaml: scope\.orderCodes\[0\]\.system: /,
     },
   ];
 

@@ -85,7 +85,7 @@ describe('start-up refuses', () => {
     writeFileSync(join(dir, 'clients.json'), JSON.stringify({ clients: [{ iss: 'https://ehr.example.org' }] }));
     const run = start({ CDS_TRUSTED_CLIENTS: join(dir, 'clients.json') });
     expect(run.status).toBe(1);
-    expect(run.stderr).toMatch(/clients\.json: clients\.0: give exactly one of jwks, jwksFile, jwksUrl/);
+    expect(run.stderr).toMatch(/clients\.json: clients\[0\]: give exactly one of jwks, jwksFile, jwksUrl/);
   });
 }, 60_000);
 

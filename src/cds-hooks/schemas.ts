@@ -83,7 +83,7 @@ export function schemaFailure(error: z.ZodError): Failure {
     status: 422,
     outcome: operationOutcome(
       error.issues.slice(0, 20).map((i) => {
-        const path = issuePath(i.path, 'json');
+        const path = issuePath(i.path);
         return {
           code: 'invalid' as const,
           diagnostics: path ? `${path}: ${i.message}` : i.message,
