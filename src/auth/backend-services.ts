@@ -281,7 +281,12 @@ export function tokenService(opts: TokenServiceOptions): TokenService {
         client.iss,
       );
     }
-    const claimed = await claimJti({ iss: client.iss, jti: claims.jti, expiresAt: new Date(claims.exp * 1000) });
+    // Remembered while the assertion is still accepted: its exp plus the clock skew allowed.
+    const claimed = await claimJti({
+      iss: client.iss,
+      jti: claims.jti,
+      expiresAt: new Date((claims.exp + skew) * 1000),
+    });
     if (claimed === 'replay') {
       return oauthError(
         400,

@@ -28,8 +28,13 @@ export function errorBoundary(bodyLimit: string, logger: Logger) {
       sendFailure(res, failure(status, 'invalid', e.expose && e.message ? e.message : 'The request could not be read'));
       return;
     }
-    const thrown = (err ?? {}) as Partial<Error>;
-    logger.error({ err: { name: thrown.name, message: thrown.message, stack: thrown.stack } }, 'unhandled error');
+    // The message of a driver or parser error can quote request or record values (PHI): only its kind and where.
+    const thrown = (err ?? {}) as Partial<Error> & { code?: unknown };
+    const frames = thrown.stack
+      ?.split('\n')
+      .filter((l) => l.trimStart().startsWith('at '))
+      .slice(0, 8);
+    logger.error({ err: { name: thrown.name, code: thrown.code, stack: frames } }, 'unhandled error');
     if (res.headersSent) return;
     sendFailure(res, internalError());
   };

@@ -42,6 +42,20 @@ function checkDraftOrders(req: HookRequest): Failure | undefined {
     );
     if (problem) return unprocessable(problem.path, problem.message);
   }
+  // Each order gets its own assertion, kept under its reference: two drafts with one reference would mix them up.
+  const seen = new Set<string>();
+  for (const [i, entry] of entries.entries()) {
+    const r = entry.resource as { resourceType?: unknown; id?: unknown };
+    if (typeof r.id !== 'string') continue;
+    const ref = `${String(r.resourceType)}/${r.id}`;
+    if (seen.has(ref)) {
+      return unprocessable(
+        `context.draftOrders.entry[${i}].resource.id`,
+        `two draft orders are ${ref}: give each order its own id`,
+      );
+    }
+    seen.add(ref);
+  }
   return undefined;
 }
 
