@@ -61,6 +61,23 @@ function tied(record: Rec[], order: Rec = {}) {
   };
 }
 
+function secondaries(record: Rec[]) {
+  const conditions = record.filter((r) => r['resourceType'] === 'Condition');
+  const index = buildRecordIndex(record as unknown as fhir4.Resource[]);
+  const order = { resourceType: 'ServiceRequest', reasonReference: [ref('Condition/c')] };
+  const e = tiedEvidence({ index, order, conditions, history: conditions, observations: [] }, decl, ['S']);
+  return { secondaries: e.secondaries.map((r) => r['id']), unplaced: e.unplaced.map((r) => r['id']) };
+}
+
+const linkedTo = (id: string): Rec => ({
+  extension: [
+    {
+      url: 'http://hl7.org/fhir/us/mcode/StructureDefinition/mcode-related-primary-cancer-condition',
+      valueReference: ref(`Condition/${id}`),
+    },
+  ],
+});
+
 describe('rulings R1/R2: evidence tied to the treated condition', () => {
   test('one cancer: untied evidence counts', () => {
     expect(tied([condition('c', 'organ-cancer'), stage('s')])).toEqual({ treated: ['c'], tied: ['s'], setAside: [] });
@@ -164,5 +181,21 @@ describe('rulings R1/R2: evidence tied to the treated condition', () => {
       stage('unsided'),
     ];
     expect(tied(record, { bodySite: [concept('L')] }).tied).toEqual(['left', 'unsided']);
+  });
+
+  test("ruling R1: a secondary is its primary's; unlinked, the only cancer's, else unplaced", () => {
+    expect(secondaries([condition('c', 'organ-cancer'), condition('m', 'organ-metastasis')])).toEqual({
+      secondaries: ['m'],
+      unplaced: [],
+    });
+    const two = [condition('c', 'organ-cancer'), condition('o', 'other-cancer')];
+    expect(
+      secondaries([
+        ...two,
+        condition('mine', 'organ-metastasis', linkedTo('c')),
+        condition('theirs', 'organ-metastasis', linkedTo('o')),
+        condition('loose', 'organ-metastasis'),
+      ]),
+    ).toEqual({ secondaries: ['mine'], unplaced: ['loose'] });
   });
 });

@@ -24,6 +24,11 @@ import { buildRecordIndex, RECORD_INDEX, type RecordIndex } from './record-index
  *                   the primary a treated secondary belongs to (policy `evidence` declaration; rules/treated-condition.ts)
  * %tiedObservations per section: the staging, size and status Observations (the declared evidence codes) that are
  *                   about the treated condition; untied ones only when it is the member's only neoplasm
+ * %treatedSecondaries per section: current Conditions coded as secondaries (the declared `secondaries` lists) that
+ *                   belong to the treated condition - linked to it or its primary, or unlinked when it is the
+ *                   member's only cancer (ruling R1: a secondary site belongs to its primary)
+ * %unplacedSecondaries per section: current secondary-coded Conditions linked to no cancer while the member has
+ *                   several cancers - neither the treated condition's nor another's
  * %signer           the user signing the order (context.userId) as a Reference, empty when none is known
  * %orderMethod      what states the order is done by the method the policy governs (a method-specific code, or the
  *                   order's words naming it); empty when its codes describe any method and it names none
@@ -43,12 +48,19 @@ export const ENGINE_VARIABLES = [
   'unavailableData',
   'treatedConditions',
   'tiedObservations',
+  'treatedSecondaries',
+  'unplacedSecondaries',
   'signer',
   'orderMethod',
 ] as const;
 
 /** Engine variables that differ from one section of an order to the next. */
-export const SECTION_VARIABLES = ['treatedConditions', 'tiedObservations'] as const;
+export const SECTION_VARIABLES = [
+  'treatedConditions',
+  'tiedObservations',
+  'treatedSecondaries',
+  'unplacedSecondaries',
+] as const;
 
 /** FHIRPath's own environment variables, always allowed. */
 export const FHIRPATH_VARIABLES = ['context', 'resource', 'rootResource', 'ucum', 'sct', 'loinc'] as const;
@@ -174,6 +186,8 @@ export function environment(input: EvaluationInput): Environment {
       unavailableData: [...input.unavailableData],
       treatedConditions: [],
       tiedObservations: [],
+      treatedSecondaries: [],
+      unplacedSecondaries: [],
       signer: input.userId ? [{ reference: input.userId, display: 'the user signing the order' }] : [],
       orderMethod: [...(input.method ?? [])],
       [RECORD_INDEX]: index,

@@ -6,13 +6,13 @@ import { definitionScope, type Policy, type PolicyNode, type PolicySection } fro
 import { tiedEvidence, type TiedEvidence } from './treated-condition.js';
 
 /**
- * The section variables (%treatedConditions, %tiedObservations) of an order: computed for all its candidate
+ * The section variables (%treatedConditions, %tiedObservations, %treatedSecondaries, %unplacedSecondaries) of an order: computed for all its candidate
  * sections together, then for each section on its own. A section whose treated condition and tied evidence are
  * the order's reuses the order's definitions (the common case: one disease); otherwise the definitions that depend
  * on them, and the policy definition nodes that use those, are evaluated again for that section only.
  */
 
-const NO_EVIDENCE: TiedEvidence = { treated: [], tied: [], setAside: [] };
+const NO_EVIDENCE: TiedEvidence = { treated: [], tied: [], setAside: [], secondaries: [], unplaced: [] };
 
 function evidenceOf(policy: Policy, env: Environment, sectionIds: readonly string[]): TiedEvidence {
   if (!policy.evidence) return NO_EVIDENCE;
@@ -32,7 +32,13 @@ function evidenceOf(policy: Policy, env: Environment, sectionIds: readonly strin
 
 const withEvidence = (env: Environment, e: TiedEvidence): Environment => ({
   ...env,
-  vars: { ...env.vars, treatedConditions: e.treated, tiedObservations: e.tied },
+  vars: {
+    ...env.vars,
+    treatedConditions: e.treated,
+    tiedObservations: e.tied,
+    treatedSecondaries: e.secondaries,
+    unplacedSecondaries: e.unplaced,
+  },
 });
 
 /** The order's environment with the section variables of all its candidate sections. */
@@ -98,8 +104,12 @@ function annotate(node: PolicyNode, result: NodeResult, policy: Policy, note: st
 export function evaluateSection(policy: Policy, section: PolicySection, ctx: EvaluationContext): NodeResult {
   if (!policy.evidence) return evaluateNode(section.node, ctx);
   const own = evidenceOf(policy, ctx.env, [section.node.id]);
+  const v = ctx.env.vars;
   const same =
-    sameItems(own.treated, ctx.env.vars['treatedConditions']) && sameItems(own.tied, ctx.env.vars['tiedObservations']);
+    sameItems(own.treated, v['treatedConditions']) &&
+    sameItems(own.tied, v['tiedObservations']) &&
+    sameItems(own.secondaries, v['treatedSecondaries']) &&
+    sameItems(own.unplaced, v['unplacedSecondaries']);
   const result = evaluateNode(section.node, same ? ctx : sectionContext(policy, ctx, own));
   return own.setAside.length > 0 ? annotate(section.node, result, policy, setAsideNote(own.setAside)) : result;
 }

@@ -8,7 +8,9 @@ import { referenceOf, targetOf, type RecordIndex } from './record-index.js';
  * section only when they are about the treated condition: tied to it (focus, the Condition's stage.assessment, a
  * parent Observation's hasMember / derivedFrom, a tumor BodyStructure related to it or in its organ, a bodySite in
  * its organ), or untied when it is the member's only neoplasm. When the order names a side, evidence about a
- * lesion on the other side is another lesion's.
+ * lesion on the other side is another lesion's. Secondary-coded Conditions belong to the primary they are linked to
+ * (the same extensions as a treated secondary's), or, unlinked, to the treated condition when it is the member's
+ * only cancer; unlinked ones of a member with several cancers are unplaced.
  */
 
 export interface EvidenceDeclaration {
@@ -29,6 +31,13 @@ export interface TiedEvidence {
   readonly tied: readonly Rec[];
   /** Untied evidence-coded Observations left out because the member has another cancer on record. */
   readonly setAside: readonly Rec[];
+  /**
+   * Current secondary-coded Conditions that belong to the treated condition (ruling R1): linked to it (or to the
+   * primary a treated secondary belongs to), or unlinked when it is the member's only cancer.
+   */
+  readonly secondaries: readonly Rec[];
+  /** Current secondary-coded Conditions linked to no cancer while the member has several: neither its nor another's. */
+  readonly unplaced: readonly Rec[];
 }
 
 export interface RecordView {
@@ -248,5 +257,12 @@ export function tiedEvidence(view: RecordView, decl: EvidenceDeclaration, sectio
     if (tie === 'treated' || (tie === 'untied' && alone)) tied.push(o);
     else if (tie === 'untied') setAside.push(o);
   }
-  return { treated: [...members], tied, setAside };
+  const secondaries: Rec[] = [];
+  const unplaced: Rec[] = [];
+  for (const c of view.conditions) {
+    if (!codedIn(c, decl.secondaries, view.index)) continue;
+    if (members.has(c)) secondaries.push(c);
+    else if (relatedConditions(c, view.index).length === 0) (alone ? secondaries : unplaced).push(c);
+  }
+  return { treated: [...members], tied, setAside, secondaries, unplaced };
 }
