@@ -92,11 +92,25 @@ const storeUnavailable = (): PackageFailure => ({
   headers: { 'Retry-After': '5' },
 });
 
+/** `Patient/{id}` of a beneficiary reference, relative or absolute. */
+function patientOf(reference: string | undefined): string | undefined {
+  const m =
+    reference === undefined ? null : /(?:^|\/)Patient\/([A-Za-z0-9\-.]{1,64})(?:\/_history\/[^/]+)?$/.exec(reference);
+  return m ? `Patient/${m[1]!}` : undefined;
+}
+
 async function storedFor(request: PackageRequest, deps: PackageDeps): Promise<Result<Resolved>> {
   const coverageRefs = request.coverages
     .map((c) => referenceOf({ resourceType: 'Coverage', id: c.id }))
     .filter((r): r is string => !!r);
   const orderRefs = request.orders.map((o) => referenceOf(o)).filter((r): r is string => !!r);
+  // The pre-filled answers are about one member: an assertion about another patient is never handed out.
+  const members = request.coverages
+    // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- a client's Coverage may lack the beneficiary its type requires
+    .map((c) => patientOf(c.beneficiary?.reference))
+    .filter((r): r is string => r !== undefined);
+  const sameMember = (stored: StoredEvaluation): boolean =>
+    members.length > 0 && stored.patientRef !== null && members.includes(stored.patientRef);
   if (request.context !== undefined) {
     const stored = await deps.findEvaluation({ assertionId: request.context });
     if (stored === 'unavailable') return { ok: false, failure: storeUnavailable() };
@@ -108,6 +122,17 @@ async function storedFor(request: PackageRequest, deps: PackageDeps): Promise<Re
           'not-found',
           `No coverage assertion "${request.context}": send the coverage-assertion-id of the coverage-information on the signed order, or omit context and send the order`,
           "Parameters.parameter.where(name='context')",
+        ),
+      };
+    }
+    if (!sameMember(stored)) {
+      return {
+        ok: false,
+        failure: packageFailure(
+          422,
+          'processing',
+          `The coverage assertion "${request.context}" is about another member than the Coverage's beneficiary: send the Coverage of that assertion`,
+          "Parameters.parameter.where(name='coverage')",
         ),
       };
     }
@@ -139,7 +164,7 @@ async function storedFor(request: PackageRequest, deps: PackageDeps): Promise<Re
     for (const coverageRef of coverageRefs) {
       const stored = await deps.findEvaluation({ orderRef, coverageRef });
       if (stored === 'unavailable') return { ok: false, failure: storeUnavailable() };
-      if (stored) return { ok: true, value: { stored } };
+      if (stored && sameMember(stored)) return { ok: true, value: { stored } };
     }
   }
   return { ok: true, value: {} };

@@ -240,6 +240,24 @@ describe('the documentation loop (issue 12) through the mounted service', () => 
     ).toBe(true);
   });
 
+  test("another member's Coverage never gets this member's pre-filled answers", async () => {
+    const body = scenario(SCENARIO);
+    const coverage = body['prefetch']['coverage']['entry'][0]['resource'];
+    const { order, ci } = await sign(body);
+    const stranger = { ...coverage, beneficiary: { reference: 'Patient/someone-else' } };
+    const token = await accessToken(server, client, NOW_SEC, 'system/Questionnaire.read');
+    const byContext = await postPackage(
+      server,
+      packageBody(stranger, [{ name: 'context', valueString: part(ci, 'coverage-assertion-id') }]),
+      token,
+    );
+    expect(byContext.status).toBe(422);
+    expect(byContext.text).toMatch(/another member/);
+    const byOrder = await postPackage(server, packageBody(stranger, [{ name: 'order', resource: order }]), token);
+    // By the order alone, the stored evaluation is not this member's: nothing pre-filled is handed out.
+    expect(byOrder.status).toBe(404);
+  });
+
   test('without a token: 401 with an RFC 6750 challenge; a token not issued here: invalid_token', async () => {
     const coverage = scenario(SCENARIO)['prefetch']['coverage']['entry'][0]['resource'];
     const none = await postPackage(server, packageBody(coverage, [{ name: 'context', valueString: 'x' }]));
