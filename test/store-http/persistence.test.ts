@@ -160,6 +160,16 @@ describe.each(engines)('the store behind the HTTP interface (%s)', (engine) => {
       const answered = await sign(app, third);
       expect(assertionIds(answered.body)).toHaveLength(1);
       expect(assertionIds(answered.body)[0]).not.toBe(id);
+
+      // An order whose known assertion was edited (covered changed, id kept) gets a new assertion, not silence.
+      const edited = structuredClone(first.body.systemActions[0].resource);
+      const covered = edited.extension.at(-1).extension.find((e: { url: string }) => e.url === 'covered');
+      covered.valueCode = covered.valueCode === 'covered' ? 'conditional' : 'covered';
+      const fourth = signRequest();
+      fourth['context']['draftOrders']['entry'][0]['resource'] = edited;
+      const corrected = await sign(app, fourth);
+      expect(assertionIds(corrected.body)).toHaveLength(1);
+      expect(assertionIds(corrected.body)[0]).not.toBe(id);
     },
   );
 

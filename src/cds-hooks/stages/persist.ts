@@ -198,7 +198,9 @@ async function unchanged(
     stored.serviceId === service.definition.id &&
     stored.orderRef === p.orderRef &&
     stored.coverageRef === p.coverageRef &&
-    decisionSignature(stored.coverageInformation) === decisionSignature(p.ext);
+    decisionSignature(stored.coverageInformation) === decisionSignature(p.ext) &&
+    // What the order carries must be what was handed out: an edited copy under a known id gets a new assertion.
+    decisionSignature(prior) === decisionSignature(stored.coverageInformation);
   return { ok: true, value: same ? priorId : undefined };
 }
 
