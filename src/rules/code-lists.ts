@@ -12,7 +12,7 @@ export interface CodeList {
 export function displayLookup(file: CodeListsFile): (system: string | undefined, code: string) => string | undefined {
   const exact = new Map<string, string>();
   const prefixes: { system: string; prefix: string; display: string }[] = [];
-  // A prefix's display names its code range ("... (C64.1, C64.2, C64.9)"); the evidence adds the code itself.
+  // A prefix's display names its code range ("... (<code>, <code>, ...)"); the evidence adds the code itself.
   const name = (d: string) => d.replace(/\s*\([^()]*\d[^()]*\)\s*$/, '');
   for (const list of Object.values(file.lists)) {
     for (const c of list.codes)
