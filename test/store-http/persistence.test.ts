@@ -1,7 +1,7 @@
 import request from 'supertest';
 import { afterAll, describe, expect, it } from 'vitest';
 import { decisionSignature } from '../../src/cds-hooks/stages/persist.js';
-import { testApp, type TestApp } from '../support/app.js';
+import { testApp } from '../support/app.js';
 import {
   ADMIN_TOKEN,
   SERVICE,
@@ -17,19 +17,13 @@ import {
   signRequest,
   targetFor,
   token,
+  trackApps,
 } from './support.js';
 
 afterAll(cleanupTargets, 60_000);
 
 const TIMEOUT = { timeout: 60_000 };
-const apps: TestApp[] = [];
-afterAll(async () => {
-  await Promise.all(apps.map((a) => a.close()));
-}, 60_000);
-function track(app: TestApp): TestApp {
-  apps.push(app);
-  return app;
-}
+const track = trackApps();
 
 describe.each(engines)('the store behind the HTTP interface (%s)', (engine) => {
   it(

@@ -1,7 +1,6 @@
 import request from 'supertest';
 import { afterAll, describe, expect, it } from 'vitest';
 import { Store } from '../../src/store/index.js';
-import type { TestApp } from '../support/app.js';
 import { clientJwt } from '../support/jwt.js';
 import {
   SERVICE,
@@ -16,19 +15,13 @@ import {
   startProxy,
   targetFor,
   token,
+  trackApps,
 } from './support.js';
 
 afterAll(cleanupTargets, 60_000);
 
 const TIMEOUT = { timeout: 90_000 };
-const apps: TestApp[] = [];
-afterAll(async () => {
-  await Promise.all(apps.map((a) => a.close()));
-}, 60_000);
-function track(app: TestApp): TestApp {
-  apps.push(app);
-  return app;
-}
+const track = trackApps();
 
 describe.skipIf(postgresUrl === undefined)('several instances on one PostgreSQL', () => {
   it('two instances answer concurrently with unique ids, each readable from either', TIMEOUT, async () => {

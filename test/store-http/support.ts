@@ -2,6 +2,7 @@ import { dirname } from 'node:path';
 import { createClient } from '@libsql/client';
 import pg from 'pg';
 import request from 'supertest';
+import { afterAll } from 'vitest';
 import { testApp, type TestApp } from '../support/app.js';
 import { request as requestFixture } from '../support/fixtures.js';
 import { clientJwt } from '../support/jwt.js';
@@ -111,4 +112,16 @@ export async function eventually(check: () => Promise<boolean>, timeoutMs = 10_0
     if (Date.now() > until) throw new Error('condition not reached in time');
     await new Promise((r) => setTimeout(r, 100));
   }
+}
+
+/** Apps a test file opens, all closed after the file: `const track = trackApps();` then `track(await appOn(...))`. */
+export function trackApps(): (app: TestApp) => TestApp {
+  const apps: TestApp[] = [];
+  afterAll(async () => {
+    await Promise.all(apps.map((a) => a.close()));
+  }, 60_000);
+  return (app) => {
+    apps.push(app);
+    return app;
+  };
 }
