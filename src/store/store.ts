@@ -3,6 +3,7 @@ import type { Kysely, Selectable, Transaction } from 'kysely';
 import type { RetentionDays, StoreConfig } from './config.js';
 import { migrateToLatest, openDatabase, ping } from './engine.js';
 import { StoreUnavailableError, toStoreError, unavailabilityCode } from './errors.js';
+import { WriteBatch } from './write-batch.js';
 import {
   redactSecrets,
   type AssertionInput,
@@ -24,6 +25,8 @@ type Db = Kysely<StoreDatabase> | Transaction<StoreDatabase>;
 export interface StoreOptions {
   /** The clock for created/expiry times (tests move it). */
   now?: () => Date;
+  /** Writes share transactions (write-batch.ts); default on SQLite only. */
+  groupCommit?: boolean;
 }
 
 const DAY_MS = 86_400_000;
@@ -133,6 +136,30 @@ function toFeedback(row: Selectable<FeedbackTable>): StoredFeedback {
 
 class ReplayDetected extends Error {}
 
+/** A call's rows: its assertions in one insert, every card link in one insert, its audit record. */
+async function writeCall(trx: Db, input: RecordCallInput, auditId: string, createdAt: string): Promise<void> {
+  if (input.assertions.length > 0) {
+    await trx
+      .insertInto('coverage_assertion')
+      .values(input.assertions.map((a) => assertionRow(a, createdAt)))
+      .execute();
+  }
+  const links = [
+    ...input.assertions.flatMap((a) => (a.cardUuids ?? []).map((cardUuid) => ({ cardUuid, assertionId: a.id }))),
+    ...(input.cardLinks ?? []),
+  ];
+  if (links.length > 0) {
+    await trx
+      .insertInto('card_link')
+      .values(links.map((l) => ({ card_uuid: l.cardUuid, assertion_id: l.assertionId, created_at: createdAt })))
+      .execute();
+  }
+  await trx
+    .insertInto('audit_record')
+    .values(auditRow(input.audit, auditId, input.audit.createdAt ?? createdAt))
+    .execute();
+}
+
 /**
  * The coverage-assertion, audit, feedback and replay store. One interface and one set of typed queries over
  * SQLite (libsql) and PostgreSQL. Methods throw StoreUnavailableError when the database cannot be reached;
@@ -143,12 +170,14 @@ export class Store {
   readonly retention: RetentionDays;
   readonly #db: Kysely<StoreDatabase>;
   readonly #now: () => Date;
+  readonly #batch: WriteBatch | undefined;
 
-  private constructor(engine: Engine, db: Kysely<StoreDatabase>, retention: RetentionDays, now: () => Date) {
+  private constructor(engine: Engine, db: Kysely<StoreDatabase>, retention: RetentionDays, options: StoreOptions) {
     this.engine = engine;
     this.#db = db;
     this.retention = retention;
-    this.#now = now;
+    this.#now = options.now ?? (() => new Date());
+    this.#batch = (options.groupCommit ?? engine === 'sqlite') ? new WriteBatch(db) : undefined;
   }
 
   /** Opens the database (SQLite: creates the file and its folder) and migrates it to the latest version. */
@@ -160,10 +189,12 @@ export class Store {
       await opened.db.destroy().catch(() => undefined);
       throw toStoreError(error);
     }
-    return new Store(opened.engine, opened.db, config.retention, options.now ?? (() => new Date()));
+    return new Store(opened.engine, opened.db, config.retention, options);
   }
 
+  /** Closes the database once the writes already submitted have settled. */
   async close(): Promise<void> {
+    await this.#batch?.settled();
     await this.#db.destroy();
   }
 
@@ -186,27 +217,9 @@ export class Store {
     const createdAt = this.#now().toISOString();
     const auditId = input.audit.id ?? randomUUID();
     try {
-      await this.#db.transaction().execute(async (trx) => {
+      await this.#transaction(async (trx) => {
         if (input.jti !== undefined && !(await this.#claimJti(trx, input.jti))) throw new ReplayDetected();
-        for (const assertion of input.assertions) {
-          await trx.insertInto('coverage_assertion').values(assertionRow(assertion, createdAt)).execute();
-          for (const card of assertion.cardUuids ?? []) {
-            await trx
-              .insertInto('card_link')
-              .values({ card_uuid: card, assertion_id: assertion.id, created_at: createdAt })
-              .execute();
-          }
-        }
-        for (const link of input.cardLinks ?? []) {
-          await trx
-            .insertInto('card_link')
-            .values({ card_uuid: link.cardUuid, assertion_id: link.assertionId, created_at: createdAt })
-            .execute();
-        }
-        await trx
-          .insertInto('audit_record')
-          .values(auditRow(input.audit, auditId, input.audit.createdAt ?? createdAt))
-          .execute();
+        await writeCall(trx, input, auditId, createdAt);
       });
       return { status: 'committed', auditId };
     } catch (error) {
@@ -219,7 +232,9 @@ export class Store {
 
   /** Atomic across instances: `accepted` the first time an (iss, jti) is seen until it expires, else `replay`. */
   async claimJti(claim: JtiClaim): Promise<'accepted' | 'replay'> {
-    return this.#guard(async () => ((await this.#claimJti(this.#db, claim)) ? 'accepted' : 'replay'));
+    return this.#guard(async () =>
+      (await this.#statement((db) => this.#claimJti(db, claim))) ? 'accepted' : 'replay',
+    );
   }
 
   async #claimJti(db: Db, claim: JtiClaim): Promise<boolean> {
@@ -243,11 +258,13 @@ export class Store {
     const createdAt = this.#now().toISOString();
     const rows = entries.map((entry) => auditRow(entry, entry.id ?? randomUUID(), entry.createdAt ?? createdAt));
     await this.#guard(() =>
-      this.#db
-        .insertInto('audit_record')
-        .values(rows)
-        .onConflict((oc) => oc.column('id').doNothing())
-        .execute(),
+      this.#statement((db) =>
+        db
+          .insertInto('audit_record')
+          .values(rows)
+          .onConflict((oc) => oc.column('id').doNothing())
+          .execute(),
+      ),
     );
     return rows.map((row) => row.id);
   }
@@ -401,6 +418,16 @@ export class Store {
         return counts;
       }),
     );
+  }
+
+  /** Several statements, atomically: in the next shared batch, or in a transaction of their own. */
+  #transaction<T>(work: (db: Db) => Promise<T>): Promise<T> {
+    return this.#batch?.submit(work) ?? this.#db.transaction().execute(work);
+  }
+
+  /** One statement: in the next shared batch, or on its own (autocommit). */
+  #statement<T>(work: (db: Db) => Promise<T>): Promise<T> {
+    return this.#batch?.submit(work) ?? work(this.#db);
   }
 
   async #guard<T>(operation: () => Promise<T>): Promise<T> {
