@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { createClient } from '@libsql/client';
 import { sql, type Kysely } from 'kysely';
 import { afterAll, describe, expect, it, vi } from 'vitest';
 import { migrateToLatest, openDatabase } from '../../src/store/engine.js';
@@ -162,6 +163,36 @@ describe('group commit when the database fails mid-batch', () => {
     },
   );
 
+  it(
+    'sqlite, BEGIN refused (another process holds the write lock past the busy timeout): every operation unavailable, nothing stored; the next batch commits',
+    TIMEOUT,
+    async () => {
+      const target = await freshTarget('sqlite');
+      const config = target.config();
+      if (config.engine !== 'sqlite') throw new Error('sqlite expected');
+      const opened = openDatabase({ ...config, busyTimeoutMs: 100 });
+      await migrateToLatest(opened);
+      const db = opened.db;
+      const other = createClient({ url: `file:${config.file}` });
+      try {
+        const batch = new WriteBatch(db);
+        const held = await other.transaction('write');
+        const results = await Promise.allSettled(
+          [randomUUID(), randomUUID(), randomUUID()].map((j) => batch.submit(insertJti(j))),
+        );
+        expect(unavailable(results)).toEqual([true, true, true]);
+        await held.rollback();
+        expect(await storedJtis(db)).toEqual([]);
+        const recovered = randomUUID();
+        expect(await batch.submit(insertJti(recovered))).toBe(1);
+        expect(await storedJtis(db)).toEqual([recovered]);
+      } finally {
+        other.close();
+        await db.destroy();
+      }
+    },
+  );
+
   it.skipIf(postgresUrl === undefined)(
     'postgres, the connection cut (TCP proxy) by the second operation: every operation unavailable, nothing stored; the next batch commits',
     TIMEOUT,
@@ -280,6 +311,7 @@ describe.each(engines)('the store with group commit on %s', (engine) => {
   it('close waits for the writes already submitted', TIMEOUT, async () => {
     const target = await freshTarget(engine);
     const store = await Store.open(target.config(), { groupCommit: true });
+    expect(await store.ready()).toBe(true); // Kysely opens its connection on first use, and only then closes one
     const pending = Array.from({ length: 5 }, () => call());
     const recorded = pending.map((c) => store.recordCall(c));
     await store.close();
