@@ -6,7 +6,7 @@ import { migrateToLatest, openDatabase } from '../../src/store/engine.js';
 import { toStoreError } from '../../src/store/errors.js';
 import { Store, isStoreUnavailable, type RecordCallInput } from '../../src/store/index.js';
 import type { StoreDatabase } from '../../src/store/schema.js';
-import { WriteBatch } from '../../src/store/write-batch.js';
+import { WriteBatch, type BatchOperation } from '../../src/store/write-batch.js';
 import {
   assertion,
   audit,
@@ -148,7 +148,11 @@ describe('group commit when the database fails mid-batch', () => {
         const pages = await sql<{ page_count: number }>`pragma page_count`.execute(db);
         await sql.raw(`pragma max_page_count = ${pages.rows[0]!.page_count}`).execute(db);
         const jtis = Array.from({ length: before + after }, () => randomUUID());
-        const ops = [...jtis.slice(0, before).map(insertJti), filler, ...jtis.slice(before).map(insertJti)];
+        const ops: BatchOperation<unknown>[] = [
+          ...jtis.slice(0, before).map(insertJti),
+          filler,
+          ...jtis.slice(before).map(insertJti),
+        ];
         const results = await Promise.allSettled(ops.map((op) => batch.submit(op)));
         expect(unavailable(results)).toEqual(ops.map(() => true));
         expect(await storedJtis(db)).toEqual([]);
