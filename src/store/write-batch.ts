@@ -29,7 +29,7 @@ export const MAX_BATCH_OPERATIONS = 64;
 export class WriteBatch {
   readonly #db: Kysely<StoreDatabase>;
   readonly #maxOperations: number;
-  #queue: Queued[] = [];
+  readonly #queue: Queued[] = [];
   #pending: Promise<void> | undefined;
 
   constructor(db: Kysely<StoreDatabase>, maxOperations = MAX_BATCH_OPERATIONS) {
