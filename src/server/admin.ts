@@ -1,6 +1,6 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import type { RequestHandler, Response } from 'express';
+import type { Request, RequestHandler, Response } from 'express';
 import { z } from 'zod';
 import { failure } from '../fhir/outcome.js';
 import { issueLines } from '../fhir/issues.js';
@@ -78,7 +78,10 @@ export function consumerOf(res: Response): AdminConsumer | undefined {
 const REALM = 'coverage-assertions';
 
 /** RFC 6750: 401 with WWW-Authenticate; `invalid_token` when a token was presented and is not a consumer's. */
-export function adminAuthentication(consumers: readonly AdminConsumer[]): RequestHandler {
+export function adminAuthentication(
+  consumers: readonly AdminConsumer[],
+  onRefused?: (req: Request, res: Response) => void,
+): RequestHandler {
   return (req, res, next) => {
     const header = req.get('authorization');
     const token = /^Bearer\s+([\x21-\x7e]+)\s*$/i.exec(header ?? '')?.[1];
@@ -90,6 +93,7 @@ export function adminAuthentication(consumers: readonly AdminConsumer[]): Reques
         ...failure(401, 'login', 'Authentication required'),
         headers: { 'WWW-Authenticate': challenge },
       });
+      onRefused?.(req, res);
       return;
     }
     res.locals['consumer'] = consumer;
