@@ -81,6 +81,7 @@ const REALM = 'coverage-assertions';
 export function adminAuthentication(
   consumers: readonly AdminConsumer[],
   onRefused?: (req: Request, res: Response) => void,
+  realm = REALM,
 ): RequestHandler {
   return (req, res, next) => {
     const header = req.get('authorization');
@@ -88,7 +89,7 @@ export function adminAuthentication(
     const consumer = token === undefined ? undefined : consumerFor(consumers, token);
     if (consumer === undefined) {
       const challenge =
-        header === undefined ? `Bearer realm="${REALM}"` : `Bearer realm="${REALM}", error="invalid_token"`;
+        header === undefined ? `Bearer realm="${realm}"` : `Bearer realm="${realm}", error="invalid_token"`;
       sendFailure(res, {
         ...failure(401, 'login', 'Authentication required'),
         headers: { 'WWW-Authenticate': challenge },

@@ -10,7 +10,7 @@ import { errorBoundary, noRoute } from './error-boundary.js';
 import { handlers } from './handlers.js';
 import { corsHeaders, securityHeaders } from './headers.js';
 import type { Logger } from './logger.js';
-import { adminAuthentication, type AdminConsumer } from './admin.js';
+import { adminAuthentication, sha256, type AdminConsumer } from './admin.js';
 import { auditInput, recordAuditLater, requestMeta } from './persistence.js';
 import type { Metrics } from './metrics.js';
 import { requestLog } from './request-log.js';
@@ -40,6 +40,13 @@ export interface AppDeps {
  * `/fhir/Questionnaire/:id` would take `$questionnaire-package` for an id), the routes, then 404 and the error
  * boundary.
  */
+/** CDS_METRICS_TOKEN: the one bearer token a scraper presents; none leaves /metrics open (for in-cluster scrapes). */
+function metricsGuard(token: string | undefined): express.RequestHandler | undefined {
+  return token === undefined
+    ? undefined
+    : adminAuthentication([{ name: 'metrics', tokenHash: sha256(token) }], undefined, 'metrics');
+}
+
 export function createApp(deps: AppDeps): express.Express {
   const { config, registry, logger } = deps;
   const app = express();
@@ -83,11 +90,10 @@ export function createApp(deps: AppDeps): express.Express {
     );
   mountRoutes(
     app,
-    routeTable(
-      h,
-      rawBody(config.bodyLimit),
-      consumers.length > 0 ? adminAuthentication(consumers, auditRefusedLogin) : undefined,
-    ),
+    routeTable(h, rawBody(config.bodyLimit), {
+      admin: consumers.length > 0 ? adminAuthentication(consumers, auditRefusedLogin) : undefined,
+      metrics: metricsGuard(config.operations.metricsToken),
+    }),
   );
   app.use(noRoute);
   app.use(errorBoundary(config.bodyLimit, logger));
