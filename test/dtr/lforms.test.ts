@@ -11,6 +11,7 @@ import { testApp } from '../support/app.js';
 import { accessToken, dtrClient, postPackage } from '../support/dtr-client.js';
 import { checkQuestionnaireResponse } from '../support/dtr-profiles.js';
 import { scenarioFiles } from '../support/scenarios.js';
+import { available } from '../support/required.js';
 import {
   CHROMIUM,
   CHROMIUM_ARGS,
@@ -27,9 +28,11 @@ import { inputParameters, Q_URL, Q_VERSION, questionnaire, stored } from './fixt
  * the information origins a DTR client puts back) is what the next sign reads.
  */
 
-const haveChromium = chromiumInstalled();
-if (!haveChromium)
-  console.warn(`LHC-Forms round trip skipped: ${CHROMIUM} is not installed (apt-get install -y chromium)`);
+const haveChromium = available(
+  'chromium',
+  chromiumInstalled(),
+  `${CHROMIUM} is not installed (apt-get install -y chromium)`,
+);
 
 let browser: Browser | undefined;
 let page: Page;
