@@ -209,8 +209,13 @@ describe.skipIf(!haveChromium)(`LHC-Forms ${LFORMS_VERSION} in headless Chromium
           globalThis as unknown as { LForms: { Util: { getFormFHIRData: (t: string, v: string) => unknown } } }
         ).LForms.Util.getFormFHIRData('QuestionnaireResponse', 'R4'),
       )) as fhir4.QuestionnaireResponse;
+      // The DTR client stores the response for the package's patient (DTR's profile requires subject).
+      expect(qr.subject?.reference).toBe(`Patient/${String(body['context']['patientId'])}`);
       const completed = {
         ...markOrigins(exported, qr, { practitioner: { reference: 'Practitioner/dr-1' } }),
+        subject: qr.subject,
+        // The browser stamps its own day; the service's clock is pinned to the scenario's (a future response attests nothing).
+        authored: new Date(NOW.getTime() + elapsed).toISOString(),
         id: 'qr-lforms-service',
         status: 'completed' as const,
       };
