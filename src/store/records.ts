@@ -32,7 +32,8 @@ export interface StoredAssertion extends Omit<AssertionInput, 'cardUuids'> {
   createdAt: string;
 }
 
-export type AuditKind = 'hook-call' | 'discovery' | 'feedback' | 'admin-lookup' | 'other';
+export type AuditKind =
+  'hook-call' | 'discovery' | 'feedback' | 'admin-lookup' | 'admin-login-refused' | 'questionnaire-package' | 'other';
 
 export interface AuditInput {
   id?: string;

@@ -6,8 +6,15 @@ import { join } from 'node:path';
 import pg from 'pg';
 import { DEFAULT_RETENTION, type RetentionDays, type StoreConfig } from '../../src/store/config.js';
 import type { AssertionInput, AuditInput, Engine } from '../../src/store/index.js';
+import { available } from '../support/required.js';
 
-const BASE_URL = process.env.DATABASE_URL?.trim() || undefined;
+const BASE_URL = available(
+  'postgres',
+  Boolean(process.env.DATABASE_URL?.trim()),
+  'DATABASE_URL is not set (postgres://postgres@127.0.0.1:5432/test runs them)',
+)
+  ? process.env.DATABASE_URL?.trim()
+  : undefined;
 
 /** SQLite always; PostgreSQL when DATABASE_URL names a server (each test gets a fresh database on it). */
 export const engines: Engine[] = BASE_URL === undefined ? ['sqlite'] : ['sqlite', 'postgres'];
