@@ -75,7 +75,10 @@ export function recordAuditLater(holder: StoreHolder, logger: Logger, entry: Aud
     );
 }
 
-/** The persist port of one call: its assertions, card links and audit record in one transaction. */
+/**
+ * The persist port of one call: its assertions (bound to the calling client), card links and audit record in one
+ * transaction.
+ */
 export function persistPort(holder: StoreHolder, audit: CallAudit): PersistPort {
   return {
     async priorAssertion(id) {
@@ -93,7 +96,8 @@ export function persistPort(holder: StoreHolder, audit: CallAudit): PersistPort 
       const store = await holder.get(OPEN_WAIT_MS);
       if (store === undefined) return { ok: false, reason: 'unavailable' };
       const result = await store.recordCall({
-        assertions: record.assertions.map((a) => ({ ...a })),
+        // Issued to the authenticated client, the same iss as the audit record's (null with authentication off).
+        assertions: record.assertions.map((a) => ({ ...a, clientIss: audit.clientIss })),
         cardLinks: [...record.cardLinks],
         audit: auditInput(
           { ...audit, serviceId: record.serviceId, hookInstance: record.hookInstance },

@@ -24,6 +24,11 @@ export interface AssertionInput {
   questionnaireVersion: string | null;
   /** The draft order as received. */
   orderSnapshot: unknown;
+  /**
+   * `iss` of the CDS client the assertion was issued to (the call's audit `clientIss`): feedback on its cards is
+   * linked only when it comes from that client. Null with authentication off, and on rows stored before it was kept.
+   */
+  clientIss: string | null;
   /** Uuids of the cards that speak for this assertion, so feedback on a card finds it. */
   cardUuids?: string[];
 }

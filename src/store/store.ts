@@ -60,6 +60,7 @@ function assertionRow(a: AssertionInput, createdAt: string): CoverageAssertionTa
     questionnaire_canonical: a.questionnaireCanonical,
     questionnaire_version: a.questionnaireVersion,
     order_snapshot: json(a.orderSnapshot),
+    client_iss: a.clientIss,
   };
 }
 
@@ -80,6 +81,7 @@ function toAssertion(row: Selectable<CoverageAssertionTable>): StoredAssertion {
     questionnaireCanonical: row.questionnaire_canonical,
     questionnaireVersion: row.questionnaire_version,
     orderSnapshot: parse(row.order_snapshot),
+    clientIss: row.client_iss,
   };
 }
 

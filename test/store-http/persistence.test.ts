@@ -2,6 +2,7 @@ import request from 'supertest';
 import { afterAll, describe, expect, it } from 'vitest';
 import { decisionSignature } from '../../src/cds-hooks/stages/persist.js';
 import { testApp } from '../support/app.js';
+import { DEV_ISS } from '../support/jwt.js';
 import {
   ADMIN_TOKEN,
   SERVICE,
@@ -44,6 +45,8 @@ describe.each(engines)('the store behind the HTTP interface (%s)', (engine) => {
         coverageRef: expect.stringMatching(/^Coverage\//),
         decision: 'covered',
         orderSnapshot: { resourceType: 'ServiceRequest', id: 'sr-renal-cryo-1' },
+        // The client whose JWT signed the call (the audit record's client_iss too).
+        clientIss: DEV_ISS,
         feedback: [],
       });
       expect(read.body.coverageInformation).toEqual(res.body.systemActions[0].resource.extension.at(-1));
