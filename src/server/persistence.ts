@@ -86,7 +86,9 @@ export function persistPort(holder: StoreHolder, audit: CallAudit): PersistPort 
       if (store === undefined) return { ok: false, reason: 'unavailable' };
       try {
         const found = await store.store.getAssertion(id);
-        return { ok: true, value: found };
+        // Another client's assertion is not one this caller can keep: its order gets a new one, issued to it.
+        const theirs = found !== undefined && found.clientIss !== null && found.clientIss !== audit.clientIss;
+        return { ok: true, value: theirs ? undefined : found };
       } catch (error) {
         if (isStoreUnavailable(error)) return { ok: false, reason: 'unavailable' };
         throw error;

@@ -85,8 +85,19 @@ export interface FeedbackInput {
   overrideReason?: OverrideReasonInput | null;
   userComment?: string | null;
   acceptedSuggestions?: string[];
-  /** When known; otherwise looked up through the card. */
+  /** When known; otherwise looked up through the card. Linked only when the assertion is the caller's (see recordFeedback). */
   assertionId?: string | null;
+}
+
+/** Who sent a feedback call: `iss` of its client JWT, null with authentication off. */
+export interface FeedbackCaller {
+  clientIss: string | null;
+}
+
+export interface RecordFeedbackResult {
+  entries: StoredFeedback[];
+  /** Entries that named a card (or assertion) issued to another client: stored unlinked, counted here. */
+  otherClientEntries: number;
 }
 
 export interface StoredFeedback {

@@ -8,11 +8,13 @@ import {
   redactSecrets,
   type AssertionInput,
   type AuditInput,
+  type FeedbackCaller,
   type FeedbackInput,
   type JtiClaim,
   type PurgeCounts,
   type RecordCallInput,
   type RecordCallResult,
+  type RecordFeedbackResult,
   type StoredAssertion,
   type StoredAudit,
   type StoredFeedback,
@@ -160,6 +162,58 @@ async function writeCall(trx: Db, input: RecordCallInput, auditId: string, creat
     .insertInto('audit_record')
     .values(auditRow(input.audit, auditId, input.audit.createdAt ?? createdAt))
     .execute();
+}
+
+/**
+ * Feedback rows, each with the assertion it may be linked to: the one named, else its card's; none when that
+ * assertion was issued to another client than the caller. An assertion the store does not hold (purged, or a card
+ * of no assertion) is kept as named, as before client_iss existed.
+ */
+async function feedbackRows(
+  trx: Db,
+  entries: readonly FeedbackInput[],
+  caller: FeedbackCaller,
+  createdAt: string,
+): Promise<{ rows: FeedbackTable[]; otherClientEntries: number }> {
+  const cards = [...new Set(entries.filter((e) => e.assertionId == null).map((e) => e.card))];
+  const links =
+    cards.length === 0
+      ? []
+      : await trx
+          .selectFrom('card_link')
+          .select(['card_uuid', 'assertion_id'])
+          .where('card_uuid', 'in', cards)
+          .execute();
+  const assertionOfCard = new Map(links.map((l) => [l.card_uuid, l.assertion_id]));
+  const named = (e: FeedbackInput): string | null => e.assertionId ?? assertionOfCard.get(e.card) ?? null;
+  const ids = [...new Set(entries.map(named).filter((id): id is string => id !== null))];
+  const owners =
+    ids.length === 0
+      ? []
+      : await trx.selectFrom('coverage_assertion').select(['id', 'client_iss']).where('id', 'in', ids).execute();
+  const clientOf = new Map(owners.map((o) => [o.id, o.client_iss]));
+  let otherClientEntries = 0;
+  const rows = entries.map((entry): FeedbackTable => {
+    const id = named(entry);
+    const owner = id === null ? null : (clientOf.get(id) ?? null);
+    const otherClient = owner !== null && owner !== caller.clientIss;
+    if (otherClient) otherClientEntries += 1;
+    return {
+      id: randomUUID(),
+      created_at: createdAt,
+      service_id: entry.serviceId,
+      card_uuid: entry.card,
+      assertion_id: otherClient ? null : id,
+      outcome: entry.outcome,
+      outcome_timestamp: iso(entry.outcomeTimestamp),
+      override_reason_system: entry.overrideReason?.system ?? null,
+      override_reason_code: entry.overrideReason?.code ?? null,
+      override_reason_display: entry.overrideReason?.display ?? null,
+      user_comment: entry.userComment ?? null,
+      accepted_suggestions: json(entry.acceptedSuggestions ?? []),
+    };
+  });
+  return { rows, otherClientEntries };
 }
 
 /**
@@ -330,41 +384,23 @@ export class Store {
     return rows.map(toAudit);
   }
 
-  /** Stores feedback entries (duplicates are kept: clients may report a card more than once). */
-  async recordFeedback(entries: FeedbackInput[]): Promise<StoredFeedback[]> {
+  /**
+   * Stores feedback entries (duplicates are kept: clients may report a card more than once). An entry is linked to
+   * the assertion of the card it names only when that assertion was issued to the caller, or to no client (stored
+   * before `client_iss` was kept, or with authentication off); an entry about another client's card is stored
+   * unlinked and only counted. Look-ups and insert are one transaction (on SQLite in the next shared batch).
+   */
+  async recordFeedback(entries: FeedbackInput[], caller: FeedbackCaller): Promise<RecordFeedbackResult> {
+    if (entries.length === 0) return { entries: [], otherClientEntries: 0 };
     const createdAt = this.#now().toISOString();
-    const rows = await this.#guard(async () => {
-      const out: FeedbackTable[] = [];
-      for (const entry of entries) {
-        const assertionId =
-          entry.assertionId ??
-          (
-            await this.#db
-              .selectFrom('card_link')
-              .select('assertion_id')
-              .where('card_uuid', '=', entry.card)
-              .executeTakeFirst()
-          )?.assertion_id ??
-          null;
-        out.push({
-          id: randomUUID(),
-          created_at: createdAt,
-          service_id: entry.serviceId,
-          card_uuid: entry.card,
-          assertion_id: assertionId,
-          outcome: entry.outcome,
-          outcome_timestamp: iso(entry.outcomeTimestamp),
-          override_reason_system: entry.overrideReason?.system ?? null,
-          override_reason_code: entry.overrideReason?.code ?? null,
-          override_reason_display: entry.overrideReason?.display ?? null,
-          user_comment: entry.userComment ?? null,
-          accepted_suggestions: json(entry.acceptedSuggestions ?? []),
-        });
-      }
-      if (out.length > 0) await this.#db.insertInto('feedback').values(out).execute();
-      return out;
-    });
-    return rows.map(toFeedback);
+    const written = await this.#guard(() =>
+      this.#transaction(async (trx) => {
+        const out = await feedbackRows(trx, entries, caller, createdAt);
+        await trx.insertInto('feedback').values(out.rows).execute();
+        return out;
+      }),
+    );
+    return { entries: written.rows.map(toFeedback), otherClientEntries: written.otherClientEntries };
   }
 
   async feedbackForAssertion(assertionId: string): Promise<StoredFeedback[]> {
