@@ -192,11 +192,21 @@ function stringOf(v: Value): string {
   return decline();
 }
 
-/** fhirpath.js's union (`|`) for resources (distinct when their Type/id differ) and strings; anything else declines. */
+/**
+ * fhirpath.js's union (`|`): resources are distinct when their Type/id differ, strings when their values do; one
+ * element object (a CodeableConcept, a Reference) is distinct from all of these. Anything else (two element objects
+ * that may be content-equal, numbers, primitive elements) declines.
+ */
 function union(a: readonly Value[], b: readonly Value[]): Value[] {
   const out: Value[] = [];
   const seen = new Map<string, unknown>();
+  let element: Element | undefined;
   for (const v of [...a, ...b]) {
+    if (v instanceof Element) {
+      if (!isRecord(v.data) || (element !== undefined && element.data !== v.data)) return decline();
+      if (element === undefined) out.push((element = v));
+      continue;
+    }
     let key: string;
     if (typeof v === 'string') key = `s${v}`;
     else if (isRecord(v) && typeof v['resourceType'] === 'string' && typeof v['id'] === 'string')
@@ -549,6 +559,18 @@ function compileNode(n: SyntaxNode | undefined, ctx: Context): Step {
         return [stringOf(x) === stringOf(y)];
       };
     }
+    case 'MembershipExpression': {
+      if (operator(n) !== 'in') return unsupported(`membership ${operator(n)}`);
+      const [a, b] = binary(n, ctx);
+      return (input, scope) => {
+        const x = single(a(input, scope));
+        const list = b(input, scope);
+        if (x === undefined) return [];
+        if (list.length === 0) return [false];
+        if (typeof x !== 'string' || list.some((v) => typeof v !== 'string')) return decline();
+        return [list.includes(x)];
+      };
+    }
     case 'InequalityExpression': {
       const op = COMPARE[operator(n)] ?? unsupported(`comparison ${operator(n)}`);
       const [a, b] = binary(n, ctx);
@@ -596,14 +618,17 @@ function memberStep(n: SyntaxNode, base: Step): Step {
   return (input, scope) => navigate(base(input, scope), key);
 }
 
-/** The JSON result fhirpath.js returns (resolveInternalTypes), or DECLINED when it would differ in form. */
-function resultOf(items: readonly Value[]): unknown[] {
+/**
+ * The JSON result fhirpath.js returns (resolveInternalTypes), or DECLINED when it would differ in form. fhirpath.js
+ * marks a returned element with a hidden __path__ that it reads when the value comes back as a %name: a definition
+ * returning one unmarked declines; a criterion's result (`leaf`) is read by the engine only, never by FHIRPath.
+ */
+function resultOf(items: readonly Value[], leaf: boolean): unknown[] {
   const out: unknown[] = [];
   for (const v of items) {
     if (v instanceof Day) return decline();
     if (v instanceof Element) {
-      // fhirpath.js marks returned elements with a hidden __path__ that later evaluations read.
-      if (isRecord(v.data) && !('__path__' in v.data)) return decline();
+      if (!leaf && isRecord(v.data) && !('__path__' in v.data)) return decline();
       out.push(v.data);
     } else if (v !== null && v !== undefined) out.push(v);
   }
@@ -667,12 +692,19 @@ function yieldsElements(n: SyntaxNode | undefined): boolean {
   }
 }
 
-/** The closure for an expression, or undefined when it uses something outside the subset. */
-export function compileClosure(source: string, functions: Readonly<Record<string, UserFunction>>): Closure | undefined {
+/**
+ * The closure for an expression, or undefined when it uses something outside the subset. `leaf`: a criterion's
+ * `met` / `notMet`, whose result only the engine reads (a definition's comes back into FHIRPath as a %name).
+ */
+export function compileClosure(
+  source: string,
+  functions: Readonly<Record<string, UserFunction>>,
+  { leaf = false }: { leaf?: boolean } = {},
+): Closure | undefined {
   let step: Step;
   try {
     const tree = fhirpath.parse(source) as SyntaxNode;
-    if (yieldsElements(tree)) return undefined;
+    if (!leaf && yieldsElements(tree)) return undefined;
     step = compileNode(tree, { functions, item: false });
   } catch (e) {
     if (e instanceof Unsupported) return undefined;
@@ -680,5 +712,5 @@ export function compileClosure(source: string, functions: Readonly<Record<string
   }
   // stands for the Bundle fhirpath.js starts from; nothing compiled reads it
   const root: readonly Value[] = [Object.freeze({ resourceType: 'Bundle' })];
-  return (scope) => resultOf(step(root, scope));
+  return (scope) => resultOf(step(root, scope), leaf);
 }

@@ -119,7 +119,8 @@ export function definitionScope(env: Environment): Record<string, unknown> {
 }
 
 interface Compiler {
-  compile(source: string, where: string): CompiledExpression | undefined;
+  /** `leaf`: a criterion's met / notMet (its result is read by the engine, never by another expression). */
+  compile(source: string, where: string, leaf?: boolean): CompiledExpression | undefined;
   readonly errors: string[];
 }
 
@@ -131,7 +132,7 @@ function compiler(
   const errors: string[] = [];
   return {
     errors,
-    compile(source, where) {
+    compile(source, where, leaf = false) {
       let problem = false;
       const syntax = expressionSyntax(source);
       const { references } = syntax;
@@ -165,7 +166,7 @@ function compiler(
         const out: unknown = fn(env.bundle, scopeOf(env, definitions));
         return Array.isArray(out) ? (out as unknown[]) : [out];
       };
-      const closure = compileClosure(source, table);
+      const closure = compileClosure(source, table, { leaf });
       return {
         source,
         references,
@@ -295,8 +296,8 @@ export function loadPolicy(folder: string): PolicyResult {
       question: def.question,
       kind: def.all ? 'all' : def.any ? 'any' : 'leaf',
       children,
-      met: def.met === undefined ? undefined : c.compile(def.met, `${criteriaFile}: ${def.id} (met)`),
-      notMet: def.notMet === undefined ? undefined : c.compile(def.notMet, `${criteriaFile}: ${def.id} (notMet)`),
+      met: def.met === undefined ? undefined : c.compile(def.met, `${criteriaFile}: ${def.id} (met)`, true),
+      notMet: def.notMet === undefined ? undefined : c.compile(def.notMet, `${criteriaFile}: ${def.id} (notMet)`, true),
       sameAs: def.sameAs,
       unreachable: def.unreachable ?? {},
       role: def.role,
