@@ -432,6 +432,20 @@ function functionStep(n: SyntaxNode, ctx: Context): (input: readonly Value[], sc
         const v = single(base);
         return v === undefined ? [] : [stringOf(v).toLowerCase()];
       };
+    case 'matches': {
+      arity(1);
+      // fhirpath.js: new RegExp(regex, 'us') (dotAll, unicode) for a pattern without flags
+      let pattern: RegExp;
+      try {
+        pattern = new RegExp(stringLiteral(args[0]), 'us');
+      } catch {
+        return unsupported('regular expression');
+      }
+      return (_i, _s, base) => {
+        const v = single(base);
+        return v === undefined ? [] : [pattern.test(stringOf(v))];
+      };
+    }
     case 'startsWith': {
       arity(1);
       // an argument that cannot read the input (a %name or a literal)
