@@ -61,6 +61,15 @@ class Day {
   constructor(readonly iso: string) {}
 }
 
+/** A number literal: fhirpath.js makes it an FP_Decimal object (truthy in where(), not a JSON number to functions). */
+class Literal {
+  constructor(readonly value: number) {}
+}
+
+/** A number to compare: a literal's value or a JSON number (what functions return). */
+const numberOf = (v: Value): number | undefined =>
+  v instanceof Literal ? v.value : typeof v === 'number' ? v : undefined;
+
 type Value = unknown;
 /** A compiled sub-expression: its input collection ($this, or the root) in, a collection out. */
 type Step = (input: readonly Value[], scope: Scope) => Value[];
@@ -167,10 +176,12 @@ function navigate(items: readonly Value[], key: string): Value[] {
 }
 
 /** The JSON value fhirpath.js hands a user function (`util.valData`). */
-const dataOf = (v: Value): unknown => (v instanceof Element ? v.data : v instanceof Day ? decline() : v);
+const dataOf = (v: Value): unknown =>
+  v instanceof Element ? v.data : v instanceof Day || v instanceof Literal ? decline() : v;
 
 /** fhirpath.js's where(): `condition[0] ? x : []`, where its values are ResourceNodes, FP types or primitives. */
-const truthy = (v: Value): boolean => (v instanceof Element || v instanceof Day ? true : Boolean(v));
+const truthy = (v: Value): boolean =>
+  v instanceof Element || v instanceof Day || v instanceof Literal ? true : Boolean(v);
 
 /** fhirpath.js's util.isTrue. */
 const isTrue = (c: readonly Value[]): boolean =>
@@ -280,9 +291,10 @@ function compare(op: (x: number) => boolean, a: readonly Value[], b: readonly Va
   const y = single(b);
   if (x === undefined || y === undefined) return [];
   if (x instanceof Day && y instanceof Day) return [op(x.iso < y.iso ? -1 : x.iso > y.iso ? 1 : 0)];
-  if (typeof x === 'number' && typeof y === 'number') {
-    if (x !== y && tooClose(x, y)) return decline();
-    return Number.isFinite(x) && Number.isFinite(y) ? [op(x < y ? -1 : x > y ? 1 : 0)] : decline();
+  const [p, q] = [numberOf(x), numberOf(y)];
+  if (p !== undefined && q !== undefined) {
+    if (p !== q && tooClose(p, q)) return decline();
+    return Number.isFinite(p) && Number.isFinite(q) ? [op(p < q ? -1 : p > q ? 1 : 0)] : decline();
   }
   return decline();
 }
@@ -507,7 +519,7 @@ function compileNode(n: SyntaxNode | undefined, ctx: Context): Step {
     }
     case 'NumberLiteral': {
       if (!/^\d{1,9}$/.test(n.text ?? '')) return unsupported('number literal');
-      const value = Number(n.text);
+      const value = new Literal(Number(n.text));
       return () => [value];
     }
     case 'BooleanLiteral': {
@@ -569,7 +581,8 @@ function compileNode(n: SyntaxNode | undefined, ctx: Context): Step {
         const x = single(a(input, scope));
         const y = single(b(input, scope));
         if (x === undefined || y === undefined) return [];
-        if (typeof x === 'number' && typeof y === 'number') return [numbersEqual(x, y)];
+        const [p, q] = [numberOf(x), numberOf(y)];
+        if (p !== undefined && q !== undefined) return [numbersEqual(p, q)];
         return [stringOf(x) === stringOf(y)];
       };
     }
@@ -641,7 +654,8 @@ function resultOf(items: readonly Value[], leaf: boolean): unknown[] {
   const out: unknown[] = [];
   for (const v of items) {
     if (v instanceof Day) return decline();
-    if (v instanceof Element) {
+    if (v instanceof Literal) out.push(v.value);
+    else if (v instanceof Element) {
       if (!leaf && isRecord(v.data) && !('__path__' in v.data)) return decline();
       out.push(v.data);
     } else if (v !== null && v !== undefined) out.push(v);
