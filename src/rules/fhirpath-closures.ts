@@ -478,7 +478,8 @@ function functionStep(n: SyntaxNode, ctx: Context): (input: readonly Value[], sc
       };
     }
     default: {
-      const user = ctx.functions[name];
+      // Own properties only: `toString` and the like are every object's, not the policy's functions.
+      const user = Object.hasOwn(ctx.functions, name) ? ctx.functions[name] : undefined;
       if (!user) return unsupported(`function ${name}`);
       const types = user.arity[args.length];
       if (!types || types.some((t) => t !== 'String')) unsupported(`${name} arity`);
@@ -561,8 +562,11 @@ function compileNode(n: SyntaxNode | undefined, ctx: Context): Step {
     }
     case 'AndExpression':
     case 'OrExpression': {
+      // The parser files `xor` (and `implies`) under these node types too: only `and` and `or` are compiled.
+      const op = operator(n);
+      if (op !== 'and' && op !== 'or') return unsupported(`operator ${op}`);
       const [a, b] = binary(n, ctx);
-      const and = n.type === 'AndExpression';
+      const and = op === 'and';
       return (input, scope) => {
         const x = booleanOperand(a(input, scope));
         const y = booleanOperand(b(input, scope));
