@@ -7,6 +7,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { sequentialCost, type Check } from './lib/measure.js';
+import { storeDescription, storeText } from './lib/service.js';
 import { startService, type BenchContext } from './lib/targets.js';
 import { benchClient, writeTrustedClients } from './lib/tokens.js';
 import { coverageValues, loadScenario, recordOfSize } from './lib/workload.js';
@@ -30,9 +31,9 @@ async function main(): Promise<void> {
   const costs = new Map<string, number[]>();
   try {
     for (let round = 0; round < ROUNDS; round += 1) {
-      for (const entry of entries) {
+      for (const [index, entry] of entries.entries()) {
         process.env['BENCH_SERVICE_ENTRY'] = entry;
-        const run = await startService(ctx, `compare-${round}`, { production: true });
+        const run = await startService(ctx, `compare-${round}-${index}`, { production: true });
         try {
           for (const [name, body] of Object.entries(bodies)) {
             const key = `${entry}\t${name}`;
@@ -56,7 +57,7 @@ async function main(): Promise<void> {
       `| ${entry} | ${a.toFixed(2)} | ${(a / best(`${entries[0]}\ta`)).toFixed(2)} | ${d.toFixed(2)} | ${(d / best(`${entries[0]}\td`)).toFixed(2)} |`,
     );
   }
-  process.stdout.write(`best of ${ROUNDS} rounds, ${SECONDS} s of sequential calls each\n${lines.join('\n')}\n`);
+  process.stdout.write(`best of ${ROUNDS} rounds, ${SECONDS} s of sequential calls each; store: ${storeText(storeDescription())}\n${lines.join('\n')}\n`);
 }
 
 await main();

@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { inclusiveIn, summarize, type FunctionTime } from './lib/cpuprofile.js';
 import { runPhase } from './lib/load.js';
-import { REPO_ROOT } from './lib/service.js';
+import { REPO_ROOT, storeDescription, storeText } from './lib/service.js';
 import { startService, type BenchContext } from './lib/targets.js';
 import { benchClient, signTokens, TokenPool, writeTrustedClients } from './lib/tokens.js';
 import { loadScenario, recordOfSize } from './lib/workload.js';
@@ -88,7 +88,8 @@ async function main(): Promise<void> {
     { name: 'a', label: `(a) ${scenario.file}`, body: JSON.stringify(scenario.request) },
     { name: 'd', label: `(d) the same with ${big.resources} resources`, body: JSON.stringify(big.request) },
   ];
-  const out: Record<string, unknown> = {};
+  const out: Record<string, unknown> = { store: storeDescription() };
+  process.stdout.write(`Store: ${storeText(storeDescription())}\n\n`);
   try {
     for (const c of cases) {
       const run = await profileCase(ctx, c.name, c.body, outDir);

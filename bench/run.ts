@@ -6,7 +6,7 @@
  * BENCH_SECONDS  seconds per load phase (default 5)       BENCH_CONNECTIONS  fixed concurrency (default 16)
  * BENCH_RATE_SHARE  fixed rate as a share of saturation (0.8)  BENCH_GROWTH  record sizes (10,100,1000,5000)
  * BENCH_SCENARIO  the covered scenario (lib/workload.ts)   BENCH_SERVICE_ENTRY  e.g. dist/server/main.js
- * BENCH_STORE_ENV  extra service variables for the store (lib/service.ts, TODO(store))
+ * BENCH_STORE_ENV  store variables overriding the default (SQLite FULL in the run's temporary folder), lib/service.ts
  */
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
@@ -16,7 +16,7 @@ import { spawnFhirServer, type FhirChild } from './lib/children.js';
 import { machine } from './lib/machine.js';
 import { measureTarget, sequentialCost, type Check, type GrowthPoint, type TargetResult } from './lib/measure.js';
 import { growthReport, resultTable, type CaseRow } from './lib/report.js';
-import { storeEnv } from './lib/service.js';
+import { storeDescription, storeText } from './lib/service.js';
 import { startLimit, startService, type BenchContext, type ServiceStart } from './lib/targets.js';
 import { benchClient, writeTrustedClients } from './lib/tokens.js';
 import {
@@ -206,15 +206,12 @@ async function main(): Promise<void> {
     const table = resultTable(rows, { connections: CONNECTIONS, seconds: SECONDS, rateShare: RATE_SHARE });
     const growthText = growthReport(grown.service, grown.limit);
     const notes = rows.flatMap((r) => (r.note ? [`${r.label}: ${r.note}`] : []));
-    const store =
-      Object.keys(storeEnv(tmpDir)).length > 0
-        ? storeEnv(tmpDir)
-        : 'none (TODO(store): not integrated yet, see bench/lib/service.ts)';
+    const store = storeDescription();
     const header = `${m.date.slice(0, 10)} · ${m.nproc} × ${m.cpuModel} · ${m.memoryGb} GB · Node ${m.node} · scenario ${scenario.file} (${scenario.outcome})`;
     const busy = load.some((l) => l.load1 > m.nproc);
     const loadText = `Load average (1 min) during the run: ${load.map((l) => `${l.after} ${l.load1.toFixed(1)}`).join(', ')}${busy ? ` — above ${m.nproc} (nproc): other work shared the machine, read the ratios rather than the absolute figures` : ''}`;
     process.stdout.write(
-      `${header}\n\n${table.text}\n\n${growthText.text}\n\n${notes.map((n) => `Note: ${n}`).join('\n')}\nStore: ${typeof store === 'string' ? store : JSON.stringify(store)}\n${loadText}\nWall time: ${((performance.now() - started) / 1000).toFixed(0)} s\n`,
+      `${header}\n\n${table.text}\n\n${growthText.text}\n\n${notes.map((n) => `Note: ${n}`).join('\n')}\nStore: ${storeText(store)}\n${loadText}\nWall time: ${((performance.now() - started) / 1000).toFixed(0)} s\n`,
     );
     const results = {
       machine: m,

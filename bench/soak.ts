@@ -13,7 +13,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runPhase } from './lib/load.js';
 import type { ProbeReply } from './lib/probe-protocol.js';
-import { REPO_ROOT } from './lib/service.js';
+import { REPO_ROOT, storeDescription, storeText } from './lib/service.js';
 import { linearFit } from './lib/stats.js';
 import { startService, type BenchContext } from './lib/targets.js';
 import { benchClient, signTokens, TokenPool, writeTrustedClients } from './lib/tokens.js';
@@ -134,6 +134,7 @@ async function main(): Promise<void> {
   process.stdout.write(
     [
       `Soak: ${SECONDS} s at ${RATE} req/s, ${CONNECTIONS} connections, ${bodies.length} bodies in turn (scenarios, out of scope, a ~1 MB record)`,
+      `store: ${storeText(storeDescription())}`,
       `answers: ${Object.entries(statuses)
         .map(([s, n]) => `${s}: ${n}`)
         .join(', ')}`,

@@ -54,6 +54,7 @@ export async function startService(ctx: BenchContext, name: string, o: ServiceSt
       trustedClientsFile: ctx.trustedClientsFile,
       production: o.production,
       tmpDir: ctx.tmpDir,
+      name,
       ...(o.fhirAllowlist ? { fhirAllowlist: o.fhirAllowlist } : {}),
     }),
     ...(o.nodeOptions ? { nodeOptions: o.nodeOptions } : {}),
