@@ -7,7 +7,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { sequentialCost, type Check } from './lib/measure.js';
-import { storeDescription, storeText } from './lib/service.js';
+import { buildIfNeeded, storeDescription, storeText } from './lib/service.js';
 import { startService, type BenchContext } from './lib/targets.js';
 import { benchClient, writeTrustedClients } from './lib/tokens.js';
 import { coverageValues, loadScenario, recordOfSize } from './lib/workload.js';
@@ -18,6 +18,7 @@ const SECONDS = Number(process.env['COMPARE_SECONDS'] ?? 3);
 
 async function main(): Promise<void> {
   if (entries.length === 0) throw new Error('usage: npm run bench:compare -- <entry> [<entry>...]');
+  buildIfNeeded(entries);
   const tmpDir = mkdtempSync(join(tmpdir(), 'crd-compare-'));
   const client = await benchClient();
   const ctx: BenchContext = { tmpDir, client, trustedClientsFile: writeTrustedClients(tmpDir, client) };

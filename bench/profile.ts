@@ -3,17 +3,16 @@
  * and case (d) (the same order with a ~1 MB record), production mode, authentication on; prints the top self-time
  * functions, the time per module and the inclusive time of src/ functions, and writes bench/profile-results.json.
  * PROFILE_SECONDS (default 10) of load at PROFILE_CONNECTIONS (default 4); profiles are kept in PROFILE_DIR if set.
- * It profiles the built service (`npm run build`, dist/: tsc keeps function names and line numbers, which the
- * tsx transform does not); BENCH_SERVICE_ENTRY overrides.
+ * It profiles the built service, as every bench runs it (`npm run build`, dist/: tsc keeps function names and line
+ * numbers, which the tsx transform does not); BENCH_SERVICE_ENTRY overrides.
  */
-import { execFileSync } from 'node:child_process';
 import { mkdtempSync, mkdirSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { inclusiveIn, summarize, type FunctionTime } from './lib/cpuprofile.js';
 import { runPhase } from './lib/load.js';
-import { REPO_ROOT, storeDescription, storeText } from './lib/service.js';
+import { buildIfNeeded, storeDescription, storeText } from './lib/service.js';
 import { startService, type BenchContext } from './lib/targets.js';
 import { benchClient, signTokens, TokenPool, writeTrustedClients } from './lib/tokens.js';
 import { loadScenario, recordOfSize } from './lib/workload.js';
@@ -70,14 +69,8 @@ function fnTable(rows: readonly FunctionTime[]): string {
   return [head, head.map(() => '---'), ...lines].map((c) => `| ${c.join(' | ')} |`).join('\n');
 }
 
-function build(): void {
-  if (process.env['BENCH_SERVICE_ENTRY']) return;
-  execFileSync('npm', ['run', '--silent', 'build'], { cwd: REPO_ROOT, stdio: 'inherit' });
-  process.env['BENCH_SERVICE_ENTRY'] = 'dist/server/main.js';
-}
-
 async function main(): Promise<void> {
-  build();
+  buildIfNeeded();
   const tmpDir = mkdtempSync(join(tmpdir(), 'crd-profile-'));
   const outDir = process.env['PROFILE_DIR'] ?? join(tmpDir, 'profiles');
   const client = await benchClient();

@@ -5,7 +5,7 @@
  *
  * BENCH_SECONDS  seconds per load phase (default 5)       BENCH_CONNECTIONS  fixed concurrency (default 16)
  * BENCH_RATE_SHARE  fixed rate as a share of saturation (0.8)  BENCH_GROWTH  record sizes (10,100,1000,5000)
- * BENCH_SCENARIO  the covered scenario (lib/workload.ts)   BENCH_SERVICE_ENTRY  e.g. dist/server/main.js
+ * BENCH_SCENARIO  the covered scenario (lib/workload.ts)   BENCH_SERVICE_ENTRY  default dist/server/main.js (built first)
  * BENCH_STORE_ENV  store variables overriding the default (SQLite FULL in the run's temporary folder), lib/service.ts
  */
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -16,7 +16,7 @@ import { spawnFhirServer, type FhirChild } from './lib/children.js';
 import { machine } from './lib/machine.js';
 import { measureTarget, sequentialCost, type Check, type GrowthPoint, type TargetResult } from './lib/measure.js';
 import { growthReport, resultTable, type CaseRow } from './lib/report.js';
-import { storeDescription, storeText } from './lib/service.js';
+import { buildIfNeeded, serviceScript, storeDescription, storeText } from './lib/service.js';
 import { startLimit, startService, type BenchContext, type ServiceStart } from './lib/targets.js';
 import { benchClient, writeTrustedClients } from './lib/tokens.js';
 import {
@@ -115,6 +115,7 @@ async function growth(
 }
 
 async function main(): Promise<void> {
+  buildIfNeeded();
   const started = performance.now();
   const tmpDir = mkdtempSync(join(tmpdir(), 'crd-bench-'));
   const client = await benchClient();
@@ -211,12 +212,13 @@ async function main(): Promise<void> {
     const busy = load.some((l) => l.load1 > m.nproc);
     const loadText = `Load average (1 min) during the run: ${load.map((l) => `${l.after} ${l.load1.toFixed(1)}`).join(', ')}${busy ? ` — above ${m.nproc} (nproc): other work shared the machine, read the ratios rather than the absolute figures` : ''}`;
     process.stdout.write(
-      `${header}\n\n${table.text}\n\n${growthText.text}\n\n${notes.map((n) => `Note: ${n}`).join('\n')}\nStore: ${storeText(store)}\n${loadText}\nWall time: ${((performance.now() - started) / 1000).toFixed(0)} s\n`,
+      `${header}\n\n${table.text}\n\n${growthText.text}\n\n${notes.map((n) => `Note: ${n}`).join('\n')}\nService: node ${serviceScript()}\nStore: ${storeText(store)}\n${loadText}\nWall time: ${((performance.now() - started) / 1000).toFixed(0)} s\n`,
     );
     const results = {
       machine: m,
       scenario: scenario.file,
       options,
+      service: serviceScript(),
       store,
       cases: table.json,
       growth: growthText.json,

@@ -1,8 +1,9 @@
 /**
  * The ONE place the bench names the service's code. It never imports src/: it starts the entry point as a child
  * process with environment variables, so module moves inside src/ do not break the bench.
- * BENCH_SERVICE_ENTRY overrides the entry (e.g. dist/server/main.js after `npm run build`).
+ * It runs the built dist/server/main.js (built first); BENCH_SERVICE_ENTRY overrides the entry.
  */
+import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -10,12 +11,23 @@ const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 
 export const REPO_ROOT = ROOT;
 
+/** The built entry point, as `npm start` runs it. */
+export const BUILT_ENTRY = 'dist/server/main.js';
+
 /**
- * The service's entry point, relative to the repository root: the TypeScript entry with tsx by default (robust to
- * module moves); `BENCH_SERVICE_ENTRY=dist/server/main.js` after `npm run build` runs it without the loader.
+ * The service's entry point, relative to the repository root: the built `dist/server/main.js` that `npm start`
+ * runs (production runs no TypeScript loader, and tsx adds ~35 MB of RSS); BENCH_SERVICE_ENTRY overrides it, e.g.
+ * `src/server/main.ts` (run with tsx) or another worktree's build.
  */
 export function serviceScript(): string {
-  return process.env['BENCH_SERVICE_ENTRY'] ?? 'src/server/main.ts';
+  return process.env['BENCH_SERVICE_ENTRY'] ?? BUILT_ENTRY;
+}
+
+/** Builds dist/ as `npm start` does (`npm run build`) when the entry run is this repository's build. */
+export function buildIfNeeded(entries: readonly string[] = [serviceScript()]): void {
+  if (!entries.some((e) => e.startsWith('dist/'))) return;
+  process.stderr.write('npm run build (the bench runs the built service)\n');
+  execFileSync('npm', ['run', '--silent', 'build'], { cwd: ROOT, stdio: ['ignore', 'inherit', 'inherit'] });
 }
 
 /** The service's identifier in hooks/cryoablation/service.yaml: the URL path called. */
