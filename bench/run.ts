@@ -14,8 +14,8 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { spawnFhirServer, spawnReplayServer, type FhirChild } from './lib/children.js';
-import { makeCertificate, recordFhirAnswers, type Tls } from './lib/fhir-record.js';
+import type { FhirChild } from './lib/children.js';
+import { makeCertificate, replayServer } from './lib/fhir-record.js';
 import { machine } from './lib/machine.js';
 import { measureTarget, sequentialCost, type Check, type GrowthPoint, type TargetResult } from './lib/measure.js';
 import { growthReport, resultTable, type CaseRow } from './lib/report.js';
@@ -161,33 +161,6 @@ async function parallelism(
 
 const parallelismText = (p: Parallelism): string =>
   `(b) FHIR queries in parallel: sequential calls' p50 ${p.p50NoDelayMs.toFixed(1)} ms with the answers at once, ${p.p50DelayedMs.toFixed(1)} ms with each of the ${p.queries} answers held ${p.delayMs} ms: +${p.addedMs.toFixed(1)} ms, against ${p.delayMs} ms for one round trip (1 ×) and ${p.queries * p.delayMs} ms for ${p.queries} in sequence (${p.queries} ×) — ${p.addedMs < 2 * p.delayMs ? 'in parallel' : 'NOT in parallel'}`;
-
-/** Case (b)'s FHIR server: the scenario's answers recorded from the Medplum test server, then replayed over https. */
-async function replayServer(
-  ctx: BenchContext,
-  tls: Tls,
-  request: Record<string, unknown>,
-  check: Check,
-): Promise<{ server: FhirChild; queries: number }> {
-  const resourcesFile = join(ctx.tmpDir, 'fhir-resources.json');
-  writeFileSync(resourcesFile, JSON.stringify(prefetchResources(request)));
-  const answersFile = join(ctx.tmpDir, 'fhir-answers.json');
-  const medplum = await spawnFhirServer(resourcesFile, join(ctx.tmpDir, 'fhir-server.log'));
-  let queries: number;
-  try {
-    ({ queries } = await recordFhirAnswers(ctx, {
-      tls,
-      upstream: medplum.url,
-      bodyFor: (fhirServer) => JSON.stringify(fetchFromFhir(request, fhirServer)),
-      check,
-      file: answersFile,
-    }));
-  } finally {
-    await medplum.stop();
-  }
-  const server = await spawnReplayServer(answersFile, tls, join(ctx.tmpDir, 'fhir-replay.log'));
-  return { server, queries };
-}
 
 async function main(): Promise<void> {
   buildIfNeeded();

@@ -13,7 +13,9 @@ import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import type { Check } from './measure.js';
 import { sequentialCost } from './measure.js';
+import { spawnFhirServer, spawnReplayServer, type FhirChild } from './children.js';
 import { startService, type BenchContext } from './targets.js';
+import { fetchFromFhir, prefetchResources } from './workload.js';
 
 export interface Tls {
   readonly certFile: string;
@@ -56,8 +58,10 @@ export interface RecordedAnswers {
   readonly answers: Record<string, { status: number; body: string }>;
 }
 
+/** Drains the request (the service's queries are GETs without a body). */
 async function readBody(req: IncomingMessage): Promise<void> {
-  for await (const chunk of req) void chunk;
+  req.resume();
+  await once(req, 'end');
 }
 
 /** The https recorder: forwards to `upstream` and keeps each answer under its path relative to the base. */
@@ -126,4 +130,31 @@ export async function recordFhirAnswers(
   if (queries === 0) throw new Error('the service made no FHIR query for case (b): nothing to record');
   writeFileSync(o.file, JSON.stringify({ answers: rec.answers } satisfies RecordedAnswers));
   return { queries };
+}
+
+/** Case (b)'s FHIR server: the scenario's answers recorded from the Medplum test server, then replayed over https. */
+export async function replayServer(
+  ctx: BenchContext,
+  tls: Tls,
+  request: Record<string, unknown>,
+  check: Check,
+): Promise<{ server: FhirChild; queries: number }> {
+  const resourcesFile = join(ctx.tmpDir, 'fhir-resources.json');
+  writeFileSync(resourcesFile, JSON.stringify(prefetchResources(request)));
+  const answersFile = join(ctx.tmpDir, 'fhir-answers.json');
+  const medplum = await spawnFhirServer(resourcesFile, join(ctx.tmpDir, 'fhir-server.log'));
+  let queries: number;
+  try {
+    ({ queries } = await recordFhirAnswers(ctx, {
+      tls,
+      upstream: medplum.url,
+      bodyFor: (fhirServer) => JSON.stringify(fetchFromFhir(request, fhirServer)),
+      check,
+      file: answersFile,
+    }));
+  } finally {
+    await medplum.stop();
+  }
+  const server = await spawnReplayServer(answersFile, tls, join(ctx.tmpDir, 'fhir-replay.log'));
+  return { server, queries };
 }
