@@ -5,7 +5,7 @@ import { freePort, spawnServer, type ServerChild } from './children.js';
 import { serviceEnv, serviceScript, SERVICE_PATH } from './service.js';
 import type { BenchClient } from './tokens.js';
 
-const LIMIT_SCRIPT = fileURLToPath(new URL('../limit-server.ts', import.meta.url));
+const LIMIT_SCRIPT = fileURLToPath(new URL('../limit-server.mjs', import.meta.url));
 
 export interface BenchContext {
   readonly tmpDir: string;
