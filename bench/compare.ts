@@ -1,5 +1,5 @@
 /**
- * npm run bench:compare -- <entry> [<entry>...] — server CPU per request of cases (a), (c) and (d) (COMPARE_CASES,
+ * npm run bench:compare -- <entry> [<entry>...] — server CPU per request (and median latency) of cases (a), (c) and (d) (COMPARE_CASES,
  * default a,c,d) for several builds of the service (e.g. dist/server/main.js and a saved copy of an earlier build),
  * measured in alternation (COMPARE_ROUNDS, default 2) so that the machine's drift hits all alike. Sequential calls,
  * production mode. `KEY=value,...@<entry>` runs an entry with extra variables (e.g. CDS_SQLITE_SYNCHRONOUS=NORMAL).
@@ -56,6 +56,7 @@ async function main(): Promise<void> {
     return { name, body: c.body(), check: c.check };
   });
   const costs = new Map<string, number[]>();
+  const latencies = new Map<string, number[]>();
   try {
     for (let round = 0; round < ROUNDS; round += 1) {
       for (const [index, spec] of entries.entries()) {
@@ -67,6 +68,7 @@ async function main(): Promise<void> {
             const key = `${spec}\t${c.name}`;
             const point = await sequentialCost(ctx, run, c.body, c.check, SECONDS);
             costs.set(key, [...(costs.get(key) ?? []), point.cpuMsPerRequest]);
+            latencies.set(key, [...(latencies.get(key) ?? []), point.p50Ms]);
           }
         } finally {
           await run.child.stop();
@@ -76,13 +78,22 @@ async function main(): Promise<void> {
   } finally {
     rmSync(tmpDir, { recursive: true, force: true });
   }
-  const best = (key: string): number => Math.min(...(costs.get(key) ?? [Number.NaN]));
-  const head = ['entry', ...cases.flatMap((c) => [`(${c.name}) CPU ms/req`, '× first'])];
+  const best = (key: string, m = costs): number => Math.min(...(m.get(key) ?? [Number.NaN]));
+  const head = [
+    'entry',
+    ...cases.flatMap((c) => [`(${c.name}) CPU ms/req`, '× first', `(${c.name}) p50 ms`, '× first']),
+  ];
   const lines = [head, head.map(() => '---')].map((cells) => `| ${cells.join(' | ')} |`);
   for (const spec of entries) {
     const cells = cases.flatMap((c) => {
       const x = best(`${spec}\t${c.name}`);
-      return [x.toFixed(3), (x / best(`${entries[0]}\t${c.name}`)).toFixed(2)];
+      const p = best(`${spec}\t${c.name}`, latencies);
+      return [
+        x.toFixed(3),
+        (x / best(`${entries[0]}\t${c.name}`)).toFixed(2),
+        p.toFixed(2),
+        (p / best(`${entries[0]}\t${c.name}`, latencies)).toFixed(2),
+      ];
     });
     lines.push(`| ${spec} | ${cells.join(' | ')} |`);
   }
