@@ -139,8 +139,6 @@ export function handlers({ config, registry, fetch: rawFetch, now, store, metric
     }
     logFields(res).serviceId = id;
     const json = parseJson(req.body, config.limits.jsonDepth);
-    // The raw bytes are not needed past parsing; a call can outlive them by its evaluation and commit (1 MB+ each).
-    req.body = undefined;
     if (!json.ok) {
       sendFailure(res, json.failure);
       return undefined;

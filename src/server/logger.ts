@@ -15,7 +15,5 @@ export function createLogger(level: string, destination?: DestinationStream): Lo
       censor: '[redacted]',
     },
   };
-  // stdout written asynchronously: a log line never blocks the event loop on a write (the synchronous default
-  // stalled every request behind the log file's writes under load); pino flushes what is pending at exit.
-  return pino(options, destination ?? pino.destination({ dest: 1, sync: false }));
+  return destination ? pino(options, destination) : pino(options);
 }
