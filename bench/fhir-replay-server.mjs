@@ -11,7 +11,8 @@
  *
  * Env: BENCH_FHIR_ANSWERS (JSON file: { answers: { "<path?query>": { status, body } } }, bodies with the
  * placeholder `{{base}}` for the server's base URL), BENCH_TLS_CERT and BENCH_TLS_KEY (PEM files; absent: http).
- * Tells the parent its base URL over IPC; answers `{ served, missed }` to `{ stats: true }`; runs until SIGTERM.
+ * Tells the parent its base URL over IPC; answers `{ served, missed, connections }` to `{ stats: true }`; runs until
+ * SIGTERM.
  */
 import { readFileSync } from 'node:fs';
 import { createServer as createHttp } from 'node:http';
@@ -27,6 +28,7 @@ const tls = certFile && keyFile ? { cert: readFileSync(certFile), key: readFileS
 
 let served = 0;
 let missed = 0;
+let connections = 0;
 /** @type {Map<string, Buffer>} one body per base path (the placeholder replaced), built on first use */
 const bodies = new Map();
 
@@ -73,13 +75,16 @@ function answer(req, res) {
 
 const server = tls ? createHttps(tls, answer) : createHttp(answer);
 server.keepAliveTimeout = 30_000;
+server.on(tls ? 'secureConnection' : 'connection', () => {
+  connections += 1;
+});
 server.listen(0, '127.0.0.1', () => {
   const address = server.address();
   const port = typeof address === 'object' && address ? address.port : 0;
   process.send?.({ fhirServer: `${tls ? 'https' : 'http'}://127.0.0.1:${port}` });
 });
 process.on('message', (m) => {
-  if (typeof m === 'object' && m !== null && 'stats' in m) process.send?.({ served, missed });
+  if (typeof m === 'object' && m !== null && 'stats' in m) process.send?.({ served, missed, connections });
 });
 process.on('SIGTERM', () => {
   server.close(() => process.exit(0));

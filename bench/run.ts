@@ -282,7 +282,7 @@ async function main(): Promise<void> {
     const busy = load.some((l) => l.load1 > m.nproc);
     const loadText = `Load average (1 min) during the run: ${load.map((l) => `${l.after} ${l.load1.toFixed(1)}`).join(', ')}${busy ? ` — above ${m.nproc} (nproc): other work shared the machine, read the ratios rather than the absolute figures` : ''}`;
     process.stdout.write(
-      `${header}\n\n${table.text}\n\n${CASES.has('growth') ? `${growthText.text}\n\n` : ''}${parallel ? `${parallelismText(parallel)}\n\n` : ''}${notes.map((n) => `Note: ${n}`).join('\n')}\nService: node ${serviceScript()}\nStore: ${storeText(store)}\n${loadText}\nWall time: ${((performance.now() - started) / 1000).toFixed(0)} s\n`,
+      `${header}\n\n${table.text}\n\n${CASES.has('growth') ? `${growthText.text}\n\n` : ''}${parallel ? `${parallelismText(parallel)}\n(b) the FHIR server answered ${replayStats.served} queries over ${replayStats.connections} TLS connections\n\n` : ''}${notes.map((n) => `Note: ${n}`).join('\n')}\nService: node ${serviceScript()}\nStore: ${storeText(store)}\n${loadText}\nWall time: ${((performance.now() - started) / 1000).toFixed(0)} s\n`,
     );
     const results = {
       machine: m,
@@ -293,6 +293,7 @@ async function main(): Promise<void> {
       cases: table.json,
       growth: growthText.json,
       parallelism: parallel,
+      fhirServer: replayStats,
       notes,
       loadAverage: load,
     };

@@ -130,7 +130,7 @@ export async function spawnServer(o: SpawnOptions): Promise<ServerChild> {
 export interface FhirChild {
   readonly url: string;
   /** what the replay server answered so far (bench/fhir-replay-server.mjs only) */
-  stats(): Promise<{ served: number; missed: number }>;
+  stats(): Promise<{ served: number; missed: number; connections: number }>;
   stop(): Promise<void>;
 }
 
@@ -156,14 +156,14 @@ async function spawnFhirChild(script: string, env: Record<string, string>, logFi
     child.on('exit', (code) => reject(new Error(`FHIR server exited with ${code}:\n${logTail(logFile)}`)));
   });
   const stats = () =>
-    new Promise<{ served: number; missed: number }>((resolve, reject) => {
+    new Promise<{ served: number; missed: number; connections: number }>((resolve, reject) => {
       const timer = setTimeout(() => reject(new Error('no stats from the FHIR server')), 10_000);
       const onMessage = (m: unknown): void => {
-        const r = m as { served?: unknown; missed?: unknown } | null;
+        const r = m as { served?: unknown; missed?: unknown; connections?: unknown } | null;
         if (typeof r?.served !== 'number' || typeof r.missed !== 'number') return;
         clearTimeout(timer);
         child.off('message', onMessage);
-        resolve({ served: r.served, missed: r.missed });
+        resolve({ served: r.served, missed: r.missed, connections: Number(r.connections ?? 0) });
       };
       child.on('message', onMessage);
       child.send({ stats: true });
