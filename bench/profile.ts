@@ -1,25 +1,28 @@
 /**
- * npm run bench:profile — `node --cpu-prof` on the service under case (a) (a covered cryoablation order, prefetch)
- * and case (d) (the same order with a ~1 MB record), production mode, authentication on; prints the top self-time
- * functions, the time per module and the inclusive time of src/ functions, and writes bench/profile-results.json.
+ * npm run bench:profile — `node --cpu-prof` on the service under case (a) (a covered cryoablation order, prefetch),
+ * case (c) (the same order out of scope) and case (d) (the same order with a ~1 MB record); PROFILE_CASES picks
+ * among a, b (the data fetched from the loopback https FHIR server), c and d (default a,c,d). Production mode,
+ * authentication on; prints the top self-time functions, the time per module and the inclusive time of src/ functions, and writes bench/profile-results.json.
  * PROFILE_SECONDS (default 10) of load at PROFILE_CONNECTIONS (default 4); profiles are kept in PROFILE_DIR if set.
- * It profiles the built service (`npm run build`, dist/: tsc keeps function names and line numbers, which the
- * tsx transform does not); BENCH_SERVICE_ENTRY overrides.
+ * It profiles the built service, as every bench runs it (`npm run build`, dist/: tsc keeps function names and line
+ * numbers, which the tsx transform does not); BENCH_SERVICE_ENTRY overrides.
  */
-import { execFileSync } from 'node:child_process';
 import { mkdtempSync, mkdirSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { inclusiveIn, summarize, type FunctionTime } from './lib/cpuprofile.js';
 import { runPhase } from './lib/load.js';
-import { REPO_ROOT } from './lib/service.js';
-import { startService, type BenchContext } from './lib/targets.js';
+import { buildIfNeeded, storeDescription, storeText } from './lib/service.js';
+import type { FhirChild } from './lib/children.js';
+import { makeCertificate, replayServer } from './lib/fhir-record.js';
+import { startService, type BenchContext, type ServiceStart } from './lib/targets.js';
 import { benchClient, signTokens, TokenPool, writeTrustedClients } from './lib/tokens.js';
-import { loadScenario, recordOfSize } from './lib/workload.js';
+import { coverageValues, fetchFromFhir, loadScenario, outOfScope, recordOfSize } from './lib/workload.js';
 
 const SECONDS = Number(process.env['PROFILE_SECONDS'] ?? 10);
 const CONNECTIONS = Number(process.env['PROFILE_CONNECTIONS'] ?? 4);
+const CASES = new Set((process.env['PROFILE_CASES'] ?? 'a,c,d').split(',').map((c) => c.trim()));
 
 function largestProfile(dir: string): string {
   const files = readdirSync(dir).filter((f) => f.endsWith('.cpuprofile'));
@@ -33,11 +36,12 @@ async function profileCase(
   name: string,
   body: string,
   outDir: string,
-): Promise<{ file: string; requests: number; rps: number }> {
+  start: Omit<ServiceStart, 'nodeOptions'>,
+): Promise<{ file: string; requests: number; rps: number; fromUs: number }> {
   const dir = join(outDir, name);
   mkdirSync(dir, { recursive: true });
   const run = await startService(ctx, `profile-${name}`, {
-    production: true,
+    ...start,
     nodeOptions: ['--cpu-prof', '--cpu-prof-dir', dir, '--cpu-prof-interval', '500'],
   });
   try {
@@ -49,14 +53,16 @@ async function profileCase(
       seconds: 1,
     });
     const expected = Math.ceil(Math.max(warm.rps, 1) * SECONDS * 1.8) + 64;
+    const tokens = new TokenPool(await signTokens(ctx.client, run.url, expected));
+    const fromUs = Number(process.hrtime.bigint() / 1000n);
     const result = await runPhase({
       url: run.url,
       body,
-      tokens: new TokenPool(await signTokens(ctx.client, run.url, expected)),
+      tokens,
       connections: CONNECTIONS,
       seconds: SECONDS,
     });
-    return { file: '', requests: result.ok, rps: result.rps };
+    return { file: '', requests: result.ok, rps: result.rps, fromUs };
   } finally {
     await run.child.stop();
   }
@@ -70,37 +76,62 @@ function fnTable(rows: readonly FunctionTime[]): string {
   return [head, head.map(() => '---'), ...lines].map((c) => `| ${c.join(' | ')} |`).join('\n');
 }
 
-function build(): void {
-  if (process.env['BENCH_SERVICE_ENTRY']) return;
-  execFileSync('npm', ['run', '--silent', 'build'], { cwd: REPO_ROOT, stdio: 'inherit' });
-  process.env['BENCH_SERVICE_ENTRY'] = 'dist/server/main.js';
-}
-
 async function main(): Promise<void> {
-  build();
+  buildIfNeeded();
   const tmpDir = mkdtempSync(join(tmpdir(), 'crd-profile-'));
   const outDir = process.env['PROFILE_DIR'] ?? join(tmpDir, 'profiles');
   const client = await benchClient();
   const ctx: BenchContext = { tmpDir, client, trustedClientsFile: writeTrustedClients(tmpDir, client) };
   const scenario = loadScenario();
   const big = recordOfSize(scenario.request, 1_000_000);
+  const prod: Omit<ServiceStart, 'nodeOptions'> = { production: true };
+  let fhir: FhirChild | undefined;
+  const fhirCase = async (): Promise<{ body: string; start: Omit<ServiceStart, 'nodeOptions'> }> => {
+    const tls = makeCertificate(tmpDir);
+    const expected = scenario.outcome;
+    const replay = await replayServer(ctx, tls, scenario.request, (status, answer) =>
+      status === 200 && coverageValues(answer)[0] === expected ? undefined : `unexpected answer ${status}`,
+    );
+    fhir = replay.server;
+    return {
+      body: JSON.stringify(fetchFromFhir(scenario.request, replay.server.url)),
+      start: { production: true, fhirAllowlist: replay.server.url, extraEnv: { NODE_EXTRA_CA_CERTS: tls.certFile } },
+    };
+  };
   const cases = [
-    { name: 'a', label: `(a) ${scenario.file}`, body: JSON.stringify(scenario.request) },
-    { name: 'd', label: `(d) the same with ${big.resources} resources`, body: JSON.stringify(big.request) },
-  ];
-  const out: Record<string, unknown> = {};
+    {
+      name: 'a',
+      label: `(a) ${scenario.file}`,
+      body: () => Promise.resolve({ body: JSON.stringify(scenario.request), start: prod }),
+    },
+    { name: 'b', label: `(b) the same fetched from a loopback https FHIR server`, body: fhirCase },
+    {
+      name: 'c',
+      label: '(c) the same order with an out-of-scope code',
+      body: () => Promise.resolve({ body: JSON.stringify(outOfScope(scenario.request)), start: prod }),
+    },
+    {
+      name: 'd',
+      label: `(d) the same with ${big.resources} resources`,
+      body: () => Promise.resolve({ body: JSON.stringify(big.request), start: prod }),
+    },
+  ].filter((c) => CASES.has(c.name));
+  const out: Record<string, unknown> = { store: storeDescription() };
+  process.stdout.write(`Store: ${storeText(storeDescription())}\n\n`);
   try {
     for (const c of cases) {
-      const run = await profileCase(ctx, c.name, c.body, outDir);
+      const { body, start } = await c.body();
+      const run = await profileCase(ctx, c.name, body, outDir, start);
       const file = largestProfile(join(outDir, c.name));
-      const summary = summarize(file, 25);
-      const src = inclusiveIn(file, /^(src|dist)\//, 20);
+      // only the measured phase: start-up (policy compilation) and warm-up left out
+      const summary = summarize(file, 25, run.fromUs);
+      const src = inclusiveIn(file, /^(src|dist)\//, 20, run.fromUs);
       out[c.name] = { label: c.label, requests: run.requests, rps: run.rps, profile: file, summary, src };
       const busyPerRequest = summary.busyMs / Math.max(1, run.requests);
       process.stdout.write(
         [
           `## ${c.label}`,
-          `${run.requests} requests in ${SECONDS} s at ${CONNECTIONS} connections (${run.rps.toFixed(0)} req/s); sampled busy time ${summary.busyMs.toFixed(0)} ms ≈ ${busyPerRequest.toFixed(2)} ms per request (warm-up and start-up included)`,
+          `${run.requests} requests in ${SECONDS} s at ${CONNECTIONS} connections (${run.rps.toFixed(0)} req/s); sampled busy time ${summary.busyMs.toFixed(0)} ms ≈ ${busyPerRequest.toFixed(2)} ms per request (the measured phase only)`,
           '',
           'Top self time:',
           '',
@@ -126,6 +157,7 @@ async function main(): Promise<void> {
       `${JSON.stringify(out, null, 2)}\n`,
     );
   } finally {
+    await fhir?.stop();
     if (!process.env['PROFILE_DIR']) rmSync(tmpDir, { recursive: true, force: true });
   }
 }

@@ -9,13 +9,18 @@ import type { AddressInfo } from 'node:net';
 import { testApp } from '../test/support/app.js';
 import { clientJwt } from '../test/support/jwt.js';
 import { scenarioFiles } from '../test/support/scenarios.js';
+import { describeStore, storeOverrides, storeText } from './lib/service.js';
 
 const n = Number(process.env['BENCH_REQUESTS'] ?? 300);
 const PATH = '/cds-services/cryoablation-order-sign';
-// The store as in production: SQLite FULL under a temporary folder, or the PostgreSQL database of DATABASE_URL.
-const storeEnv: Record<string, string> = process.env['DATABASE_URL']
-  ? { DATABASE_URL: process.env['DATABASE_URL'] }
-  : { CDS_SQLITE_SYNCHRONOUS: process.env['CDS_SQLITE_SYNCHRONOUS'] ?? 'FULL' };
+// The store as in production: SQLite FULL under a temporary folder (testApp's), or the PostgreSQL database of
+// DATABASE_URL; BENCH_STORE_ENV overrides as for the other benches.
+const storeEnv: Record<string, string> = {
+  ...(process.env['DATABASE_URL']
+    ? { DATABASE_URL: process.env['DATABASE_URL'] }
+    : { CDS_SQLITE_SYNCHRONOUS: process.env['CDS_SQLITE_SYNCHRONOUS'] ?? 'FULL' }),
+  ...storeOverrides(),
+};
 const test = testApp({ LOG_LEVEL: 'silent', CDS_AUTH: 'on', ...storeEnv });
 const server = test.app.listen(0, '127.0.0.1');
 await once(server, 'listening');
@@ -53,7 +58,7 @@ const line = (name: string, xs: number[]) =>
   `${name.padEnd(12)} p50 ${pct(xs, 50).toFixed(2)} ms  p95 ${pct(xs, 95).toFixed(2)} ms`;
 process.stdout.write(
   [
-    `${n} sequential signed requests each (store: ${process.env['DATABASE_URL'] ? 'postgres' : `sqlite ${storeEnv['CDS_SQLITE_SYNCHRONOUS']}`})`,
+    `${n} sequential signed requests each (store: ${storeText(describeStore(storeEnv, 'a temporary folder'))})`,
     line('/health', health),
     line('order-sign', sign),
     `order-sign / health: p50 ×${(pct(sign, 50) / pct(health, 50)).toFixed(1)}, p95 ×${(pct(sign, 95) / pct(health, 95)).toFixed(1)}`,

@@ -13,7 +13,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runPhase } from './lib/load.js';
 import type { ProbeReply } from './lib/probe-protocol.js';
-import { REPO_ROOT } from './lib/service.js';
+import { buildIfNeeded, REPO_ROOT, storeDescription, storeText } from './lib/service.js';
 import { linearFit } from './lib/stats.js';
 import { startService, type BenchContext } from './lib/targets.js';
 import { benchClient, signTokens, TokenPool, writeTrustedClients } from './lib/tokens.js';
@@ -76,6 +76,7 @@ const reading = (atS: number, requests: number, p99: number, s: ProbeReply): Rea
 });
 
 async function main(): Promise<void> {
+  buildIfNeeded();
   const tmpDir = mkdtempSync(join(tmpdir(), 'crd-soak-'));
   const client = await benchClient();
   const ctx: BenchContext = { tmpDir, client, trustedClientsFile: writeTrustedClients(tmpDir, client) };
@@ -134,6 +135,7 @@ async function main(): Promise<void> {
   process.stdout.write(
     [
       `Soak: ${SECONDS} s at ${RATE} req/s, ${CONNECTIONS} connections, ${bodies.length} bodies in turn (scenarios, out of scope, a ~1 MB record)`,
+      `store: ${storeText(storeDescription())}`,
       `answers: ${Object.entries(statuses)
         .map(([s, n]) => `${s}: ${n}`)
         .join(', ')}`,

@@ -129,16 +129,18 @@ export async function spawnServer(o: SpawnOptions): Promise<ServerChild> {
 
 export interface FhirChild {
   readonly url: string;
+  /** what the replay server answered so far (bench/fhir-replay-server.mjs only) */
+  stats(): Promise<{ served: number; missed: number; connections: number }>;
   stop(): Promise<void>;
 }
 
-/** Starts bench/fhir-server-child.ts seeded from `resourcesFile`; resolves with its base URL. */
-export async function spawnFhirServer(resourcesFile: string, logFile: string): Promise<FhirChild> {
+/** Starts a FHIR server child that tells its base URL over IPC (`{ fhirServer }`); .ts scripts get tsx. */
+async function spawnFhirChild(script: string, env: Record<string, string>, logFile: string): Promise<FhirChild> {
   const fd = openSync(logFile, 'a');
-  const child = fork(fileURLToPath(new URL('../fhir-server-child.ts', import.meta.url)), [], {
+  const child = fork(script, [], {
     cwd: REPO_ROOT,
-    env: { PATH: process.env['PATH'] ?? '', HOME: process.env['HOME'] ?? '', BENCH_FHIR_RESOURCES: resourcesFile },
-    execArgv: ['--import', 'tsx'],
+    env: { PATH: process.env['PATH'] ?? '', HOME: process.env['HOME'] ?? '', ...env },
+    execArgv: script.endsWith('.ts') ? ['--import', 'tsx'] : [],
     stdio: ['ignore', fd, fd, 'ipc'],
   });
   closeSync(fd);
@@ -153,5 +155,40 @@ export async function spawnFhirServer(resourcesFile: string, logFile: string): P
     });
     child.on('exit', (code) => reject(new Error(`FHIR server exited with ${code}:\n${logTail(logFile)}`)));
   });
-  return { url, stop: () => stopChild(child) };
+  const stats = () =>
+    new Promise<{ served: number; missed: number; connections: number }>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error('no stats from the FHIR server')), 10_000);
+      const onMessage = (m: unknown): void => {
+        const r = m as { served?: unknown; missed?: unknown; connections?: unknown } | null;
+        if (typeof r?.served !== 'number' || typeof r.missed !== 'number') return;
+        clearTimeout(timer);
+        child.off('message', onMessage);
+        resolve({ served: r.served, missed: r.missed, connections: Number(r.connections ?? 0) });
+      };
+      child.on('message', onMessage);
+      child.send({ stats: true });
+    });
+  return { url, stats, stop: () => stopChild(child) };
+}
+
+/** The test suite's Medplum-router server (bench/fhir-server-child.ts) seeded from `resourcesFile`. */
+export function spawnFhirServer(resourcesFile: string, logFile: string): Promise<FhirChild> {
+  return spawnFhirChild(
+    fileURLToPath(new URL('../fhir-server-child.ts', import.meta.url)),
+    { BENCH_FHIR_RESOURCES: resourcesFile },
+    logFile,
+  );
+}
+
+/** bench/fhir-replay-server.mjs serving the recorded answers of `answersFile`, over https with `tls`. */
+export function spawnReplayServer(
+  answersFile: string,
+  tls: { certFile: string; keyFile: string },
+  logFile: string,
+): Promise<FhirChild> {
+  return spawnFhirChild(
+    fileURLToPath(new URL('../fhir-replay-server.mjs', import.meta.url)),
+    { BENCH_FHIR_ANSWERS: answersFile, BENCH_TLS_CERT: tls.certFile, BENCH_TLS_KEY: tls.keyFile },
+    logFile,
+  );
 }

@@ -18,6 +18,8 @@ interface ProfileNode {
 }
 
 interface Profile {
+  /** µs on the monotonic clock (CLOCK_MONOTONIC, as process.hrtime) */
+  startTime: number;
   nodes: ProfileNode[];
   samples: number[];
   timeDeltas: number[];
@@ -66,15 +68,20 @@ interface Sample {
   readonly stack: readonly CallFrame[];
 }
 
-/** Every non-idle sample of a profile with its duration and stack. */
-function samples(file: string): Sample[] {
+/**
+ * Every non-idle sample of a profile with its duration and stack; with `fromUs` (process.hrtime in µs, the same
+ * monotonic clock as the profile's timestamps), only the samples taken from then on (start-up left out).
+ */
+function samples(file: string, fromUs = 0): Sample[] {
   const p = JSON.parse(readFileSync(file, 'utf8')) as Profile;
+  let at = p.startTime;
+  const taken = p.timeDeltas.map((d) => (at += d));
   const byId = new Map(p.nodes.map((n) => [n.id, n]));
   const parent = new Map<number, number>();
   for (const n of p.nodes) for (const c of n.children ?? []) parent.set(c, n.id);
   return p.samples.flatMap((id, i): Sample[] => {
     const node = byId.get(id);
-    if (!node || node.callFrame.functionName === '(idle)') return [];
+    if (!node || node.callFrame.functionName === '(idle)' || (taken[i] ?? 0) < fromUs) return [];
     const stack: CallFrame[] = [];
     for (let cur: number | undefined = id; cur !== undefined; cur = parent.get(cur))
       stack.push(byId.get(cur)!.callFrame);
@@ -94,10 +101,10 @@ interface Times {
   readonly modules: Map<string, number>;
 }
 
-function times(file: string, include: (f: CallFrame) => boolean = () => true): Times {
+function times(file: string, fromUs: number, include: (f: CallFrame) => boolean = () => true): Times {
   const t: Times = { busyUs: 0, self: new Map(), total: new Map(), modules: new Map() };
   let busyUs = 0;
-  for (const s of samples(file)) {
+  for (const s of samples(file, fromUs)) {
     busyUs += s.us;
     add(t.self, keyOf(s.frame), s.us);
     add(t.modules, moduleOf(s.frame), s.us);
@@ -126,8 +133,8 @@ function toFunctionTimes(entries: [string, number][], t: Times): FunctionTime[] 
 const largest = (m: Map<string, number>, top: number): [string, number][] =>
   [...m.entries()].sort((a, b) => b[1] - a[1]).slice(0, top);
 
-export function summarize(file: string, top = 20): ProfileSummary {
-  const t = times(file);
+export function summarize(file: string, top = 20, fromUs = 0): ProfileSummary {
+  const t = times(file, fromUs);
   return {
     busyMs: t.busyUs / 1000,
     functions: toFunctionTimes(largest(t.self, top), t),
@@ -136,7 +143,7 @@ export function summarize(file: string, top = 20): ProfileSummary {
 }
 
 /** Inclusive time of the functions defined in files matching `pattern` (e.g. /^src\//), largest first. */
-export function inclusiveIn(file: string, pattern: RegExp, top = 15): FunctionTime[] {
-  const t = times(file, (f) => pattern.test(shortUrl(f.url)));
+export function inclusiveIn(file: string, pattern: RegExp, top = 15, fromUs = 0): FunctionTime[] {
+  const t = times(file, fromUs, (f) => pattern.test(shortUrl(f.url)));
   return toFunctionTimes(largest(t.total, top), t);
 }

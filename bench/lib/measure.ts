@@ -73,7 +73,7 @@ async function phase(
   overallRate?: number,
 ): Promise<PhaseResult> {
   // at a fixed rate the count is known; at saturation the warm-up's rate may still rise as the JIT warms
-  const margin = overallRate ? 1.1 : 2.2;
+  const margin = overallRate ? 1.1 : 3;
   const tokens = new TokenPool(
     await signTokens(ctx.client, run.url, Math.ceil(expectedRps * seconds * margin) + 4 * connections),
   );

@@ -5,7 +5,7 @@ import { freePort, spawnServer, type ServerChild } from './children.js';
 import { serviceEnv, serviceScript, SERVICE_PATH } from './service.js';
 import type { BenchClient } from './tokens.js';
 
-const LIMIT_SCRIPT = fileURLToPath(new URL('../limit-server.ts', import.meta.url));
+const LIMIT_SCRIPT = fileURLToPath(new URL('../limit-server.mjs', import.meta.url));
 
 export interface BenchContext {
   readonly tmpDir: string;
@@ -23,6 +23,8 @@ export interface ServiceStart {
   readonly production: boolean;
   readonly fhirAllowlist?: string;
   readonly nodeOptions?: readonly string[];
+  /** further variables, e.g. NODE_EXTRA_CA_CERTS for case (b)'s https FHIR server */
+  readonly extraEnv?: Readonly<Record<string, string>>;
 }
 
 export async function startLimit(ctx: BenchContext, name: string): Promise<Running> {
@@ -49,13 +51,17 @@ export async function startService(ctx: BenchContext, name: string, o: ServiceSt
     script: serviceScript(),
     port,
     logFile: join(ctx.tmpDir, `${name}.log`),
-    env: serviceEnv({
-      port,
-      trustedClientsFile: ctx.trustedClientsFile,
-      production: o.production,
-      tmpDir: ctx.tmpDir,
-      ...(o.fhirAllowlist ? { fhirAllowlist: o.fhirAllowlist } : {}),
-    }),
+    env: {
+      ...serviceEnv({
+        port,
+        trustedClientsFile: ctx.trustedClientsFile,
+        production: o.production,
+        tmpDir: ctx.tmpDir,
+        name,
+        ...(o.fhirAllowlist ? { fhirAllowlist: o.fhirAllowlist } : {}),
+      }),
+      ...o.extraEnv,
+    },
     ...(o.nodeOptions ? { nodeOptions: o.nodeOptions } : {}),
   });
   return { child, url: `${child.base}${SERVICE_PATH}` };

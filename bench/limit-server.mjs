@@ -1,18 +1,20 @@
+// @ts-check
 /**
  * The limit: the least a secure CDS service must do per call, in the same setup as the service (its own child
  * process, Express 5, loopback). It verifies the same ES384 client JWT with jose (issuer, aud = the URL called,
  * exp/iat, an in-memory jti replay check), parses the same JSON body and returns a fixed card.
  * Env: PORT, BENCH_ISS, BENCH_JWKS (the public key set as JSON), BENCH_BODY_LIMIT.
+ * Plain JavaScript, run without the tsx loader, as the service runs from dist/: neither pays a loader's memory.
  */
 import express from 'express';
-import type { Request, Response } from 'express';
-import { createLocalJWKSet, jwtVerify, type JSONWebKeySet } from 'jose';
+import { createLocalJWKSet, jwtVerify } from 'jose';
 
 const port = Number(process.env['PORT']);
 const iss = process.env['BENCH_ISS'] ?? '';
-const keys = createLocalJWKSet(JSON.parse(process.env['BENCH_JWKS'] ?? '{"keys":[]}') as JSONWebKeySet);
+const keys = createLocalJWKSet(JSON.parse(process.env['BENCH_JWKS'] ?? '{"keys":[]}'));
 const base = `http://127.0.0.1:${port}`;
-const seen = new Map<string, number>();
+/** @type {Map<string, number>} */
+const seen = new Map();
 
 const CARD = {
   cards: [
@@ -26,7 +28,8 @@ const CARD = {
   systemActions: [],
 };
 
-async function verified(req: Request): Promise<boolean> {
+/** @param {import('express').Request} req @returns {Promise<boolean>} */
+async function verified(req) {
   const m = /^Bearer\s+(\S+)$/i.exec(req.headers.authorization ?? '');
   if (!m?.[1]) return false;
   try {
@@ -47,12 +50,13 @@ async function verified(req: Request): Promise<boolean> {
   }
 }
 
-async function hook(req: Request, res: Response): Promise<void> {
+/** @param {import('express').Request} req @param {import('express').Response} res */
+async function hook(req, res) {
   if (!(await verified(req))) {
     res.status(401).json({ resourceType: 'OperationOutcome', issue: [{ severity: 'error', code: 'login' }] });
     return;
   }
-  if (typeof req.body !== 'object' || req.body === null || typeof (req.body as { hook?: unknown }).hook !== 'string') {
+  if (typeof req.body !== 'object' || req.body === null || typeof req.body.hook !== 'string') {
     res.status(422).json({ resourceType: 'OperationOutcome', issue: [{ severity: 'error', code: 'invalid' }] });
     return;
   }
