@@ -102,6 +102,30 @@ describe('attestation from QuestionnaireResponses', () => {
     expect(read([qr('a', { subject: { reference: 'Patient/p2' } }, { 'V.A': true })]).answer('V.A')).toBeUndefined();
   });
 
+  test('a response that names no patient never counts, linked to the order or not', () => {
+    const linked = { basedOn: [{ reference: 'ServiceRequest/sr-1' }] };
+    for (const extra of [{}, linked]) {
+      const anonymous = { ...qr('a', extra, { 'V.A': true }), subject: undefined } as fhir4.Resource;
+      expect(read([anonymous]).answer('V.A')).toBeUndefined();
+    }
+  });
+
+  test.each([
+    { what: 'authored the evaluation day', authored: '2026-11-23T23:30:00-05:00', counts: true },
+    { what: 'authored the next day, in a time zone ahead', authored: '2026-11-24T08:00:00+09:00', counts: true },
+    { what: 'authored three days after the evaluation day', authored: '2026-11-26T10:00:00Z', counts: false },
+  ])('a linked response $what: counts $counts', ({ authored, counts }) => {
+    const answered = qr('a', { authored, basedOn: [{ reference: 'ServiceRequest/sr-1' }] }, { 'V.A': true });
+    const a = attestationsFor({
+      responses: [answered],
+      questionnaireUrl: URL_,
+      patientId: 'p1',
+      orderReference: 'ServiceRequest/sr-1',
+      evaluationDate: '2026-11-23',
+    });
+    expect(a.answer('V.A')?.value).toBe(counts ? true : undefined);
+  });
+
   test('a response whose attestation item is false is void', () => {
     expect(read([qr('a', {}, { 'V.A': true, attestation: false })]).answer('V.A')).toBeUndefined();
   });

@@ -44,7 +44,7 @@ describe('policy loading fails start-up with the file and the node id', () => {
     [
       'an unknown code list',
       'criteria.yaml',
-      (t: string) => t.replace("inValueSet('desmoid-listed-location')", "inValueSet('desmoid-sites')"),
+      (t: string) => t.replace("coded('desmoid-listed-location')", "coded('desmoid-sites')"),
       /criteria\.yaml: VIII\.B \(met\): unknown code list 'desmoid-sites'/,
     ],
     [
@@ -80,7 +80,7 @@ describe('policy loading fails start-up with the file and the node id', () => {
     [
       'circular definitions',
       'definitions.yaml',
-      (t: string) => t.replace('ebrt: "%procedures.where', 'ebrt: "%radiationEnd | %procedures.where'),
+      (t: string) => t.replace('ebrt: "%procedures.coded', 'ebrt: "%radiationEnd | %procedures.coded'),
       /definitions\.yaml: definitions\.\w+: circular reference/,
     ],
     [

@@ -75,7 +75,15 @@ const feedbackItemSchema = z.looseObject({
   outcomeTimestamp: nonEmpty,
 });
 
-export const feedbackSchema = z.looseObject({ feedback: z.array(feedbackItemSchema).min(1) });
+/** A bound on one call's entries: each is a row written in the call's transaction. */
+export const MAX_FEEDBACK_ENTRIES = 100;
+
+export const feedbackSchema = z.looseObject({
+  feedback: z
+    .array(feedbackItemSchema)
+    .min(1)
+    .max(MAX_FEEDBACK_ENTRIES, `at most ${MAX_FEEDBACK_ENTRIES} entries per call: send the rest in another call`),
+});
 export type Feedback = z.infer<typeof feedbackSchema>;
 
 export function schemaFailure(error: z.ZodError): Failure {

@@ -142,6 +142,13 @@ function recentEnough(qr: Rec, q: AttestationQuery): boolean {
   return Date.parse(q.evaluationDate) - authored <= q.maxAgeDays * 86_400_000;
 }
 
+/** Authored more than a day after the evaluation day (beyond any time-zone offset): a wrong clock or a made-up date. */
+function authoredAfter(qr: Rec, q: AttestationQuery): boolean {
+  if (q.evaluationDate === undefined || typeof qr['authored'] !== 'string') return false;
+  const authored = Date.parse(qr['authored']);
+  return !Number.isNaN(authored) && authored > Date.parse(q.evaluationDate) + 2 * 86_400_000;
+}
+
 /** Responses need a "yes" to the attestation item; those not linked to the order also expire. */
 export function attestationsFor(q: AttestationQuery): Attestations {
   const candidates = q.responses
@@ -149,10 +156,10 @@ export function attestationsFor(q: AttestationQuery): Attestations {
     .filter((qr) => qr['resourceType'] === 'QuestionnaireResponse')
     .filter((qr) => qr['status'] === 'completed' || qr['status'] === 'amended')
     .filter((qr) => canonicalWithoutVersion(qr['questionnaire']) === q.questionnaireUrl)
-    .filter((qr) => {
-      const subject = isObject(qr['subject']) ? qr['subject']['reference'] : undefined;
-      return subject === undefined || subject === `Patient/${q.patientId}`;
-    })
+    // A response must name the patient it was given for (DTR and SDC require subject): one without it, or for
+    // another patient, attests nothing here.
+    .filter((qr) => isObject(qr['subject']) && qr['subject']['reference'] === `Patient/${q.patientId}`)
+    .filter((qr) => !authoredAfter(qr, q))
     .map((qr) => ({ qr, linked: linkedOrders(qr) }))
     .filter(
       ({ linked }) => linked.length === 0 || (q.orderReference !== undefined && linked.includes(q.orderReference)),

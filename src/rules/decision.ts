@@ -249,7 +249,9 @@ function outcomeOf(d: {
     return 'not-medically-necessary';
   const met = applicable.some((s) => s.result.state === 'met');
   const generalMet = d.general.every((g) => g.state === 'met');
-  return met && generalMet && d.incompleteData.length === 0 ? 'covered' : 'documentation-needed';
+  // An exclusion the record cannot rule out may still make the order investigative: it is asked, never covered.
+  const excluded = d.exclusions.some((e) => e.state !== 'not-met');
+  return met && generalMet && !excluded && d.incompleteData.length === 0 ? 'covered' : 'documentation-needed';
 }
 
 /** A met group some of whose children are not met (only an `any` group can be). */
@@ -332,10 +334,9 @@ export function decide(input: DecideInput): OrderDecision {
     outcome === 'documentation-needed'
       ? [
           ...general.flatMap(openQuestions),
-          // Attestable criteria of the named exclusions still open (the method of a code of any method).
-          ...named
-            .flatMap((r) => [...walk(r)])
-            .filter((r) => r.state === 'unknown' && r.children.length === 0 && r.question !== undefined),
+          // Criteria of the named exclusions still open (the method of a code of any method): each one keeps the
+          // order from being covered, so each is asked.
+          ...named.flatMap((r) => [...walk(r)]).filter((r) => r.state === 'unknown' && r.children.length === 0),
           ...(applicable.length === 0 ? sections.map((s) => s.indication).filter((i) => i.state === 'unknown') : []),
           ...applicable.flatMap((s) => openQuestions(s.result)),
           // Another section applied and failed: an undecided candidate is the order's remaining path, asked in full.

@@ -151,6 +151,26 @@ function patientRecord(all: readonly fhir4.Resource[], patientId: string): Patie
   return record;
 }
 
+/**
+ * The record and the order as the Bundle FHIRPath starts from. Its entries are made when first read: only an
+ * expression navigating from the root (none of the closures, few fhirpath.js expressions) reads them.
+ */
+function recordBundle(resources: readonly fhir4.Resource[], order: EvaluationInput['order']): fhir4.Bundle {
+  let entries: fhir4.BundleEntry[] | undefined;
+  return {
+    resourceType: 'Bundle',
+    type: 'collection',
+    get entry(): fhir4.BundleEntry[] {
+      if (!entries) {
+        const orderRef = orderReference(order);
+        const others = resources.filter((r) => !orderRef || `${r.resourceType}/${r.id}` !== orderRef);
+        entries = [...others, order as unknown as fhir4.Resource].map((resource) => ({ resource }));
+      }
+      return entries;
+    },
+  };
+}
+
 export function environment(input: EvaluationInput): Environment {
   const { resources, index } = patientRecord(input.resources, input.patientId);
   const history = ofType<fhir4.Condition>(resources, 'Condition').filter(
@@ -162,14 +182,8 @@ export function environment(input: EvaluationInput): Environment {
   const reasons = orderReasons(input.order, history);
   const indications = reasons.length > 0 ? reasons : conditions;
   const indicationSource = reasons.length > 0 ? 'order' : conditions.length > 0 ? 'record' : 'none';
-  const orderRef = orderReference(input.order);
-  const others = resources.filter((r) => !orderRef || `${r.resourceType}/${r.id}` !== orderRef);
   return {
-    bundle: {
-      resourceType: 'Bundle',
-      type: 'collection',
-      entry: [...others, input.order as unknown as fhir4.Resource].map((resource) => ({ resource })),
-    },
+    bundle: recordBundle(resources, input.order),
     vars: {
       order: [input.order],
       evaluationDate: input.evaluationDate,

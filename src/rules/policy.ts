@@ -6,6 +6,7 @@ import type { z } from 'zod';
 import { codeLists, displayLookup, type CodeList } from './code-lists.js';
 import type { DisplayLookup } from './evidence.js';
 import { ENGINE_VARIABLES, FHIRPATH_VARIABLES, SECTION_VARIABLES, type Environment } from './environment.js';
+import { compileClosure, type Closure } from './fhirpath-closures.js';
 import { functionTable } from './fhirpath-functions.js';
 import { expressionSyntax, variableReferences } from './fhirpath-syntax.js';
 import {
@@ -34,7 +35,12 @@ export interface CompiledExpression {
   readonly source: string;
   /** The %names it refers to. */
   readonly references: readonly string[];
+  /** The closure when the expression is in its subset (rules/fhirpath-closures.ts), else fhirpath.js. */
   evaluate(env: Environment, definitions: Readonly<Record<string, unknown>>): unknown[];
+  /** fhirpath.js alone (the differential test's reference). */
+  evaluateWithFhirpath(env: Environment, definitions: Readonly<Record<string, unknown>>): unknown[];
+  /** The closure alone, or undefined when the expression is outside its subset; it throws DECLINED to stand aside. */
+  readonly closure?: Closure | undefined;
 }
 
 export interface PolicyNode {
@@ -103,7 +109,7 @@ export type PolicyResult = { ok: true; policy: Policy } | { ok: false; errors: s
  * The variables an expression sees: a definitions scope made by `definitionScope(env)` is used as it is (its own
  * properties shadow the engine variables it inherits, as the spread did); any other definitions object is merged.
  */
-function scopeOf(env: Environment, definitions: Readonly<Record<string, unknown>>): Record<string, unknown> {
+export function scopeOf(env: Environment, definitions: Readonly<Record<string, unknown>>): Record<string, unknown> {
   return Object.getPrototypeOf(definitions) === env.vars ? definitions : { ...env.vars, ...definitions };
 }
 
@@ -113,7 +119,8 @@ export function definitionScope(env: Environment): Record<string, unknown> {
 }
 
 interface Compiler {
-  compile(source: string, where: string): CompiledExpression | undefined;
+  /** `leaf`: a criterion's met / notMet (its result is read by the engine, never by another expression). */
+  compile(source: string, where: string, leaf?: boolean): CompiledExpression | undefined;
   readonly errors: string[];
 }
 
@@ -125,7 +132,7 @@ function compiler(
   const errors: string[] = [];
   return {
     errors,
-    compile(source, where) {
+    compile(source, where, leaf = false) {
       let problem = false;
       const syntax = expressionSyntax(source);
       const { references } = syntax;
@@ -155,13 +162,26 @@ function compiler(
         return undefined;
       }
       if (problem) return undefined;
+      const withFhirpath = (env: Environment, definitions: Readonly<Record<string, unknown>>): unknown[] => {
+        const out: unknown = fn(env.bundle, scopeOf(env, definitions));
+        return Array.isArray(out) ? (out as unknown[]) : [out];
+      };
+      const closure = compileClosure(source, table, { leaf });
       return {
         source,
         references,
-        evaluate: (env, definitions) => {
-          const out: unknown = fn(env.bundle, scopeOf(env, definitions));
-          return Array.isArray(out) ? (out as unknown[]) : [out];
-        },
+        evaluateWithFhirpath: withFhirpath,
+        closure,
+        evaluate: closure
+          ? (env, definitions) => {
+              try {
+                return closure(scopeOf(env, definitions));
+              } catch {
+                // DECLINED (data outside the closure's subset), or anything unforeseen: fhirpath.js decides
+                return withFhirpath(env, definitions);
+              }
+            }
+          : withFhirpath,
       };
     },
   };
@@ -276,8 +296,8 @@ export function loadPolicy(folder: string): PolicyResult {
       question: def.question,
       kind: def.all ? 'all' : def.any ? 'any' : 'leaf',
       children,
-      met: def.met === undefined ? undefined : c.compile(def.met, `${criteriaFile}: ${def.id} (met)`),
-      notMet: def.notMet === undefined ? undefined : c.compile(def.notMet, `${criteriaFile}: ${def.id} (notMet)`),
+      met: def.met === undefined ? undefined : c.compile(def.met, `${criteriaFile}: ${def.id} (met)`, true),
+      notMet: def.notMet === undefined ? undefined : c.compile(def.notMet, `${criteriaFile}: ${def.id} (notMet)`, true),
       sameAs: def.sameAs,
       unreachable: def.unreachable ?? {},
       role: def.role,

@@ -94,15 +94,17 @@ export function buildRecordIndex(resources: readonly fhir4.Resource[]): RecordIn
     if (ref) byRef.set(ref, r);
     if (hasCodingList(r)) coded.add(r);
     for (const c of conceptCodings(r['code'])) {
-      push(byCode, codeKey(c.system, c.code), r);
       const system = canonicalSystem(c.system);
+      push(byCode, `${text(system)}|${text(c.code)}`, r);
       const key = `${typeof system === 'string' ? `s${system}` : '-'}\u0000${c.code === undefined ? '-' : `c${c.code}`}`;
       const entry = codings.get(key);
       if (entry) entry.resources.push(r);
       else codings.set(key, { system, code: c.code, resources: [r] });
     }
-    for (const element of REVERSE_ELEMENTS)
-      for (const target of referencesIn(r[element])) push(reverse, `${element} ${target}`, r);
+    for (const element of REVERSE_ELEMENTS) {
+      const value = r[element];
+      if (value !== undefined) for (const target of referencesIn(value)) push(reverse, `${element} ${target}`, r);
+    }
   }
   return {
     ofType: (type) => byType.get(type) ?? [],

@@ -1,6 +1,6 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import type { RequestHandler, Response } from 'express';
+import type { Request, RequestHandler, Response } from 'express';
 import { z } from 'zod';
 import { failure } from '../fhir/outcome.js';
 import { issueLines } from '../fhir/issues.js';
@@ -78,18 +78,23 @@ export function consumerOf(res: Response): AdminConsumer | undefined {
 const REALM = 'coverage-assertions';
 
 /** RFC 6750: 401 with WWW-Authenticate; `invalid_token` when a token was presented and is not a consumer's. */
-export function adminAuthentication(consumers: readonly AdminConsumer[]): RequestHandler {
+export function adminAuthentication(
+  consumers: readonly AdminConsumer[],
+  onRefused?: (req: Request, res: Response) => void,
+  realm = REALM,
+): RequestHandler {
   return (req, res, next) => {
     const header = req.get('authorization');
     const token = /^Bearer\s+([\x21-\x7e]+)\s*$/i.exec(header ?? '')?.[1];
     const consumer = token === undefined ? undefined : consumerFor(consumers, token);
     if (consumer === undefined) {
       const challenge =
-        header === undefined ? `Bearer realm="${REALM}"` : `Bearer realm="${REALM}", error="invalid_token"`;
+        header === undefined ? `Bearer realm="${realm}"` : `Bearer realm="${realm}", error="invalid_token"`;
       sendFailure(res, {
         ...failure(401, 'login', 'Authentication required'),
         headers: { 'WWW-Authenticate': challenge },
       });
+      onRefused?.(req, res);
       return;
     }
     res.locals['consumer'] = consumer;

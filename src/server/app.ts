@@ -1,4 +1,4 @@
-import express from 'express';
+import express, { type Request } from 'express';
 import type { TokenService } from '../auth/backend-services.js';
 import type { Authenticator } from '../auth/client-auth.js';
 import type { Registry } from '../cds-hooks/registry.js';
@@ -10,7 +10,8 @@ import { errorBoundary, noRoute } from './error-boundary.js';
 import { handlers } from './handlers.js';
 import { corsHeaders, securityHeaders } from './headers.js';
 import type { Logger } from './logger.js';
-import { adminAuthentication, type AdminConsumer } from './admin.js';
+import { adminAuthentication, sha256, type AdminConsumer } from './admin.js';
+import { auditInput, recordAuditLater, requestMeta } from './persistence.js';
 import type { Metrics } from './metrics.js';
 import { requestLog } from './request-log.js';
 import { mountRoutes, routeTable } from './routes.js';
@@ -39,6 +40,13 @@ export interface AppDeps {
  * `/fhir/Questionnaire/:id` would take `$questionnaire-package` for an id), the routes, then 404 and the error
  * boundary.
  */
+/** CDS_METRICS_TOKEN: the one bearer token a scraper presents; none leaves /metrics open (for in-cluster scrapes). */
+function metricsGuard(token: string | undefined): express.RequestHandler | undefined {
+  return token === undefined
+    ? undefined
+    : adminAuthentication([{ name: 'metrics', tokenHash: sha256(token) }], undefined, 'metrics');
+}
+
 export function createApp(deps: AppDeps): express.Express {
   const { config, registry, logger } = deps;
   const app = express();
@@ -60,11 +68,32 @@ export function createApp(deps: AppDeps): express.Express {
     logger,
   });
   const tokens = deps.tokens ?? noBackendServices(tokenEndpoint(config));
-  app.use(dtrRoutes({ config, registry, store, tokens, now: deps.now ?? (() => new Date()) }));
+  app.use(dtrRoutes({ config, registry, store, tokens, logger, now: deps.now ?? (() => new Date()) }));
   const consumers = deps.adminConsumers ?? [];
+  // A refused login on the payer's assertion lookup is a security event: it goes to the audit trail too.
+  const auditRefusedLogin = (req: Request) =>
+    recordAuditLater(
+      store,
+      logger,
+      auditInput(
+        {
+          kind: 'admin-login-refused',
+          clientIss: null,
+          serviceId: null,
+          hookInstance: null,
+          requestMeta: requestMeta(req, undefined),
+          startedAt: performance.now(),
+        },
+        401,
+        null,
+      ),
+    );
   mountRoutes(
     app,
-    routeTable(h, rawBody(config.bodyLimit), consumers.length > 0 ? adminAuthentication(consumers) : undefined),
+    routeTable(h, rawBody(config.bodyLimit), {
+      admin: consumers.length > 0 ? adminAuthentication(consumers, auditRefusedLogin) : undefined,
+      metrics: metricsGuard(config.operations.metricsToken),
+    }),
   );
   app.use(noRoute);
   app.use(errorBoundary(config.bodyLimit, logger));

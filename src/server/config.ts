@@ -65,6 +65,8 @@ export interface Config {
     readonly adminConsumersFile?: string | undefined;
     /** A single consumer's token (named "admin"); with CDS_ADMIN_CONSUMERS both apply. */
     readonly adminToken?: string | undefined;
+    /** When set, GET /metrics wants it as a bearer token (a Prometheus scrape's `authorization`). */
+    readonly metricsToken?: string | undefined;
   };
 }
 
@@ -166,6 +168,11 @@ const envSchema = z.object({
     .optional()
     .transform((v) => (v === '' ? undefined : v))
     .pipe(z.string().min(32, 'must be at least 32 characters').optional()),
+  CDS_METRICS_TOKEN: z
+    .string()
+    .optional()
+    .transform((v) => (v === '' ? undefined : v))
+    .pipe(z.string().min(32, 'must be at least 32 characters').optional()),
 });
 
 export type ConfigResult = { ok: true; config: Config } | { ok: false; errors: string[] };
@@ -251,6 +258,7 @@ export function loadConfig(env: NodeJS.ProcessEnv): ConfigResult {
         purgeIntervalMs: e.CDS_PURGE_INTERVAL_MIN * 60_000,
         adminConsumersFile: e.CDS_ADMIN_CONSUMERS,
         adminToken: e.CDS_ADMIN_TOKEN,
+        metricsToken: e.CDS_METRICS_TOKEN,
       },
     },
   };

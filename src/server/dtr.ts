@@ -12,7 +12,7 @@ import { buildQuestionnaire } from '../rules/questionnaire.js';
 import { requestBaseUrl } from './authentication.js';
 import type { Config } from './config.js';
 import type { Logger } from './logger.js';
-import { storeJtiCheck } from './persistence.js';
+import { auditInput, recordAuditLater, requestMeta, storeJtiCheck } from './persistence.js';
 import { logFields } from './request-log.js';
 import { sendFailure } from './send.js';
 import type { StoreHolder } from './store-holder.js';
@@ -112,14 +112,15 @@ export interface DtrRoutesInput {
   readonly registry: Registry;
   readonly store: StoreHolder;
   readonly tokens: TokenService;
+  readonly logger: Logger;
   readonly now: () => Date;
 }
 
 /** The DTR router with the app's store, Questionnaires, failure sender and log fields. */
-export function dtrRoutes({ config, registry, store, tokens, now }: DtrRoutesInput): RequestHandler {
+export function dtrRoutes({ config, registry, store, tokens, logger, now }: DtrRoutesInput): RequestHandler {
   const questionnaires = registry.services.map((s) => buildQuestionnaire(s.policy));
   const endpoint = tokenEndpoint(config);
-  return dtrRouter({
+  const router = dtrRouter({
     tokens,
     tokenEndpoint: endpoint,
     // Development without CDS_PUBLIC_BASE_URL: the URL the client called is an audience too, as for client JWTs.
@@ -138,12 +139,31 @@ export function dtrRoutes({ config, registry, store, tokens, now }: DtrRoutesInp
     indicationLinkId: INDICATION_LINK_ID,
     sendFailure,
     onPackage: (event, res) => {
-      Object.assign(logFields(res), {
-        client: event.clientId.slice(0, 200),
-        ...(event.assertionId ? { assertionId: event.assertionId } : {}),
-      });
+      const client = event.clientId.slice(0, 200);
+      Object.assign(logFields(res), { client, ...(event.assertionId ? { assertionId: event.assertionId } : {}) });
+      // Who was handed which assertion's pre-filled answers: the audit trail keeps every package call.
+      recordAuditLater(
+        store,
+        logger,
+        auditInput(
+          {
+            kind: 'questionnaire-package',
+            clientIss: client,
+            serviceId: null,
+            hookInstance: null,
+            requestMeta: requestMeta(res.req, undefined),
+            startedAt: (res.locals['dtrStartedAt'] as number | undefined) ?? performance.now(),
+          },
+          event.status,
+          event.assertionId ? { assertion: event.assertionId } : null,
+        ),
+      );
     },
     bodyLimit: config.bodyLimit,
     now,
   });
+  return (req, res, next) => {
+    res.locals['dtrStartedAt'] = performance.now();
+    router(req, res, next);
+  };
 }

@@ -146,12 +146,19 @@ export function handlers({ config, registry, fetch: rawFetch, now, store, metric
     return { service, json: json.value };
   }
 
-  /** Feedback entries stored, linked to their card's assertion; false when the store cannot take them now. */
-  async function writeFeedback(serviceId: string, entries: readonly FeedbackEntry[]): Promise<boolean> {
+  /**
+   * Feedback entries stored, each linked to its card's assertion when that was issued to this caller; the number
+   * that named another client's card, or undefined when the store cannot take them now.
+   */
+  async function writeFeedback(
+    serviceId: string,
+    entries: readonly FeedbackEntry[],
+    clientIss: string | null,
+  ): Promise<{ otherClientEntries: number } | undefined> {
     const open = await store.get();
-    if (open === undefined) return false;
+    if (open === undefined) return undefined;
     try {
-      await open.store.recordFeedback(
+      const { otherClientEntries } = await open.store.recordFeedback(
         entries.map((e) => ({
           serviceId,
           card: e.card,
@@ -161,10 +168,11 @@ export function handlers({ config, registry, fetch: rawFetch, now, store, metric
           userComment: e.userComment ?? null,
           acceptedSuggestions: [...e.acceptedSuggestions],
         })),
+        { clientIss },
       );
-      return true;
+      return { otherClientEntries };
     } catch (error) {
-      if (isStoreUnavailable(error)) return false;
+      if (isStoreUnavailable(error)) return undefined;
       throw error;
     }
   }
@@ -244,11 +252,19 @@ export function handlers({ config, registry, fetch: rawFetch, now, store, metric
         return;
       }
       logFields(res).feedback = feedback.value.summaries;
-      const written = await writeFeedback(call.service.definition.id, feedback.value.entries);
-      const status = written ? 200 : 503;
-      if (written) res.status(200).end();
+      const written = await writeFeedback(call.service.definition.id, feedback.value.entries, audit.clientIss);
+      // CDS Hooks feedback has no per-card error: a card of another client is answered 200 too, stored unlinked,
+      // and only counted in the audit record (nothing of the other client is named).
+      if (written !== undefined) res.status(200).end();
       else sendFailure(res, storeUnavailable());
-      recordAuditLater(store, logger, auditInput(audit, status, { feedback: feedback.value.summaries }));
+      recordAuditLater(
+        store,
+        logger,
+        auditInput(audit, written !== undefined ? 200 : 503, {
+          feedback: feedback.value.summaries,
+          ...(written !== undefined ? { otherClientEntries: written.otherClientEntries } : {}),
+        }),
+      );
     },
     ready: async (_req, res) => {
       const storeReady = await store.ready();

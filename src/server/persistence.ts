@@ -75,7 +75,10 @@ export function recordAuditLater(holder: StoreHolder, logger: Logger, entry: Aud
     );
 }
 
-/** The persist port of one call: its assertions, card links and audit record in one transaction. */
+/**
+ * The persist port of one call: its assertions (bound to the calling client), card links and audit record in one
+ * transaction.
+ */
 export function persistPort(holder: StoreHolder, audit: CallAudit): PersistPort {
   return {
     async priorAssertion(id) {
@@ -83,7 +86,9 @@ export function persistPort(holder: StoreHolder, audit: CallAudit): PersistPort 
       if (store === undefined) return { ok: false, reason: 'unavailable' };
       try {
         const found = await store.store.getAssertion(id);
-        return { ok: true, value: found };
+        // Another client's assertion is not one this caller can keep: its order gets a new one, issued to it.
+        const theirs = found !== undefined && found.clientIss !== null && found.clientIss !== audit.clientIss;
+        return { ok: true, value: theirs ? undefined : found };
       } catch (error) {
         if (isStoreUnavailable(error)) return { ok: false, reason: 'unavailable' };
         throw error;
@@ -93,7 +98,8 @@ export function persistPort(holder: StoreHolder, audit: CallAudit): PersistPort 
       const store = await holder.get(OPEN_WAIT_MS);
       if (store === undefined) return { ok: false, reason: 'unavailable' };
       const result = await store.recordCall({
-        assertions: record.assertions.map((a) => ({ ...a })),
+        // Issued to the authenticated client, the same iss as the audit record's (null with authentication off).
+        assertions: record.assertions.map((a) => ({ ...a, clientIss: audit.clientIss })),
         cardLinks: [...record.cardLinks],
         audit: auditInput(
           { ...audit, serviceId: record.serviceId, hookInstance: record.hookInstance },

@@ -13,12 +13,19 @@ export interface Route {
   readonly otherMethods?: RequestHandler;
 }
 
-/** `admin`: the consumer authentication of /coverage-assertions; undefined when no consumer is configured (404). */
-export function routeTable(h: Handlers, body: RequestHandler, admin?: RequestHandler): readonly Route[] {
+export interface RouteGuards {
+  /** The consumer authentication of /coverage-assertions; without it the route does not exist (404). */
+  readonly admin?: RequestHandler | undefined;
+  /** The bearer check of /metrics (CDS_METRICS_TOKEN); without it /metrics is open. */
+  readonly metrics?: RequestHandler | undefined;
+}
+
+export function routeTable(h: Handlers, body: RequestHandler, guards: RouteGuards = {}): readonly Route[] {
+  const { admin } = guards;
   return [
     { method: 'GET', path: '/health', handlers: [h.health] },
     { method: 'GET', path: '/ready', handlers: [h.ready] },
-    { method: 'GET', path: '/metrics', handlers: [h.metrics] },
+    { method: 'GET', path: '/metrics', handlers: guards.metrics ? [guards.metrics, h.metrics] : [h.metrics] },
     { method: 'GET', path: '/cds-services', handlers: [h.discovery] },
     { method: 'POST', path: '/cds-services/:id', handlers: [body, h.hookCall], otherMethods: h.serviceOnly(['POST']) },
     {

@@ -119,6 +119,9 @@ class LibsqlConnection implements DatabaseConnection {
     if (this.#transaction === undefined) return;
     const tx = this.#takeTransaction();
     try {
+      // SQLite itself ends the transaction on some errors (SQLITE_FULL, SQLITE_IOERR...): nothing left to undo,
+      // and the error that ended it, not a failed ROLLBACK, is what the caller must see.
+      if (tx.closed) return;
       await tx.rollback();
     } finally {
       tx.close();

@@ -112,9 +112,23 @@ function initial(engine: Engine): Migration {
   };
 }
 
+/**
+ * The CDS client (`iss` of its JWT) an assertion was issued to, so feedback is linked only by that client. Nullable:
+ * rows written before it, and calls made with authentication off, have none. ADD COLUMN of a nullable column with
+ * no default changes no existing row on either engine.
+ */
+const assertionClientIss: Migration = {
+  async up(db: Kysely<unknown>): Promise<void> {
+    await db.schema.alterTable('coverage_assertion').addColumn('client_iss', 'text').execute();
+  },
+  async down(db: Kysely<unknown>): Promise<void> {
+    await db.schema.alterTable('coverage_assertion').dropColumn('client_iss').execute();
+  },
+};
+
 /** Versioned migrations, in code (no files to find at run time); names sort in the order they apply. */
 export function migrations(engine: Engine): Record<string, Migration> {
-  return { '0001_initial': initial(engine) };
+  return { '0001_initial': initial(engine), '0002_assertion_client_iss': assertionClientIss };
 }
 
 export function migrationProvider(engine: Engine): MigrationProvider {

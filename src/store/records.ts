@@ -24,6 +24,11 @@ export interface AssertionInput {
   questionnaireVersion: string | null;
   /** The draft order as received. */
   orderSnapshot: unknown;
+  /**
+   * `iss` of the CDS client the assertion was issued to (the call's audit `clientIss`): feedback on its cards is
+   * linked only when it comes from that client. Null with authentication off, and on rows stored before it was kept.
+   */
+  clientIss: string | null;
   /** Uuids of the cards that speak for this assertion, so feedback on a card finds it. */
   cardUuids?: string[];
 }
@@ -32,7 +37,8 @@ export interface StoredAssertion extends Omit<AssertionInput, 'cardUuids'> {
   createdAt: string;
 }
 
-export type AuditKind = 'hook-call' | 'discovery' | 'feedback' | 'admin-lookup' | 'other';
+export type AuditKind =
+  'hook-call' | 'discovery' | 'feedback' | 'admin-lookup' | 'admin-login-refused' | 'questionnaire-package' | 'other';
 
 export interface AuditInput {
   id?: string;
@@ -79,8 +85,19 @@ export interface FeedbackInput {
   overrideReason?: OverrideReasonInput | null;
   userComment?: string | null;
   acceptedSuggestions?: string[];
-  /** When known; otherwise looked up through the card. */
+  /** When known; otherwise looked up through the card. Linked only when the assertion is the caller's (see recordFeedback). */
   assertionId?: string | null;
+}
+
+/** Who sent a feedback call: `iss` of its client JWT, null with authentication off. */
+export interface FeedbackCaller {
+  clientIss: string | null;
+}
+
+export interface RecordFeedbackResult {
+  entries: StoredFeedback[];
+  /** Entries that named a card (or assertion) issued to another client: stored unlinked, counted here. */
+  otherClientEntries: number;
 }
 
 export interface StoredFeedback {

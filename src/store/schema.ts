@@ -20,6 +20,8 @@ export interface CoverageAssertionTable {
   questionnaire_canonical: string | null;
   questionnaire_version: string | null;
   order_snapshot: string;
+  /** `iss` of the CDS client the assertion was issued to; null before migration 0002 and with authentication off. */
+  client_iss: string | null;
 }
 
 export interface CardLinkTable {

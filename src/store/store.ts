@@ -3,15 +3,18 @@ import type { Kysely, Selectable, Transaction } from 'kysely';
 import type { RetentionDays, StoreConfig } from './config.js';
 import { migrateToLatest, openDatabase, ping } from './engine.js';
 import { StoreUnavailableError, toStoreError, unavailabilityCode } from './errors.js';
+import { WriteBatch } from './write-batch.js';
 import {
   redactSecrets,
   type AssertionInput,
   type AuditInput,
+  type FeedbackCaller,
   type FeedbackInput,
   type JtiClaim,
   type PurgeCounts,
   type RecordCallInput,
   type RecordCallResult,
+  type RecordFeedbackResult,
   type StoredAssertion,
   type StoredAudit,
   type StoredFeedback,
@@ -24,6 +27,8 @@ type Db = Kysely<StoreDatabase> | Transaction<StoreDatabase>;
 export interface StoreOptions {
   /** The clock for created/expiry times (tests move it). */
   now?: () => Date;
+  /** Writes share transactions (write-batch.ts); default on SQLite only. */
+  groupCommit?: boolean;
 }
 
 const DAY_MS = 86_400_000;
@@ -57,6 +62,7 @@ function assertionRow(a: AssertionInput, createdAt: string): CoverageAssertionTa
     questionnaire_canonical: a.questionnaireCanonical,
     questionnaire_version: a.questionnaireVersion,
     order_snapshot: json(a.orderSnapshot),
+    client_iss: a.clientIss,
   };
 }
 
@@ -77,6 +83,7 @@ function toAssertion(row: Selectable<CoverageAssertionTable>): StoredAssertion {
     questionnaireCanonical: row.questionnaire_canonical,
     questionnaireVersion: row.questionnaire_version,
     orderSnapshot: parse(row.order_snapshot),
+    clientIss: row.client_iss,
   };
 }
 
@@ -133,6 +140,82 @@ function toFeedback(row: Selectable<FeedbackTable>): StoredFeedback {
 
 class ReplayDetected extends Error {}
 
+/** A call's rows: its assertions in one insert, every card link in one insert, its audit record. */
+async function writeCall(trx: Db, input: RecordCallInput, auditId: string, createdAt: string): Promise<void> {
+  if (input.assertions.length > 0) {
+    await trx
+      .insertInto('coverage_assertion')
+      .values(input.assertions.map((a) => assertionRow(a, createdAt)))
+      .execute();
+  }
+  const links = [
+    ...input.assertions.flatMap((a) => (a.cardUuids ?? []).map((cardUuid) => ({ cardUuid, assertionId: a.id }))),
+    ...(input.cardLinks ?? []),
+  ];
+  if (links.length > 0) {
+    await trx
+      .insertInto('card_link')
+      .values(links.map((l) => ({ card_uuid: l.cardUuid, assertion_id: l.assertionId, created_at: createdAt })))
+      .execute();
+  }
+  await trx
+    .insertInto('audit_record')
+    .values(auditRow(input.audit, auditId, input.audit.createdAt ?? createdAt))
+    .execute();
+}
+
+/**
+ * Feedback rows, each with the assertion it may be linked to: the one named, else its card's; none when that
+ * assertion was issued to another client than the caller. An assertion the store does not hold (purged, or a card
+ * of no assertion) is kept as named, as before client_iss existed.
+ */
+async function feedbackRows(
+  trx: Db,
+  entries: readonly FeedbackInput[],
+  caller: FeedbackCaller,
+  createdAt: string,
+): Promise<{ rows: FeedbackTable[]; otherClientEntries: number }> {
+  const cards = [...new Set(entries.filter((e) => e.assertionId == null).map((e) => e.card))];
+  const links =
+    cards.length === 0
+      ? []
+      : await trx
+          .selectFrom('card_link')
+          .select(['card_uuid', 'assertion_id'])
+          .where('card_uuid', 'in', cards)
+          .execute();
+  const assertionOfCard = new Map(links.map((l) => [l.card_uuid, l.assertion_id]));
+  const named = (e: FeedbackInput): string | null => e.assertionId ?? assertionOfCard.get(e.card) ?? null;
+  const ids = [...new Set(entries.map(named).filter((id): id is string => id !== null))];
+  const owners =
+    ids.length === 0
+      ? []
+      : await trx.selectFrom('coverage_assertion').select(['id', 'client_iss']).where('id', 'in', ids).execute();
+  const clientOf = new Map(owners.map((o) => [o.id, o.client_iss]));
+  let otherClientEntries = 0;
+  const rows = entries.map((entry): FeedbackTable => {
+    const id = named(entry);
+    const owner = id === null ? null : (clientOf.get(id) ?? null);
+    const otherClient = owner !== null && owner !== caller.clientIss;
+    if (otherClient) otherClientEntries += 1;
+    return {
+      id: randomUUID(),
+      created_at: createdAt,
+      service_id: entry.serviceId,
+      card_uuid: entry.card,
+      assertion_id: otherClient ? null : id,
+      outcome: entry.outcome,
+      outcome_timestamp: iso(entry.outcomeTimestamp),
+      override_reason_system: entry.overrideReason?.system ?? null,
+      override_reason_code: entry.overrideReason?.code ?? null,
+      override_reason_display: entry.overrideReason?.display ?? null,
+      user_comment: entry.userComment ?? null,
+      accepted_suggestions: json(entry.acceptedSuggestions ?? []),
+    };
+  });
+  return { rows, otherClientEntries };
+}
+
 /**
  * The coverage-assertion, audit, feedback and replay store. One interface and one set of typed queries over
  * SQLite (libsql) and PostgreSQL. Methods throw StoreUnavailableError when the database cannot be reached;
@@ -143,12 +226,14 @@ export class Store {
   readonly retention: RetentionDays;
   readonly #db: Kysely<StoreDatabase>;
   readonly #now: () => Date;
+  readonly #batch: WriteBatch | undefined;
 
-  private constructor(engine: Engine, db: Kysely<StoreDatabase>, retention: RetentionDays, now: () => Date) {
+  private constructor(engine: Engine, db: Kysely<StoreDatabase>, retention: RetentionDays, options: StoreOptions) {
     this.engine = engine;
     this.#db = db;
     this.retention = retention;
-    this.#now = now;
+    this.#now = options.now ?? (() => new Date());
+    this.#batch = (options.groupCommit ?? engine === 'sqlite') ? new WriteBatch(db) : undefined;
   }
 
   /** Opens the database (SQLite: creates the file and its folder) and migrates it to the latest version. */
@@ -160,10 +245,12 @@ export class Store {
       await opened.db.destroy().catch(() => undefined);
       throw toStoreError(error);
     }
-    return new Store(opened.engine, opened.db, config.retention, options.now ?? (() => new Date()));
+    return new Store(opened.engine, opened.db, config.retention, options);
   }
 
+  /** Closes the database once the writes already submitted have settled. */
   async close(): Promise<void> {
+    await this.#batch?.settled();
     await this.#db.destroy();
   }
 
@@ -186,27 +273,9 @@ export class Store {
     const createdAt = this.#now().toISOString();
     const auditId = input.audit.id ?? randomUUID();
     try {
-      await this.#db.transaction().execute(async (trx) => {
+      await this.#transaction(async (trx) => {
         if (input.jti !== undefined && !(await this.#claimJti(trx, input.jti))) throw new ReplayDetected();
-        for (const assertion of input.assertions) {
-          await trx.insertInto('coverage_assertion').values(assertionRow(assertion, createdAt)).execute();
-          for (const card of assertion.cardUuids ?? []) {
-            await trx
-              .insertInto('card_link')
-              .values({ card_uuid: card, assertion_id: assertion.id, created_at: createdAt })
-              .execute();
-          }
-        }
-        for (const link of input.cardLinks ?? []) {
-          await trx
-            .insertInto('card_link')
-            .values({ card_uuid: link.cardUuid, assertion_id: link.assertionId, created_at: createdAt })
-            .execute();
-        }
-        await trx
-          .insertInto('audit_record')
-          .values(auditRow(input.audit, auditId, input.audit.createdAt ?? createdAt))
-          .execute();
+        await writeCall(trx, input, auditId, createdAt);
       });
       return { status: 'committed', auditId };
     } catch (error) {
@@ -219,7 +288,9 @@ export class Store {
 
   /** Atomic across instances: `accepted` the first time an (iss, jti) is seen until it expires, else `replay`. */
   async claimJti(claim: JtiClaim): Promise<'accepted' | 'replay'> {
-    return this.#guard(async () => ((await this.#claimJti(this.#db, claim)) ? 'accepted' : 'replay'));
+    return this.#guard(async () =>
+      (await this.#statement((db) => this.#claimJti(db, claim))) ? 'accepted' : 'replay',
+    );
   }
 
   async #claimJti(db: Db, claim: JtiClaim): Promise<boolean> {
@@ -243,11 +314,13 @@ export class Store {
     const createdAt = this.#now().toISOString();
     const rows = entries.map((entry) => auditRow(entry, entry.id ?? randomUUID(), entry.createdAt ?? createdAt));
     await this.#guard(() =>
-      this.#db
-        .insertInto('audit_record')
-        .values(rows)
-        .onConflict((oc) => oc.column('id').doNothing())
-        .execute(),
+      this.#statement((db) =>
+        db
+          .insertInto('audit_record')
+          .values(rows)
+          .onConflict((oc) => oc.column('id').doNothing())
+          .execute(),
+      ),
     );
     return rows.map((row) => row.id);
   }
@@ -311,41 +384,23 @@ export class Store {
     return rows.map(toAudit);
   }
 
-  /** Stores feedback entries (duplicates are kept: clients may report a card more than once). */
-  async recordFeedback(entries: FeedbackInput[]): Promise<StoredFeedback[]> {
+  /**
+   * Stores feedback entries (duplicates are kept: clients may report a card more than once). An entry is linked to
+   * the assertion of the card it names only when that assertion was issued to the caller, or to no client (stored
+   * before `client_iss` was kept, or with authentication off); an entry about another client's card is stored
+   * unlinked and only counted. Look-ups and insert are one transaction (on SQLite in the next shared batch).
+   */
+  async recordFeedback(entries: FeedbackInput[], caller: FeedbackCaller): Promise<RecordFeedbackResult> {
+    if (entries.length === 0) return { entries: [], otherClientEntries: 0 };
     const createdAt = this.#now().toISOString();
-    const rows = await this.#guard(async () => {
-      const out: FeedbackTable[] = [];
-      for (const entry of entries) {
-        const assertionId =
-          entry.assertionId ??
-          (
-            await this.#db
-              .selectFrom('card_link')
-              .select('assertion_id')
-              .where('card_uuid', '=', entry.card)
-              .executeTakeFirst()
-          )?.assertion_id ??
-          null;
-        out.push({
-          id: randomUUID(),
-          created_at: createdAt,
-          service_id: entry.serviceId,
-          card_uuid: entry.card,
-          assertion_id: assertionId,
-          outcome: entry.outcome,
-          outcome_timestamp: iso(entry.outcomeTimestamp),
-          override_reason_system: entry.overrideReason?.system ?? null,
-          override_reason_code: entry.overrideReason?.code ?? null,
-          override_reason_display: entry.overrideReason?.display ?? null,
-          user_comment: entry.userComment ?? null,
-          accepted_suggestions: json(entry.acceptedSuggestions ?? []),
-        });
-      }
-      if (out.length > 0) await this.#db.insertInto('feedback').values(out).execute();
-      return out;
-    });
-    return rows.map(toFeedback);
+    const written = await this.#guard(() =>
+      this.#transaction(async (trx) => {
+        const out = await feedbackRows(trx, entries, caller, createdAt);
+        await trx.insertInto('feedback').values(out.rows).execute();
+        return out;
+      }),
+    );
+    return { entries: written.rows.map(toFeedback), otherClientEntries: written.otherClientEntries };
   }
 
   async feedbackForAssertion(assertionId: string): Promise<StoredFeedback[]> {
@@ -401,6 +456,16 @@ export class Store {
         return counts;
       }),
     );
+  }
+
+  /** Several statements, atomically: in the next shared batch, or in a transaction of their own. */
+  #transaction<T>(work: (db: Db) => Promise<T>): Promise<T> {
+    return this.#batch?.submit(work) ?? this.#db.transaction().execute(work);
+  }
+
+  /** One statement: in the next shared batch, or on its own (autocommit). */
+  #statement<T>(work: (db: Db) => Promise<T>): Promise<T> {
+    return this.#batch?.submit(work) ?? work(this.#db);
   }
 
   async #guard<T>(operation: () => Promise<T>): Promise<T> {

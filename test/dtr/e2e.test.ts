@@ -3,7 +3,7 @@ import { once } from 'node:events';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import request from 'supertest';
-import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { afterAll, beforeAll, describe, expect, test, vi } from 'vitest';
 import { classifyAnswers, markOrigins } from '../../src/dtr/information-origin.js';
 import { testApp, type TestApp } from '../support/app.js';
 import { checkOutputParameters, checkQuestionnaireResponse } from '../support/dtr-profiles.js';
@@ -256,6 +256,37 @@ describe('the documentation loop (issue 12) through the mounted service', () => 
     const byOrder = await postPackage(server, packageBody(stranger, [{ name: 'order', resource: order }]), token);
     // By the order alone, the stored evaluation is not this member's: nothing pre-filled is handed out.
     expect(byOrder.status).toBe(404);
+  });
+
+  test('every package call is in the audit trail: the client, the status and the assertion handed out', async () => {
+    const body = scenario(SCENARIO);
+    const coverage = body['prefetch']['coverage']['entry'][0]['resource'];
+    const { ci } = await sign(body);
+    const assertionId = part(ci, 'coverage-assertion-id') as string;
+    const token = await accessToken(server, client, NOW_SEC, 'system/Questionnaire.read');
+    const context = (id: string) => packageBody(coverage, [{ name: 'context', valueString: id }]);
+    expect((await postPackage(server, context(assertionId), token)).status).toBe(200);
+    expect((await postPackage(server, context('no-such-assertion'), token)).status).toBe(404);
+    const store = (await t.store.get())!.store;
+    const packages = async () =>
+      (await store.auditRecords()).filter(
+        (r) => r.kind === 'questionnaire-package' && r.createdAt >= new Date(Date.now() - 60_000).toISOString(),
+      );
+    await vi.waitFor(
+      async () => expect((await packages()).map((r) => r.status)).toEqual(expect.arrayContaining([200, 404])),
+      {
+        timeout: 10_000,
+      },
+    );
+    const handedOut = (await packages()).filter(
+      (r) => r.status === 200 && (r.response as Rec | null)?.['assertion'] === assertionId,
+    );
+    expect(handedOut).toHaveLength(1);
+    expect(handedOut[0]).toMatchObject({
+      clientIss: client.iss,
+      requestMeta: { path: '/fhir/Questionnaire/$questionnaire-package' },
+    });
+    expect(JSON.stringify(await packages())).not.toContain(token);
   });
 
   test('without a token: 401 with an RFC 6750 challenge; a token not issued here: invalid_token', async () => {

@@ -11,6 +11,7 @@ import { testApp } from '../support/app.js';
 import { accessToken, dtrClient, postPackage } from '../support/dtr-client.js';
 import { checkQuestionnaireResponse } from '../support/dtr-profiles.js';
 import { scenarioFiles } from '../support/scenarios.js';
+import { available } from '../support/required.js';
 import {
   CHROMIUM,
   CHROMIUM_ARGS,
@@ -27,9 +28,11 @@ import { inputParameters, Q_URL, Q_VERSION, questionnaire, stored } from './fixt
  * the information origins a DTR client puts back) is what the next sign reads.
  */
 
-const haveChromium = chromiumInstalled();
-if (!haveChromium)
-  console.warn(`LHC-Forms round trip skipped: ${CHROMIUM} is not installed (apt-get install -y chromium)`);
+const haveChromium = available(
+  'chromium',
+  chromiumInstalled(),
+  `${CHROMIUM} is not installed (apt-get install -y chromium)`,
+);
 
 let browser: Browser | undefined;
 let page: Page;
@@ -206,8 +209,13 @@ describe.skipIf(!haveChromium)(`LHC-Forms ${LFORMS_VERSION} in headless Chromium
           globalThis as unknown as { LForms: { Util: { getFormFHIRData: (t: string, v: string) => unknown } } }
         ).LForms.Util.getFormFHIRData('QuestionnaireResponse', 'R4'),
       )) as fhir4.QuestionnaireResponse;
+      // The DTR client stores the response for the package's patient (DTR's profile requires subject).
+      expect(qr.subject?.reference).toBe(`Patient/${String(body['context']['patientId'])}`);
       const completed = {
         ...markOrigins(exported, qr, { practitioner: { reference: 'Practitioner/dr-1' } }),
+        subject: qr.subject,
+        // The browser stamps its own day; the service's clock is pinned to the scenario's (a future response attests nothing).
+        authored: new Date(NOW.getTime() + elapsed).toISOString(),
         id: 'qr-lforms-service',
         status: 'completed' as const,
       };

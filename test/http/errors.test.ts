@@ -461,6 +461,29 @@ describe('feedback', () => {
     expect(res.body.issue[0].expression).toEqual(['feedback[0].outcome']);
   });
 
+  test('more than 100 entries in one call → 422 saying to send the rest in another call; 100 are accepted', async () => {
+    const entries = (n: number) =>
+      Array.from({ length: n }, (_, i) => ({
+        card: `c${i}`,
+        outcome: 'accepted',
+        outcomeTimestamp: '2026-11-23T12:00:00Z',
+      }));
+    const app = testApp().app;
+    const tooMany = await request(app)
+      .post(FEEDBACK)
+      .send({ feedback: entries(101) });
+    expect(tooMany.status).toBe(422);
+    expect(tooMany.body.issue[0]).toMatchObject({ expression: ['feedback'] });
+    expect(tooMany.body.issue[0].diagnostics).toMatch(/at most 100 entries per call: send the rest in another call/);
+    expect(
+      (
+        await request(app)
+          .post(FEEDBACK)
+          .send({ feedback: entries(100) })
+      ).status,
+    ).toBe(200);
+  });
+
   test('feedback for an unknown service → 404', async () => {
     const res = await request(testApp().app).post('/cds-services/nope/feedback').send({ feedback: [] });
     expect(res.status).toBe(404);

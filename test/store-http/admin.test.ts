@@ -21,7 +21,7 @@ function consumersFile(content: unknown): string {
 
 describe('named consumers of GET /coverage-assertions/{id}', () => {
   it(
-    "each consumer has its own token; every lookup is audited with the consumer's name",
+    "each consumer has its own token; every lookup is audited with the consumer's name, every refused login too",
     { timeout: 30_000 },
     async () => {
       const file = consumersFile({
@@ -46,6 +46,12 @@ describe('named consumers of GET /coverage-assertions/{id}', () => {
           ['prior-auth', 200, `/coverage-assertions/${id}`],
         ]);
         expect(JSON.stringify(lookups)).not.toContain(CLAIMS);
+        await eventually(async () => (await store.auditRecords()).some((r) => r.kind === 'admin-login-refused'));
+        const refused = (await store.auditRecords()).filter((r) => r.kind === 'admin-login-refused');
+        expect(refused.map((r) => [r.consumer, r.status, r.requestMeta['path']])).toEqual([
+          [null, 401, `/coverage-assertions/${id}`],
+        ]);
+        expect(JSON.stringify(refused)).not.toContain(CLAIMS);
       } finally {
         await app.close();
       }

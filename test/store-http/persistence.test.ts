@@ -2,6 +2,7 @@ import request from 'supertest';
 import { afterAll, describe, expect, it } from 'vitest';
 import { decisionSignature } from '../../src/cds-hooks/stages/persist.js';
 import { testApp } from '../support/app.js';
+import { DEV_ISS } from '../support/jwt.js';
 import {
   ADMIN_TOKEN,
   SERVICE,
@@ -44,6 +45,8 @@ describe.each(engines)('the store behind the HTTP interface (%s)', (engine) => {
         coverageRef: expect.stringMatching(/^Coverage\//),
         decision: 'covered',
         orderSnapshot: { resourceType: 'ServiceRequest', id: 'sr-renal-cryo-1' },
+        // The client whose JWT signed the call (the audit record's client_iss too).
+        clientIss: DEV_ISS,
         feedback: [],
       });
       expect(read.body.coverageInformation).toEqual(res.body.systemActions[0].resource.extension.at(-1));
@@ -91,6 +94,35 @@ describe.each(engines)('the store behind the HTTP interface (%s)', (engine) => {
     const second = track(await appOn(target));
     expect((await lookup(second, ids[0]!)).body.id).toBe(ids[0]);
   });
+
+  it(
+    'concurrent calls in and out of scope and one JWT sent twice at once: each answered as alone, every id and audit record kept after a restart',
+    TIMEOUT,
+    async () => {
+      const target = await targetFor(engine);
+      const first = await appOn(target);
+      const inScope = Array.from({ length: 6 }, () => signRequest());
+      const outOfScope = Array.from({ length: 4 }, () => outOfScopeRequest());
+      const shared = await token(first, SERVICE);
+      const [signed, ignored, twice] = await Promise.all([
+        Promise.all(inScope.map((body) => sign(first, body))),
+        Promise.all(outOfScope.map((body) => sign(first, body))),
+        Promise.all([sign(first, signRequest(), shared), sign(first, signRequest(), shared)]),
+      ]);
+      expect([...signed, ...ignored].map((r) => r.status)).toEqual(Array(10).fill(200));
+      expect(ignored.map((r) => r.body)).toEqual(Array(4).fill({ cards: [], systemActions: [] }));
+      expect(twice.map((r) => r.status).sort()).toEqual([200, 401]);
+      const ids = signed.flatMap((r) => assertionIds(r.body));
+      expect(new Set(ids).size).toBe(6);
+      await first.close(); // the audit records written after the answers are committed before the store closes
+
+      const second = track(await appOn(target));
+      for (const id of ids) expect((await lookup(second, id)).body.id).toBe(id);
+      const store = (await second.store.get())!.store;
+      for (const body of [...inScope, ...outOfScope])
+        expect(await store.auditRecords({ hookInstance: body['hookInstance'] as string })).toHaveLength(1);
+    },
+  );
 
   it(
     'feedback round trip: stored with the assertion of the card, a bare Coding as override reason',

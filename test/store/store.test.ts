@@ -3,7 +3,7 @@ import { existsSync } from 'node:fs';
 import { afterAll, describe, expect, it } from 'vitest';
 import { Store } from '../../src/store/index.js';
 import { omit } from '../support/objects.js';
-import { assertion, audit, cleanupTargets, engines, freshTarget } from './support.js';
+import { CLIENT_ISS, assertion, audit, cleanupTargets, engines, freshTarget } from './support.js';
 
 afterAll(cleanupTargets, 60_000);
 
@@ -160,34 +160,38 @@ describe.each(engines)('store on %s', (engine) => {
       const a = assertion({ cardUuids: [card] });
       await store.recordCall({ assertions: [a], audit: audit() });
       expect(await store.assertionIdForCard(card)).toBe(a.id);
-      const stored = await store.recordFeedback([
-        {
-          serviceId: a.serviceId,
-          card,
-          outcome: 'accepted',
-          outcomeTimestamp: '2026-12-01T10:00:00Z',
-          acceptedSuggestions: ['s-1'],
-        },
-        {
-          serviceId: a.serviceId,
-          card,
-          outcome: 'overridden',
-          outcomeTimestamp: '2026-12-01T10:05:00.000Z',
-          overrideReason: {
-            system: 'http://example.org/override',
-            code: 'patient-declined',
-            display: 'Patient declined',
+      const stored = await store.recordFeedback(
+        [
+          {
+            serviceId: a.serviceId,
+            card,
+            outcome: 'accepted',
+            outcomeTimestamp: '2026-12-01T10:00:00Z',
+            acceptedSuggestions: ['s-1'],
           },
-          userComment: 'discussed with the patient',
-        },
-        {
-          serviceId: a.serviceId,
-          card: 'unknown-card',
-          outcome: 'overridden',
-          outcomeTimestamp: '2026-12-01T10:06:00Z',
-        },
-      ]);
-      expect(stored.map((f) => f.assertionId)).toEqual([a.id, a.id, null]);
+          {
+            serviceId: a.serviceId,
+            card,
+            outcome: 'overridden',
+            outcomeTimestamp: '2026-12-01T10:05:00.000Z',
+            overrideReason: {
+              system: 'http://example.org/override',
+              code: 'patient-declined',
+              display: 'Patient declined',
+            },
+            userComment: 'discussed with the patient',
+          },
+          {
+            serviceId: a.serviceId,
+            card: 'unknown-card',
+            outcome: 'overridden',
+            outcomeTimestamp: '2026-12-01T10:06:00Z',
+          },
+        ],
+        { clientIss: CLIENT_ISS },
+      );
+      expect(stored.entries.map((f) => f.assertionId)).toEqual([a.id, a.id, null]);
+      expect(stored.otherClientEntries).toBe(0);
       const shown = await store.feedbackForAssertion(a.id);
       expect(shown).toHaveLength(2);
       expect(shown.find((f) => f.outcome === 'accepted')).toMatchObject({
@@ -228,9 +232,10 @@ describe.each(engines)('store on %s', (engine) => {
         audit: audit(),
         jti: { iss: 'x', jti: 'j1', expiresAt: new Date(start + 60_000) },
       });
-      await store.recordFeedback([
-        { serviceId: old.serviceId, card, outcome: 'accepted', outcomeTimestamp: new Date(start).toISOString() },
-      ]);
+      await store.recordFeedback(
+        [{ serviceId: old.serviceId, card, outcome: 'accepted', outcomeTimestamp: new Date(start).toISOString() }],
+        { clientIss: CLIENT_ISS },
+      );
 
       clock = start + 15 * 86_400_000;
       const recent = assertion();

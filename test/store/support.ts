@@ -6,8 +6,15 @@ import { join } from 'node:path';
 import pg from 'pg';
 import { DEFAULT_RETENTION, type RetentionDays, type StoreConfig } from '../../src/store/config.js';
 import type { AssertionInput, AuditInput, Engine } from '../../src/store/index.js';
+import { available } from '../support/required.js';
 
-const BASE_URL = process.env.DATABASE_URL?.trim() || undefined;
+const BASE_URL = available(
+  'postgres',
+  Boolean(process.env.DATABASE_URL?.trim()),
+  'DATABASE_URL is not set (postgres://postgres@127.0.0.1:5432/test runs them)',
+)
+  ? process.env.DATABASE_URL?.trim()
+  : undefined;
 
 /** SQLite always; PostgreSQL when DATABASE_URL names a server (each test gets a fresh database on it). */
 export const engines: Engine[] = BASE_URL === undefined ? ['sqlite'] : ['sqlite', 'postgres'];
@@ -88,6 +95,9 @@ export async function cleanupTargets(): Promise<void> {
   await Promise.all(cleanups.splice(0).map((cleanup) => cleanup().catch(() => undefined)));
 }
 
+/** The client the test assertions are issued to by default, the one the default audit record names. */
+export const CLIENT_ISS = 'https://sandbox.cds-hooks.org';
+
 export function assertion(overrides: Partial<AssertionInput> = {}): AssertionInput {
   const id = overrides.id ?? randomUUID();
   return {
@@ -111,6 +121,7 @@ export function assertion(overrides: Partial<AssertionInput> = {}): AssertionInp
     questionnaireCanonical: null,
     questionnaireVersion: null,
     orderSnapshot: { resourceType: 'ServiceRequest', status: 'draft', code: { coding: [{ code: '50593' }] } },
+    clientIss: CLIENT_ISS,
     ...overrides,
   };
 }
@@ -118,7 +129,7 @@ export function assertion(overrides: Partial<AssertionInput> = {}): AssertionInp
 export function audit(overrides: Partial<AuditInput> = {}): AuditInput {
   return {
     kind: 'hook-call',
-    clientIss: 'https://sandbox.cds-hooks.org',
+    clientIss: CLIENT_ISS,
     serviceId: 'cryoablation-order-sign',
     hookInstance: 'd1577c69-dfbe-44ad-ba6d-3e05e953b2ea',
     requestMeta: { hook: 'order-sign', fhirServer: 'https://ehr.example/fhir', userAgent: 'test' },
