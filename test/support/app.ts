@@ -4,7 +4,7 @@ import { join, resolve } from 'node:path';
 import { SQLITE_FILE_NAME } from '../../src/store/index.js';
 import { Writable } from 'node:stream';
 import type { Express } from 'express';
-import { loadRegistry, type Registry } from '../../src/cds-hooks/registry.js';
+import type { Registry } from '../../src/cds-hooks/registry.js';
 import { authenticator } from '../../src/auth/client-auth.js';
 import { trustedClients } from '../../src/auth/trusted-clients.js';
 import { createApp } from '../../src/server/app.js';
@@ -15,6 +15,7 @@ import { createMetrics, type Metrics } from '../../src/server/metrics.js';
 import { storeJtiCheck } from '../../src/server/persistence.js';
 import { StoreHolder } from '../../src/server/store-holder.js';
 import { accessTokenKey, backendServices } from '../../src/server/dtr.js';
+import { loadedRegistry } from './registries.js';
 
 export interface TestApp {
   app: Express;
@@ -67,10 +68,9 @@ export function testConfig(env: Record<string, string> = {}): Config {
   return configFrom({ CDS_DATA_DIR: tempDataDir(), ...env });
 }
 
+/** The shipped policies' registry (CDS_HOOKS_DIR default), compiled once per test worker (./registries.ts). */
 export function shippedRegistry(): Registry {
-  const result = loadRegistry(configFrom().hooksDir);
-  if (!result.ok) throw new Error(result.errors.join('\n'));
-  return result.registry;
+  return loadedRegistry(configFrom().hooksDir);
 }
 
 /** The app on a pinned clock (the scenario fixtures' evaluation date) unless `now` says otherwise. */

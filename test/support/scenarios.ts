@@ -2,7 +2,8 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { orderSign } from '../../src/cds-hooks/order-sign.js';
-import { loadRegistry, type HookService } from '../../src/cds-hooks/registry.js';
+import type { HookService } from '../../src/cds-hooks/registry.js';
+import { loadedRegistry } from './registries.js';
 import { configFrom } from '../../src/server/config.js';
 import type { OrderDecision } from '../../src/rules/decision.js';
 import { walk, type NodeResult } from '../../src/rules/evaluate.js';
@@ -19,9 +20,7 @@ export function scenarioHookDirs(): string[] {
 }
 
 function load(dir: string): readonly HookService[] {
-  const result = loadRegistry(dir);
-  if (!result.ok) throw new Error(result.errors.join('\n'));
-  return result.registry.services;
+  return loadedRegistry(dir).services;
 }
 
 /** Every service the registry loads from the given hooks folders; each must carry its own scenarios. */
