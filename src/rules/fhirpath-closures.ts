@@ -301,20 +301,26 @@ function compare(op: (x: number) => boolean, a: readonly Value[], b: readonly Va
 
 const CALENDAR_UNITS = new Set(['year', 'years', 'month', 'months', 'week', 'weeks', 'day', 'days']);
 
-/** Date arithmetic is fhirpath.js's own, memoized per (day, operation): one evaluation per day and duration. */
-const dateArithmetic = new Map<string, Day>();
+type DayShift = (day: Day) => Day;
 
-function shiftDay(day: Day, op: string, amount: string): Day {
-  const expression = `@${day.iso} ${op} ${amount}`;
-  let result = dateArithmetic.get(expression);
-  if (!result) {
-    const out = fhirpath.evaluate({}, expression) as unknown[];
-    if (out.length !== 1) return decline();
-    result = dayOf(out[0]);
-    if (dateArithmetic.size > 10_000) dateArithmetic.clear();
-    dateArithmetic.set(expression, result);
-  }
-  return result;
+/**
+ * Date arithmetic is fhirpath.js's own: one expression per (operation, duration), compiled with the closure, and
+ * its results memoized per day (bounded).
+ */
+function dayShift(op: string, amount: string): DayShift {
+  const shift = fhirpath.compile(`%origin.toDate() ${op} ${amount}`, r4);
+  const results = new Map<string, Day>();
+  return (day) => {
+    let result = results.get(day.iso);
+    if (!result) {
+      const out = shift({}, { origin: day.iso }) as unknown[];
+      if (out.length !== 1) return decline();
+      result = dayOf(out[0]);
+      if (results.size > 10_000) results.clear();
+      results.set(day.iso, result);
+    }
+    return result;
+  };
 }
 
 const child = (n: SyntaxNode, i: number): SyntaxNode | undefined => n.children?.[i];
@@ -611,12 +617,12 @@ function compileNode(n: SyntaxNode | undefined, ctx: Context): Step {
       const op = operator(n);
       if (op !== '-' && op !== '+') return unsupported(`additive ${op}`);
       const left = compileNode(child(n, 0), ctx);
-      const amount = calendarQuantity(child(n, 1));
+      const shift = dayShift(op, calendarQuantity(child(n, 1)));
       return (input, scope) => {
         const d = single(left(input, scope));
         if (d === undefined) return [];
         if (!(d instanceof Day)) return decline();
-        return [shiftDay(d, op, amount)];
+        return [shift(d)];
       };
     }
     default:
