@@ -20,8 +20,10 @@ export const MAX_BATCH_OPERATIONS = 64;
  * Group commit. Operations submitted in the same turn of the event loop, or while a batch is committing, are run
  * together in the next batch: one transaction, each operation inside its own SAVEPOINT (its failure rolls back
  * only itself), then one COMMIT, so one fsync on SQLite instead of one per caller. Every promise settles only after
- * that COMMIT; a failed BEGIN or COMMIT, or an operation that finds the database itself failing (unavailable),
- * rejects every operation of the batch with that error, and none of the batch is stored.
+ * that COMMIT; a failed BEGIN or COMMIT rejects every operation of the batch with that error, and none of the batch
+ * is stored. An operation that finds the database itself failing (unavailable: a full disk for its large row, an I/O
+ * error) rolls the batch back, and each operation is then run in a transaction of its own: one caller's failure
+ * never fails the others' writes (nor turns their jti claims into the memory fallback).
  *
  * The batch starts on `setImmediate`: the SQLite driver's calls are synchronous, so a transaction started at once
  * would finish before any other request got a turn, and every batch would hold one operation.
@@ -72,6 +74,10 @@ export class WriteBatch {
         if (alone && only !== undefined && !only.ok) throw only.error;
       });
     } catch (error) {
+      if (error instanceof OperationUnavailable) {
+        for (const op of batch) await this.#commit([op]);
+        return;
+      }
       for (const op of batch) op.reject(error);
       return;
     }
@@ -90,14 +96,17 @@ function settle(work: Promise<unknown>): Promise<Outcome> {
   );
 }
 
+/** The database failed inside one operation of a shared batch: the batch is retried one operation at a time. */
+class OperationUnavailable extends Error {}
+
 /**
  * Runs one operation of a shared batch under a savepoint. A failure of the operation (a replayed jti, a constraint)
- * is rolled back to the savepoint and kept as its outcome; the database failing (unavailable) fails the batch.
+ * is rolled back to the savepoint and kept as its outcome; the database failing (unavailable) aborts the batch.
  */
 async function isolated(trx: Transaction<StoreDatabase>, run: BatchOperation<unknown>): Promise<Outcome> {
   await sql`savepoint batch_operation`.execute(trx);
   const outcome = await settle(run(trx));
-  if (!outcome.ok && unavailabilityCode(outcome.error) !== undefined) throw outcome.error;
+  if (!outcome.ok && unavailabilityCode(outcome.error) !== undefined) throw new OperationUnavailable();
   if (!outcome.ok) await sql`rollback to batch_operation`.execute(trx);
   await sql`release batch_operation`.execute(trx);
   return outcome;
