@@ -250,6 +250,7 @@ export class Store {
 
   /** Closes the database once the writes already submitted have settled. */
   async close(): Promise<void> {
+    this.#batch?.close();
     await this.#batch?.settled();
     await this.#db.destroy();
   }

@@ -33,6 +33,7 @@ export class WriteBatch {
   readonly #maxOperations: number;
   readonly #queue: Queued[] = [];
   #pending: Promise<void> | undefined;
+  #closed = false;
 
   constructor(db: Kysely<StoreDatabase>, maxOperations = MAX_BATCH_OPERATIONS) {
     this.#db = db;
@@ -41,10 +42,16 @@ export class WriteBatch {
 
   /** Resolves with the operation's result once the batch holding it has committed. */
   submit<T>(run: BatchOperation<T>): Promise<T> {
+    if (this.#closed) return Promise.reject(Object.assign(new Error('the store is closed'), { code: 'CLIENT_CLOSED' }));
     return new Promise<T>((resolve, reject) => {
       this.#queue.push({ run, resolve: resolve as (value: unknown) => void, reject });
       this.#schedule();
     });
+  }
+
+  /** Refuses what is submitted from now on (unavailable: a 503, not a driver error); what was submitted still runs. */
+  close(): void {
+    this.#closed = true;
   }
 
   /** Resolves once every operation submitted so far has settled (before the database is closed). */

@@ -313,19 +313,24 @@ describe.each(engines)('the store with group commit on %s', (engine) => {
     },
   );
 
-  it('close waits for the writes already submitted', TIMEOUT, async () => {
-    const target = await freshTarget(engine);
-    const store = await Store.open(target.config(), { groupCommit: true });
-    expect(await store.ready()).toBe(true); // Kysely opens its connection on first use, and only then closes one
-    const pending = Array.from({ length: 5 }, () => call());
-    const recorded = pending.map((c) => store.recordCall(c));
-    await store.close();
-    expect((await Promise.all(recorded)).map((r) => r.status)).toEqual(pending.map(() => 'committed'));
-    const reopened = await Store.open(target.config());
-    try {
-      for (const c of pending) expect(await reopened.getAssertion(c.assertions[0]!.id)).toBeDefined();
-    } finally {
-      await reopened.close();
-    }
-  });
+  it(
+    'close waits for the writes already submitted; a write after it is unavailable (a 503), not an error',
+    TIMEOUT,
+    async () => {
+      const target = await freshTarget(engine);
+      const store = await Store.open(target.config(), { groupCommit: true });
+      expect(await store.ready()).toBe(true); // Kysely opens its connection on first use, and only then closes one
+      const pending = Array.from({ length: 5 }, () => call());
+      const recorded = pending.map((c) => store.recordCall(c));
+      await store.close();
+      expect((await Promise.all(recorded)).map((r) => r.status)).toEqual(pending.map(() => 'committed'));
+      expect(await store.recordCall(call())).toEqual({ status: 'unavailable', code: 'CLIENT_CLOSED' });
+      const reopened = await Store.open(target.config());
+      try {
+        for (const c of pending) expect(await reopened.getAssertion(c.assertions[0]!.id)).toBeDefined();
+      } finally {
+        await reopened.close();
+      }
+    },
+  );
 });
