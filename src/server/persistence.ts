@@ -86,8 +86,9 @@ export function persistPort(holder: StoreHolder, audit: CallAudit): PersistPort 
       if (store === undefined) return { ok: false, reason: 'unavailable' };
       try {
         const found = await store.store.getAssertion(id);
-        // Another client's assertion is not one this caller can keep: its order gets a new one, issued to it.
-        const theirs = found !== undefined && found.clientIss !== null && found.clientIss !== audit.clientIss;
+        // Only the client an assertion was issued to keeps it; an authenticated caller does not adopt one issued to
+        // another client or to none (stored before the column, or with authentication off): its order gets its own.
+        const theirs = found !== undefined && found.clientIss !== audit.clientIss;
         return { ok: true, value: theirs ? undefined : found };
       } catch (error) {
         if (isStoreUnavailable(error)) return { ok: false, reason: 'unavailable' };

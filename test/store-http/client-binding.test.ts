@@ -144,6 +144,28 @@ describe.each(engines)('assertions bound to their CDS client over HTTP (%s)', (e
     },
   );
 
+  it(
+    'an authenticated client re-signing an order that carries an assertion of no client gets one of its own',
+    TIMEOUT,
+    async () => {
+      const target = await targetFor(engine);
+      const { a, file } = twoClients();
+      const open = track(await appOn(target, { CDS_AUTH: 'off' }));
+      const first = await request(open.app).post(SERVICE).send(signRequest());
+      const [legacy] = assertionIds(first.body);
+      expect((await lookup(open, legacy!)).body.clientIss).toBeNull();
+      const body = signRequest();
+      body['context']['draftOrders']['entry'][0]['resource'] = first.body.systemActions[0].resource;
+      const secured = track(await appOn(target, { CDS_TRUSTED_CLIENTS: file }));
+      const resigned = await signAs(secured, a, body);
+      expect(resigned.status).toBe(200);
+      const [own] = assertionIds(resigned.body);
+      expect(own).toBeDefined();
+      expect(own).not.toBe(legacy);
+      expect((await lookup(secured, own!)).body.clientIss).toBe(a.iss);
+    },
+  );
+
   it('with authentication off the assertion has no client, and feedback links to it', TIMEOUT, async () => {
     const app = track(await appOn(await targetFor(engine), { CDS_AUTH: 'off' }));
     const signed = await request(app.app).post(SERVICE).send(signRequest());
