@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, describe, expect, it } from 'vitest';
 import { ResilientStore, Store, isStoreUnavailable, type AssertionInput } from '../../src/store/index.js';
-import { assertion, audit, cleanupTargets, freshTarget, postgresUrl, startProxy, type Target } from './support.js';
+import { assertion, audit, cleanupTargets, postgresBehindProxy, postgresUrl, type Target } from './support.js';
 
 afterAll(cleanupTargets, 60_000);
 
@@ -14,21 +14,9 @@ async function storeBehindProxy(): Promise<{
   cut: () => Promise<void>;
   restore: () => Promise<void>;
 }> {
-  const target = await freshTarget('postgres');
-  const server = target.server!;
-  let proxy = await startProxy(server.host, server.port);
-  const port = proxy.port;
-  const url = new URL(server.url);
-  url.host = `127.0.0.1:${port}`;
-  const store = await Store.open(target.config({ url: url.toString() }));
-  return {
-    target,
-    store,
-    cut: () => proxy.close(),
-    restore: async () => {
-      proxy = await startProxy(server.host, server.port, port);
-    },
-  };
+  const { target, url, cut, restore } = await postgresBehindProxy();
+  const store = await Store.open(target.config({ url }));
+  return { target, store, cut, restore };
 }
 
 function call(items: AssertionInput[]) {

@@ -177,3 +177,27 @@ export async function startProxy(host: string, targetPort: number, listenPort = 
       }),
   };
 }
+
+/** A fresh PostgreSQL target reached through a TCP proxy the test can cut and restore on the same port. */
+export async function postgresBehindProxy(): Promise<{
+  target: Target;
+  /** The target's URL through the proxy. */
+  url: string;
+  cut: () => Promise<void>;
+  restore: () => Promise<void>;
+}> {
+  const target = await freshTarget('postgres');
+  const server = target.server!;
+  let proxy = await startProxy(server.host, server.port);
+  const port = proxy.port;
+  const url = new URL(server.url);
+  url.host = `127.0.0.1:${port}`;
+  return {
+    target,
+    url: url.toString(),
+    cut: () => proxy.close(),
+    restore: async () => {
+      proxy = await startProxy(server.host, server.port, port);
+    },
+  };
+}

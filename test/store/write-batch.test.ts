@@ -14,7 +14,7 @@ import {
   engines,
   freshTarget,
   postgresUrl,
-  startProxy,
+  postgresBehindProxy,
   type Target,
 } from './support.js';
 
@@ -202,19 +202,14 @@ describe('group commit when the database fails mid-batch', () => {
     'postgres, the connection cut (TCP proxy) by the second operation: every operation unavailable, nothing stored; the next batch commits',
     TIMEOUT,
     async () => {
-      const target = await freshTarget('postgres');
-      const server = target.server!;
-      let proxy = await startProxy(server.host, server.port);
-      const port = proxy.port;
-      const url = new URL(server.url);
-      url.host = `127.0.0.1:${port}`;
-      const db = await database(target, url.toString());
+      const { target, url, cut, restore } = await postgresBehindProxy();
+      const db = await database(target, url);
       const direct = await database(target);
       try {
         const batch = new WriteBatch(db);
         const [first, cutter, third] = [randomUUID(), randomUUID(), randomUUID()];
         const cutting = async (trx: Kysely<StoreDatabase>) => {
-          await proxy.close();
+          await cut();
           return insertJti(cutter)(trx);
         };
         const results = await Promise.allSettled([
@@ -225,12 +220,12 @@ describe('group commit when the database fails mid-batch', () => {
         expect(unavailable(results)).toEqual([true, true, true]);
         expect(await storedJtis(direct)).toEqual([]);
 
-        proxy = await startProxy(server.host, server.port, port);
+        await restore();
         const recovered = randomUUID();
         await expect.poll(() => batch.submit(insertJti(recovered)).catch(() => 0), { timeout: 10_000 }).toBe(1);
         expect(await storedJtis(direct)).toEqual([recovered]);
       } finally {
-        await proxy.close();
+        await cut();
         await Promise.all([db.destroy(), direct.destroy()]);
       }
     },
