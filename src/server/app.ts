@@ -11,7 +11,7 @@ import { handlers } from './handlers.js';
 import { corsHeaders, securityHeaders } from './headers.js';
 import type { Logger } from './logger.js';
 import { adminAuthentication, sha256, type AdminConsumer } from './admin.js';
-import { auditInput, recordAuditLater, requestMeta } from './persistence.js';
+import { auditInput, recordAuditLater, requestAudit } from './persistence.js';
 import type { Metrics } from './metrics.js';
 import { requestLog } from './request-log.js';
 import { mountRoutes, routeTable } from './routes.js';
@@ -35,11 +35,6 @@ export interface AppDeps {
   readonly tokens?: TokenService;
 }
 
-/**
- * The HTTP service: log, headers, CORS, client authentication, the DTR router (before the route table, whose
- * `/fhir/Questionnaire/:id` would take `$questionnaire-package` for an id), the routes, then 404 and the error
- * boundary.
- */
 /** CDS_METRICS_TOKEN: the one bearer token a scraper presents; none leaves /metrics open (for in-cluster scrapes). */
 function metricsGuard(token: string | undefined): express.RequestHandler | undefined {
   return token === undefined
@@ -47,6 +42,11 @@ function metricsGuard(token: string | undefined): express.RequestHandler | undef
     : adminAuthentication([{ name: 'metrics', tokenHash: sha256(token) }], undefined, 'metrics');
 }
 
+/**
+ * The HTTP service: log, headers, CORS, client authentication, the DTR router (before the route table, whose
+ * `/fhir/Questionnaire/:id` would take `$questionnaire-package` for an id), the routes, then 404 and the error
+ * boundary.
+ */
 export function createApp(deps: AppDeps): express.Express {
   const { config, registry, logger } = deps;
   const app = express();
@@ -75,18 +75,7 @@ export function createApp(deps: AppDeps): express.Express {
     recordAuditLater(
       store,
       logger,
-      auditInput(
-        {
-          kind: 'admin-login-refused',
-          clientIss: null,
-          serviceId: null,
-          hookInstance: null,
-          requestMeta: requestMeta(req, undefined),
-          startedAt: performance.now(),
-        },
-        401,
-        null,
-      ),
+      auditInput(requestAudit(req, 'admin-login-refused', null, performance.now()), 401, null),
     );
   mountRoutes(
     app,

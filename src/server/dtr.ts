@@ -12,7 +12,7 @@ import { buildQuestionnaire } from '../rules/questionnaire.js';
 import { requestBaseUrl } from './authentication.js';
 import type { Config } from './config.js';
 import type { Logger } from './logger.js';
-import { auditInput, recordAuditLater, requestMeta, storeJtiCheck } from './persistence.js';
+import { auditInput, recordAuditLater, requestAudit, storeJtiCheck } from './persistence.js';
 import { logFields } from './request-log.js';
 import { sendFailure } from './send.js';
 import type { StoreHolder } from './store-holder.js';
@@ -146,14 +146,12 @@ export function dtrRoutes({ config, registry, store, tokens, logger, now }: DtrR
         store,
         logger,
         auditInput(
-          {
-            kind: 'questionnaire-package',
-            clientIss: client,
-            serviceId: null,
-            hookInstance: null,
-            requestMeta: requestMeta(res.req, undefined),
-            startedAt: (res.locals['dtrStartedAt'] as number | undefined) ?? performance.now(),
-          },
+          requestAudit(
+            res.req,
+            'questionnaire-package',
+            client,
+            (res.locals['dtrStartedAt'] as number | undefined) ?? performance.now(),
+          ),
           event.status,
           event.assertionId ? { assertion: event.assertionId } : null,
         ),

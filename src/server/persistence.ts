@@ -52,6 +52,11 @@ export interface CallAudit {
   readonly consumer?: string;
 }
 
+/** The audit of a request that is no hook call (no service, no hookInstance, no body kept). */
+export function requestAudit(req: Request, kind: AuditKind, clientIss: string | null, startedAt: number): CallAudit {
+  return { kind, clientIss, serviceId: null, hookInstance: null, requestMeta: requestMeta(req, undefined), startedAt };
+}
+
 export function auditInput(a: CallAudit, status: number, response: unknown): AuditInput {
   return {
     kind: a.kind,

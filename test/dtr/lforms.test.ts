@@ -57,6 +57,29 @@ async function packageResources(): Promise<{ q: fhir4.Questionnaire; qr: fhir4.Q
   };
 }
 
+/** The package as a DTR client shows it: the Questionnaire in LHC-Forms with the pre-filled response merged in. */
+async function renderPackage(q: fhir4.Questionnaire, qr: fhir4.QuestionnaireResponse): Promise<void> {
+  await page.evaluate(
+    async ({ q, qr }) => {
+      const LForms = (globalThis as unknown as { LForms: { Util: Record<string, (...a: unknown[]) => unknown> } })
+        .LForms;
+      const form = LForms.Util['convertFHIRQuestionnaireToLForms']!(q, 'R4');
+      const merged = LForms.Util['mergeFHIRDataIntoLForms']!('QuestionnaireResponse', qr, form, 'R4');
+      await LForms.Util['addFormToPage']!(merged, 'form');
+    },
+    { q, qr },
+  );
+}
+
+/** The QuestionnaireResponse LHC-Forms exports from the form as answered. */
+async function exportResponse(): Promise<fhir4.QuestionnaireResponse> {
+  return (await page.evaluate(() =>
+    (
+      globalThis as unknown as { LForms: { Util: { getFormFHIRData: (t: string, v: string) => unknown } } }
+    ).LForms.Util.getFormFHIRData('QuestionnaireResponse', 'R4'),
+  )) as fhir4.QuestionnaireResponse;
+}
+
 describe.skipIf(!haveChromium)(`LHC-Forms ${LFORMS_VERSION} in headless Chromium`, () => {
   beforeAll(async () => {
     const { chromium } = await import('playwright-core');
@@ -84,16 +107,7 @@ describe.skipIf(!haveChromium)(`LHC-Forms ${LFORMS_VERSION} in headless Chromium
 
   test('loads the pre-filled package, takes the open answers, exports a response the next sign reads', async () => {
     const { q, qr } = await packageResources();
-    await page.evaluate(
-      async ({ q, qr }) => {
-        const LForms = (globalThis as unknown as { LForms: { Util: Record<string, (...a: unknown[]) => unknown> } })
-          .LForms;
-        const form = LForms.Util['convertFHIRQuestionnaireToLForms']!(q, 'R4');
-        const merged = LForms.Util['mergeFHIRDataIntoLForms']!('QuestionnaireResponse', qr, form, 'R4');
-        await LForms.Util['addFormToPage']!(merged, 'form');
-      },
-      { q, qr },
-    );
+    await renderPackage(q, qr);
 
     // The record's answers are on screen, the open ones are not.
     await page.locator('[id="A.2/1/1|true"]').waitFor({ timeout: 15_000 });
@@ -105,11 +119,7 @@ describe.skipIf(!haveChromium)(`LHC-Forms ${LFORMS_VERSION} in headless Chromium
     await page.locator('[id="A.2/1/1|true"]').click();
     await page.locator('[id="attestation/1|true"]').click();
 
-    const exported = (await page.evaluate(() =>
-      (
-        globalThis as unknown as { LForms: { Util: { getFormFHIRData: (t: string, v: string) => unknown } } }
-      ).LForms.Util.getFormFHIRData('QuestionnaireResponse', 'R4'),
-    )) as fhir4.QuestionnaireResponse;
+    const exported = await exportResponse();
     expect(exported.questionnaire).toBe(`${Q_URL}|${Q_VERSION}`);
 
     const completed = {
@@ -190,25 +200,12 @@ describe.skipIf(!haveChromium)(`LHC-Forms ${LFORMS_VERSION} in headless Chromium
       const q = bundle.entry![0]!.resource as fhir4.Questionnaire;
       const qr = bundle.entry![1]!.resource as fhir4.QuestionnaireResponse;
 
-      await page.evaluate(
-        async ({ q, qr }) => {
-          const LForms = (globalThis as unknown as { LForms: { Util: Record<string, (...a: unknown[]) => unknown> } })
-            .LForms;
-          const form = LForms.Util['convertFHIRQuestionnaireToLForms']!(q, 'R4');
-          const merged = LForms.Util['mergeFHIRDataIntoLForms']!('QuestionnaireResponse', qr, form, 'R4');
-          await LForms.Util['addFormToPage']!(merged, 'form');
-        },
-        { q, qr },
-      );
+      await renderPackage(q, qr);
       // Section V is enabled by the pre-filled indication; the clinician answers V.B and the attestation.
       await page.locator('[id="V.B/1/1|true"]').waitFor({ timeout: 15_000 });
       await page.locator('[id="V.B/1/1|true"]').click();
       await page.locator('[id="attestation/1|true"]').click();
-      const exported = (await page.evaluate(() =>
-        (
-          globalThis as unknown as { LForms: { Util: { getFormFHIRData: (t: string, v: string) => unknown } } }
-        ).LForms.Util.getFormFHIRData('QuestionnaireResponse', 'R4'),
-      )) as fhir4.QuestionnaireResponse;
+      const exported = await exportResponse();
       // The DTR client stores the response for the package's patient (DTR's profile requires subject).
       expect(qr.subject?.reference).toBe(`Patient/${String(body['context']['patientId'])}`);
       const completed = {
